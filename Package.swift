@@ -1,0 +1,103 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    // Swift 6 language mode already implies complete concurrency checking; stated so
+    // that nobody lowers it by switching a target back to Swift 5 mode.
+    .enableUpcomingFeature("StrictConcurrency"),
+]
+
+let package = Package(
+    name: "Lethe",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "lethe", targets: ["LetheCLI"]),
+        .library(name: "BSON", targets: ["BSON"]),
+        .library(name: "MongoKit", targets: ["MongoKit"]),
+        .library(name: "LetheCore", targets: ["LetheCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+    ],
+    targets: [
+        // libmongoc/libbson from the system (Debian: libmongoc-dev, libbson-dev).
+        .systemLibrary(
+            name: "CMongoC",
+            pkgConfig: "libmongoc-1.0",
+            providers: [.apt(["libmongoc-dev", "libbson-dev"])]
+        ),
+        // BSON values and their binary form, in pure Swift: what every other module
+        // passes around.
+        .target(name: "BSON", swiftSettings: strict),
+        // The safe Swift layer: BSON values, client pool, operations, errors. The only
+        // module that imports CMongoC.
+        .target(
+            name: "MongoKit",
+            dependencies: [
+                "CMongoC",
+                "BSON",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // Pure-Swift domain core: policies, planner, executor against a storage protocol,
+        // receipts and reports. Knows BSON values, never libmongoc.
+        .target(
+            name: "LetheCore",
+            dependencies: [
+                "BSON",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Storage on MongoDB, and (later) the long-running service.
+        .target(
+            name: "LetheService",
+            dependencies: [
+                "LetheCore",
+                "MongoKit",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "LetheCLI",
+            dependencies: [
+                "LetheService",
+                "LetheCore",
+                "MongoKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "BSONTests",
+            dependencies: ["BSON"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "MongoKitTests",
+            dependencies: ["MongoKit"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "LetheCoreTests",
+            dependencies: ["LetheCore", "BSON"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "LetheCLITests",
+            dependencies: ["LetheService", "LetheCore", "MongoKit"],
+            swiftSettings: strict
+        ),
+    ]
+)
