@@ -78,6 +78,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Shared by the test targets: the test server and its known deviations.
+        .target(
+            name: "LetheTestSupport",
+            dependencies: ["MongoKit"],
+            path: "Tests/LetheTestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "BSONTests",
             dependencies: ["BSON"],
@@ -85,7 +92,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MongoKitTests",
-            dependencies: ["MongoKit"],
+            dependencies: ["MongoKit", "LetheTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -96,7 +103,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LetheCLITests",
-            dependencies: ["LetheService", "LetheCore", "MongoKit"],
+            dependencies: ["LetheService", "LetheCore", "MongoKit", "LetheTestSupport"],
             swiftSettings: strict
         ),
     ]

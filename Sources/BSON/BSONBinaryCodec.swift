@@ -4,6 +4,11 @@ public struct BSONDecodingError: Error, Sendable, Hashable, CustomStringConverti
     public let reason: String
     public let offset: Int
 
+    public init(reason: String, offset: Int) {
+        self.reason = reason
+        self.offset = offset
+    }
+
     public var description: String { "invalid BSON at byte \(offset): \(reason)" }
 }
 
