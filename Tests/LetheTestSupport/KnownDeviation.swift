@@ -12,6 +12,24 @@ public enum KnownDeviation: String, CaseIterable, Sendable {
     /// Change-stream `fullDocument` renders ObjectIds in an internal shape.
     case changeStreamObjectIdShape = "change-stream fullDocument renders ObjectIds in an internal shape"
 
+    /// decimal128, regex, timestamp, minKey and maxKey values cannot be stored
+    /// (write error code 8, "not JSON serializable").
+    case cannotStoreSomeTypes = "decimal128, regex, timestamp, minKey and maxKey values cannot be stored"
+    /// An unknown command name answers `ok: 1` instead of CommandNotFound (59).
+    case unknownCommandsSucceed = "unknown commands answer ok: 1"
+    /// A replace-upsert ignores the `_id` of the filter and generates an ObjectId.
+    case replaceUpsertIgnoresFilterID = "replaceOne upsert ignores the filter's _id"
+    /// findAndModify with upsert ignores `$setOnInsert`.
+    case findAndModifyUpsertIgnoresSetOnInsert = "findAndModify upsert ignores $setOnInsert"
+    /// listIndexes on a collection that does not exist lists an `_id` index instead of
+    /// failing with NamespaceNotFound (26).
+    case listIndexesOfMissingCollection = "listIndexes of a missing collection lists an _id index"
+
+    /// A binary of subtype 4 (UUID) reads back as subtype 0, with the same bytes.
+    case uuidSubtypeReadsBackAsGeneric = "UUID binaries (subtype 4) read back as subtype 0"
+    /// An int64 that fits in 32 bits reads back as an int32.
+    case smallInt64ReadsBackAsInt32 = "int64 values that fit in 32 bits read back as int32"
+
     /// True when this deviation applies to the server under test.
     public var applies: Bool { TestServer.isNX27017 }
 }
