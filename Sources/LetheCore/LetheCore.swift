@@ -1,1 +1,4 @@
-public enum LetheCore { public static let version = "0.1.0" }
+/// The version printed by `lethe --version` and recorded in receipts.
+public enum LetheVersion {
+    public static let current = "0.1.0"
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import MongoKit
+
+/// Where the data lives. Shared by every command that talks to MongoDB.
+struct ConnectionOptions: ParsableArguments {
+    static let defaultURI = "mongodb://127.0.0.1:27017/?directConnection=true"
+
+    @Option(name: .long, help: ArgumentHelp(
+        "MongoDB connection string (default: $LETHE_MONGODB_URI, else \(Self.defaultURI)).",
+        valueName: "uri"))
+    var uri: String?
+
+    @Option(name: .long, help: "Server selection timeout in milliseconds: how long to wait for an unreachable server.")
+    var serverSelectionTimeoutMs: Int = 10_000
+
+    func validate() throws {
+        guard serverSelectionTimeoutMs > 0 else {
+            throw ValidationError("--server-selection-timeout-ms must be a positive number of milliseconds")
+        }
+    }
+
+    /// The URI to use, with our selection timeout added unless the URI sets its own.
+    func connectionString() throws -> ConnectionString {
+        var raw = uri ?? ProcessInfo.processInfo.environment["LETHE_MONGODB_URI"] ?? Self.defaultURI
+        // Checked as given first, so that errors quote what the person wrote.
+        _ = try ConnectionString(raw)
+        if !raw.lowercased().contains("serverselectiontimeoutms") {
+            raw += (raw.contains("?") ? "&" : (raw.hasSuffix("/") ? "?" : "/?")) + "serverSelectionTimeoutMS=\(serverSelectionTimeoutMs)"
+        }
+        return try ConnectionString(raw)
+    }
+
+    func makePool() throws -> MongoClientPool {
+        try MongoClientPool(connectionString(), options: .init(maximumSize: 4))
+    }
+}
+
+/// Exit codes, as documented in `lethe --help`.
+enum LetheExit {
+    static let failed = ExitCode(1)
+    static let invalidInput = ExitCode(65)
+    static let unavailable = ExitCode(69)
+    static let waiting = ExitCode(75)
+}
+
+/// Prints an error a person can act on to standard error and picks the exit code.
+func report(_ error: any Error) -> ExitCode {
+    if let mongo = error as? MongoError {
+        printError("error: \(mongo.description)")
+        switch mongo.code {
+        case .serverSelectionFailed, .connectionFailed, .authenticationFailed: return LetheExit.unavailable
+        case .invalidURI: return LetheExit.invalidInput
+        default: return LetheExit.failed
+        }
+    }
+    printError("error: \(error)")
+    return LetheExit.failed
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
