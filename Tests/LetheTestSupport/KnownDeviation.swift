@@ -5,8 +5,9 @@
 public enum KnownDeviation: String, CaseIterable, Sendable {
     /// `$set` of a date in an update stores a string; range queries on it then fail.
     case setDateStoresString = "update $set of a date value stores a string"
-    /// `countDocuments` with an ObjectId `_id` equality filter returns 0.
-    case countByObjectIdReturnsZero = "countDocuments with an ObjectId _id equality returns 0"
+    /// `countDocuments` (and any aggregation `$match`) with an ObjectId equality or `$in`
+    /// returns 0, on `_id` and on other fields alike; `find` and `delete` match correctly.
+    case countByObjectIdReturnsZero = "countDocuments/aggregate with an ObjectId equality returns 0"
     /// Pipeline-style updates (`[ {$set: ...} ]`) are rejected.
     case pipelineUpdatesRejected = "pipeline-style updates are rejected"
     /// Change-stream `fullDocument` renders ObjectIds in an internal shape.
@@ -29,6 +30,14 @@ public enum KnownDeviation: String, CaseIterable, Sendable {
     case uuidSubtypeReadsBackAsGeneric = "UUID binaries (subtype 4) read back as subtype 0"
     /// An int64 that fits in 32 bits reads back as an int32.
     case smallInt64ReadsBackAsInt32 = "int64 values that fit in 32 bits read back as int32"
+
+    /// A query on a binary value (`{field: BinData}`, `$in` of binaries, UUIDs included)
+    /// never matches.
+    case binaryValuesNeverMatch = "queries on binary (UUID) values never match"
+    /// `$not` is not implemented (`$nor` is).
+    case notOperatorMissing = "$not is not implemented"
+    /// `$max`/`$min` of dates in `$group` return strings.
+    case groupDateAccumulatorsReturnStrings = "$max/$min of dates in $group return strings"
 
     /// True when this deviation applies to the server under test.
     public var applies: Bool { TestServer.isNX27017 }
