@@ -102,6 +102,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "LetheServiceTests",
+            dependencies: ["LetheService", "LetheCore", "MongoKit", "LetheTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "LetheCLITests",
             dependencies: ["LetheService", "LetheCore", "MongoKit", "LetheTestSupport"],
             swiftSettings: strict

@@ -1,0 +1,397 @@
+import BSON
+import Foundation
+import Logging
+
+/// Carries out erasure requests: makes every rule of every policy true for one user,
+/// in bounded batches, resumably, and verifies the result before it writes a receipt.
+///
+/// Every write is idempotent (it targets only documents still needing the action), so
+/// a request interrupted at any point and run again ends with the same data as an
+/// uninterrupted run, and a finished request run again changes nothing.
+public struct ErasureEngine: Sendable {
+    public struct Options: Sendable {
+        /// Most documents one write command targets; larger sets go in batches of this
+        /// size, so no single operation runs long on a busy cluster. Default 5,000.
+        public var batchSize: Int
+        /// Guard rail overriding the policies' `maxDocumentsPerRequest`. Default nil: the
+        /// smallest limit among the policies, else `Policy.defaultMaxDocumentsPerRequest`.
+        public var maxDocumentsPerRequest: Int?
+        /// Attempts for an operation failing with a transient error. Default 4.
+        public var maxAttempts: Int
+        /// First backoff delay; it doubles per attempt, with jitter. Default 200 ms.
+        public var initialBackoff: Duration
+        /// Leftover documents listed at most when verification fails. Default 1,000.
+        public var verificationLimit: Int
+
+        public init(batchSize: Int = 5_000, maxDocumentsPerRequest: Int? = nil, maxAttempts: Int = 4,
+                    initialBackoff: Duration = .milliseconds(200), verificationLimit: Int = 1_000) {
+            self.batchSize = batchSize
+            self.maxDocumentsPerRequest = maxDocumentsPerRequest
+            self.maxAttempts = maxAttempts
+            self.initialBackoff = initialBackoff
+            self.verificationLimit = verificationLimit
+        }
+    }
+
+    public let data: any DataStore
+    public let state: any StateStore
+    public let policies: [Policy]
+    /// Needed only by policies that hash or pseudonymize (the loader checks that).
+    public let anonymizer: Anonymizer?
+    public let options: Options
+    let logger: Logger
+    let now: @Sendable () -> Date
+
+    public init(data: any DataStore, state: any StateStore, policies: [Policy], anonymizer: Anonymizer?,
+                options: Options = Options(), logger: Logger = Logger(label: "lethe.engine"),
+                now: @escaping @Sendable () -> Date = { Date() }) {
+        self.data = data
+        self.state = state
+        self.policies = policies
+        self.anonymizer = anonymizer
+        self.options = options
+        self.logger = logger
+        self.now = now
+    }
+
+    // MARK: Statements
+
+    /// Every rule of every policy, made concrete for `subject`. Throws before anything
+    /// is read when an id does not fit a policy's `idType`.
+    public func statements(for subject: ErasureSubject) throws -> [RuleStatement] {
+        let token = anonymizer?.token(for: subject)
+        var statements: [RuleStatement] = []
+        for policy in policies {
+            let ids: [BSON]
+            do {
+                ids = try SubjectBinding.bind(subject, idType: policy.subject.idType, includeIdentities: policy.subject.includeIdentities)
+            } catch {
+                throw EngineError.invalidSubject(policy: policy.name, error)
+            }
+            for rule in policy.rules {
+                statements.append(RuleStatement(policy: policy, rule: rule, ids: ids, token: token))
+            }
+        }
+        return statements
+    }
+
+    // MARK: Dry run
+
+    /// What a request would do now, read-only: per rule, documents matched and to be
+    /// changed. Sends no write command.
+    public func plan(_ subject: ErasureSubject) async throws -> [PlannedRule] {
+        var planned: [PlannedRule] = []
+        for statement in try statements(for: subject) {
+            let matched = try await retrying { try await data.count(statement.namespace, filter: statement.matchFilter) }
+            var toChange = 0
+            var retainedUntil: Date?
+            if case .none = statement.write {
+                retainedUntil = try await latestDueDate(statement)
+            } else {
+                toChange = try await retrying { try await data.count(statement.namespace, filter: statement.pendingFilter) }
+            }
+            planned.append(PlannedRule(statement: statement, matched: matched, toChange: toChange, retainedUntil: retainedUntil))
+        }
+        return planned
+    }
+
+    /// The limit that applies: the flag's, else the strictest policy's, else the default.
+    public var documentLimit: Int {
+        options.maxDocumentsPerRequest
+            ?? policies.compactMap(\.maxDocumentsPerRequest).min()
+            ?? Policy.defaultMaxDocumentsPerRequest
+    }
+
+    // MARK: Requests
+
+    /// Records a request for `subject`, or returns the user's unfinished one so that it
+    /// resumes. Refuses ids that do not fit the policies before recording anything.
+    public func submit(_ subject: ErasureSubject, source: String, reason: String? = nil) async throws -> ErasureRequest {
+        _ = try statements(for: subject)
+        let pseudonym = SubjectPseudonymizer(key: try await state.subjectKey()).pseudonym(for: subject)
+        if let open = try await state.openRequest(subjectPseudonym: pseudonym) { return open }
+        let received = now()
+        let deadline = policies.compactMap(\.deadline).min { $0.added(to: received) < $1.added(to: received) }
+            ?? Policy.defaultDeadline
+        var request = ErasureRequest(
+            id: ErasureRequest.newID(at: received), subjectPseudonym: pseudonym, subject: subject, source: source,
+            reason: reason, receivedAt: received, dueAt: deadline.added(to: received),
+            policies: policies.map { PolicyReference(name: $0.name, fingerprint: $0.fingerprint) }
+        )
+        request.rules = try statements(for: subject).map {
+            RuleProgress(policy: $0.policyName, ruleIndex: $0.rule.index, namespace: $0.namespace.description, action: $0.actionName)
+        }
+        try await state.insert(request)
+        logger.info("request received", metadata: [LogKey.request: .string(request.id), LogKey.subject: .string(pseudonym)])
+        return request
+    }
+
+    /// Lets a request that waits for approval run past the guard rail.
+    public func approve(requestId: String) async throws -> ErasureRequest {
+        guard var request = try await state.request(id: requestId) else { throw EngineError.unknownRequest(requestId) }
+        guard request.state == .needsApproval || request.state == .received || request.state == .failed else {
+            throw EngineError.cannotApprove(requestId, request.state)
+        }
+        request.approved = true
+        request.state = try RequestLifecycle.next(request.state, on: .approved)
+        request.note = nil
+        try await state.save(request)
+        return request
+    }
+
+    /// Runs a request as far as it can go: to `done`, `failed`, `held` or
+    /// `needs-approval`. Safe to call again on any request.
+    public func process(_ stored: ErasureRequest) async throws -> ErasureRequest {
+        var request = stored
+        if request.state == .done { return request }
+        guard let subject = request.subject?.subject else {
+            throw EngineError.subjectMissing(request.id)
+        }
+        if let hold = try await state.activeHold(subjectPseudonym: request.subjectPseudonym) {
+            request.state = try RequestLifecycle.next(request.state == .running ? .received : request.state, on: .holdFound)
+            request.note = "waiting: legal hold \(hold.id) covers this user (\(hold.reason)); nothing was changed"
+            try await state.save(request)
+            logger.notice("request held", metadata: [LogKey.request: .string(request.id), LogKey.hold: .string(hold.id)])
+            return request
+        }
+        if request.state == .held { request.state = try RequestLifecycle.next(.held, on: .holdLifted) }
+        if request.state == .failed { request.state = try RequestLifecycle.next(.failed, on: .retry) }
+
+        let statements = try statements(for: subject)
+        guard statements.count == request.rules.count,
+              zip(statements, request.rules).allSatisfy({ $0.policyName == $1.policy && $0.rule.index == $1.ruleIndex }) else {
+            return try await fail(&request, note: "the policies changed since this request was recorded (\(request.policies.map(\.fingerprint).joined(separator: ", "))); run it again with the policies it was recorded under, or retry it to plan anew")
+        }
+
+        do {
+            if request.state == .received || request.state == .needsApproval {
+                // Count once, before any write: the guard rail and the receipt's "matched".
+                if request.startedAt == nil || request.state == .needsApproval {
+                    try await count(statements, into: &request)
+                }
+                let total = request.rules.reduce(0) { $0 + $1.planned }
+                if total > documentLimit, !request.approved {
+                    request.state = try RequestLifecycle.next(request.state, on: .overLimit)
+                    request.note = "waiting for approval: it would change \(total) documents, more than the limit of \(documentLimit); run `lethe approve \(request.id)` to let it run"
+                    try await state.save(request)
+                    return request
+                }
+                request.state = try RequestLifecycle.next(request.state == .needsApproval ? .received : request.state, on: .start)
+                request.startedAt = request.startedAt ?? now()
+                request.note = nil
+            }
+            request.attempts += 1
+            try await state.save(request)
+
+            for (index, statement) in statements.enumerated() where request.rules[index].stage == .pending {
+                try await apply(statement, progress: &request.rules[index])
+                request.rules[index].stage = .applied
+                try await state.save(request)
+            }
+            try await verify(statements, request: &request)
+        } catch {
+            let note = (error as? any TransientFailure).map { "\($0)" } ?? "\(error)"
+            return try await fail(&request, note: "stopped by an error, progress kept (run it again to resume): \(note)")
+        }
+
+        let failures = request.rules.filter { $0.stage == .verificationFailed }
+        if failures.isEmpty {
+            request.state = try RequestLifecycle.next(request.state, on: .finish)
+        } else {
+            request.state = try RequestLifecycle.next(request.state, on: .fail)
+            request.note = "verification failed: " + failures.map {
+                "\($0.remaining ?? 0)\(($0.remaining ?? 0) >= options.verificationLimit ? "+" : "") document(s) still match rule #\($0.ruleIndex + 1) (\($0.action)) of policy \($0.policy) on \($0.namespace)"
+            }.joined(separator: "; ")
+        }
+        let finished = now()
+        request.finishedAt = finished
+        try await state.saveReceipt(Receipt(request: request, finishedAt: finished))
+        if request.state == .done { request.subject = nil }  // the raw ids go with the data
+        try await state.save(request)
+        logger.info("request finished", metadata: [LogKey.request: .string(request.id), LogKey.state: .string(request.state.rawValue)])
+        return request
+    }
+
+    private func fail(_ request: inout ErasureRequest, note: String) async throws -> ErasureRequest {
+        request.state = .failed
+        request.note = note
+        try await state.save(request)
+        logger.error("request failed", metadata: [LogKey.request: .string(request.id), LogKey.reason: .string(note)])
+        return request
+    }
+
+    private func count(_ statements: [RuleStatement], into request: inout ErasureRequest) async throws {
+        for (index, statement) in statements.enumerated() {
+            let matched = try await retrying { try await data.count(statement.namespace, filter: statement.matchFilter) }
+            request.rules[index].matched = matched
+            if case .none = statement.write {
+                request.rules[index].planned = 0
+            } else {
+                request.rules[index].planned = try await retrying { try await data.count(statement.namespace, filter: statement.pendingFilter) }
+            }
+        }
+    }
+
+    // MARK: Applying one rule
+
+    private func apply(_ statement: RuleStatement, progress: inout RuleProgress) async throws {
+        let ns = statement.namespace
+        switch statement.write {
+        case .delete:
+            progress.deleted += try await inBatches(ns, filter: statement.pendingFilter, expected: progress.planned) { filter in
+                try await data.deleteMany(ns, filter: filter)
+            }
+        case .update(let update):
+            progress.modified += try await inBatches(ns, filter: statement.pendingFilter, expected: progress.planned) { filter in
+                try await data.updateMany(ns, filter: filter, update: update).modified
+            }
+        case .pull(let pulls):
+            for pull in pulls {
+                progress.modified += try await inBatches(ns, filter: pull.filter, expected: progress.planned) { filter in
+                    try await data.updateMany(ns, filter: filter, update: pull.update).modified
+                }
+            }
+        case .hashEach(let fields, let set, let unset):
+            guard let anonymizer else { throw EngineError.keyMissing(policy: statement.policyName) }
+            // Top-level fields, not the dotted paths: a nested projection's shape is
+            // where servers differ, a whole sub-document is the same everywhere.
+            var projection: BSONDocument = ["_id": 1]
+            for field in fields { projection[String(field.prefix { $0 != "." })] = 1 }
+            let total = ModifiedCounter()
+            try await retrying {
+                try await data.forEachBatch(ns, filter: statement.pendingFilter, projection: projection, batchSize: options.batchSize) { documents in
+                    let updates: [(filter: BSONDocument, update: BSONDocument)] = documents.compactMap { document in
+                        guard let id = document["_id"],
+                              let update = RuleStatement.hashUpdate(for: document, fields: fields, set: set, unset: unset, anonymizer: anonymizer)
+                        else { return nil }
+                        return (filter: ["_id": id], update: update)
+                    }
+                    guard !updates.isEmpty else { return }
+                    total.add(try await data.bulkUpdate(ns, updates).modified)
+                }
+            }
+            progress.modified += total.value
+        case .none:
+            progress.retained = progress.matched
+            if case .retain(let retention) = statement.rule.action { progress.retainReason = retention.reason }
+            progress.retainedUntil = try await latestDueDate(statement)
+        }
+    }
+
+    /// Runs `write` once over `filter` when the set is small; otherwise in batches of
+    /// `batchSize` documents picked by `_id`, until none is left.
+    private func inBatches(_ ns: Namespace, filter: BSONDocument, expected: Int,
+                           _ write: (BSONDocument) async throws -> Int) async throws -> Int {
+        if expected <= options.batchSize {
+            return try await retrying { try await write(filter) }
+        }
+        var total = 0
+        while true {
+            let ids = try await retrying { try await data.ids(ns, filter: filter, limit: options.batchSize) }
+            if ids.isEmpty { break }
+            let batch: BSONDocument = ["$and": [.document(filter), ["_id": ["$in": .array(ids)]]]]
+            total += try await retrying { try await write(batch) }
+            if ids.count < options.batchSize { break }
+        }
+        return total
+    }
+
+    /// With `until`: the date on which the latest retained document's `then` falls due.
+    private func latestDueDate(_ statement: RuleStatement) async throws -> Date? {
+        guard let until = statement.retainUntil else { return nil }
+        let latest = try await retrying {
+            try await data.first(statement.namespace, filter: statement.matchFilter,
+                                 sort: [until.field: -1], projection: [until.field: 1, "_id": 0])
+        }
+        guard let value = latest?.value(atPath: until.field), case .datetime(let date) = value else { return nil }
+        return until.after.added(to: date.date)
+    }
+
+    // MARK: Verification
+
+    private func verify(_ statements: [RuleStatement], request: inout ErasureRequest) async throws {
+        for (index, statement) in statements.enumerated() {
+            if case .none = statement.write {
+                request.rules[index].stage = .verified
+                continue
+            }
+            // `find` with a limit, not a count: it stops at the first leftovers, costs
+            // nothing when none is left (the normal case), and is exact on every server.
+            let left = try await retrying {
+                try await data.ids(statement.namespace, filter: statement.pendingFilter, limit: options.verificationLimit)
+            }
+            request.rules[index].remaining = left.count
+            request.rules[index].stage = left.isEmpty ? .verified : .verificationFailed
+        }
+    }
+
+    // MARK: Retries
+
+    func retrying<T: Sendable>(_ operation: () async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await operation()
+            } catch let error as any TransientFailure where error.isTransient && attempt < options.maxAttempts {
+                let base = options.initialBackoff * (1 << (attempt - 1))
+                let jitter = Double.random(in: 0.5...1.5)
+                logger.warning("transient error, retrying", metadata: [LogKey.attempt: .stringConvertible(attempt), LogKey.reason: .string("\(error)")])
+                try await Task.sleep(for: base * jitter)
+                attempt += 1
+            }
+        }
+    }
+}
+
+/// A dry-run line: what one rule would do now.
+public struct PlannedRule: Sendable {
+    public let statement: RuleStatement
+    public let matched: Int
+    public let toChange: Int
+    public let retainedUntil: Date?
+}
+
+/// Counts across the concurrent closure of a streamed batch loop.
+final class ModifiedCounter: @unchecked Sendable {
+    // @unchecked: `forEachBatch` calls its body serially; the lock is for the compiler's
+    // benefit and for any store that might not.
+    private let lock = NSLock()
+    private var total = 0
+    func add(_ count: Int) { lock.withLock { total += count } }
+    var value: Int { lock.withLock { total } }
+}
+
+public enum EngineError: Error, Sendable, CustomStringConvertible {
+    case invalidSubject(policy: String, SubjectError)
+    case unknownRequest(String)
+    case cannotApprove(String, ErasureRequest.State)
+    case subjectMissing(String)
+    case keyMissing(policy: String)
+
+    public var description: String {
+        switch self {
+        case .invalidSubject(let policy, let error):
+            "\(error) (policy \(policy)); nothing was changed"
+        case .unknownRequest(let id):
+            "no request \(id) in the state database; `lethe requests` lists them"
+        case .cannotApprove(let id, let state):
+            "request \(id) is \(state.rawValue); only a request waiting for approval can be approved"
+        case .subjectMissing(let id):
+            "request \(id) no longer holds the user's ids (they are removed when a request finishes); submit a new request"
+        case .keyMissing(let policy):
+            "policy \(policy) hashes values but no key is configured: set LETHE_HASH_KEY"
+        }
+    }
+}
+
+/// Logging metadata keys, in one place and prefixed. Values are request ids,
+/// pseudonyms, counts and codes: never a raw id, an email or a document.
+public enum LogKey {
+    public static let request = "lethe.request"
+    public static let subject = "lethe.subject"
+    public static let hold = "lethe.hold"
+    public static let state = "lethe.state"
+    public static let reason = "lethe.reason"
+    public static let attempt = "lethe.attempt"
+    public static let policy = "lethe.policy"
+}

@@ -1,0 +1,174 @@
+import Foundation
+
+/// A policy as a request or receipt refers to it.
+public struct PolicyReference: Sendable, Hashable, Codable {
+    public var name: String
+    public var fingerprint: String
+
+    public init(name: String, fingerprint: String) {
+        self.name = name
+        self.fingerprint = fingerprint
+    }
+}
+
+/// The progress and outcome of one rule within one request.
+public struct RuleProgress: Sendable, Hashable, Codable {
+    public enum Stage: String, Sendable, Codable {
+        /// Not started, or interrupted: run it (again). Every action is idempotent.
+        case pending
+        /// Its writes are done; verification comes after the last rule.
+        case applied
+        case verified
+        case verificationFailed = "verification-failed"
+    }
+
+    public var policy: String
+    public var ruleIndex: Int
+    /// `database.collection`.
+    public var namespace: String
+    /// `delete`, `anonymize`, `pull`, `retain`.
+    public var action: String
+    public var stage: Stage
+    /// Documents the rule matched when planned.
+    public var matched: Int
+    /// Documents the rule would change when planned (for the approval guard rail).
+    public var planned: Int
+    public var deleted: Int
+    /// Documents anonymized (`anonymize`) or with the user pulled from an array (`pull`).
+    public var modified: Int
+    public var retained: Int
+    public var retainReason: String?
+    /// With `until`: when the latest retained document's `then` falls due.
+    public var retainedUntil: Date?
+    /// Documents still matching after the rule ran (verification).
+    public var remaining: Int?
+
+    public init(policy: String, ruleIndex: Int, namespace: String, action: String) {
+        self.policy = policy
+        self.ruleIndex = ruleIndex
+        self.namespace = namespace
+        self.action = action
+        self.stage = .pending
+        self.matched = 0
+        self.planned = 0
+        self.deleted = 0
+        self.modified = 0
+        self.retained = 0
+    }
+}
+
+/// One erasure request: the unit that is recorded, resumed, held, approved and receipted.
+public struct ErasureRequest: Sendable, Hashable, Codable {
+    public enum State: String, Sendable, Hashable, Codable, CaseIterable {
+        /// Recorded; nothing done yet (or a hold was lifted).
+        case received
+        /// A legal hold covers the user: nothing changes until it is lifted.
+        case held
+        /// It would change more documents than allowed: waits for `lethe approve`.
+        case needsApproval = "needs-approval"
+        case running
+        case done
+        case failed
+
+        public var isFinished: Bool { self == .done }
+    }
+
+    public var id: String
+    /// The keyed pseudonym of the user: what links this request to its receipt and holds.
+    public var subjectPseudonym: String
+    /// The raw ids, kept only while the request is open (it cannot be resumed without
+    /// them) and removed when it is done.
+    public var subject: StoredSubject?
+    /// Where the request came from: `cli`, `inbox`, `http`.
+    public var source: String
+    public var reason: String?
+    public var state: State
+    public var approved: Bool
+    public var receivedAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    /// When the request must be done by, from the strictest policy deadline.
+    public var dueAt: Date?
+    public var policies: [PolicyReference]
+    public var rules: [RuleProgress]
+    /// Why it failed, held or waits; never holds personal data.
+    public var note: String?
+    public var attempts: Int
+
+    public init(id: String, subjectPseudonym: String, subject: ErasureSubject, source: String,
+                reason: String?, receivedAt: Date, dueAt: Date?, policies: [PolicyReference]) {
+        self.id = id
+        self.subjectPseudonym = subjectPseudonym
+        self.subject = StoredSubject(subject)
+        self.source = source
+        self.reason = reason
+        self.state = .received
+        self.approved = false
+        self.receivedAt = receivedAt
+        self.dueAt = dueAt
+        self.policies = policies
+        self.rules = []
+        self.attempts = 0
+    }
+
+    /// A new request id: time-ordered, random, and free of personal data.
+    public static func newID(at date: Date = Date()) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss"
+        let random = (0..<6).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        return "req_\(formatter.string(from: date))_\(random)"
+    }
+}
+
+/// `ErasureSubject` as stored in an open request.
+public struct StoredSubject: Sendable, Hashable, Codable {
+    public var userId: String
+    public var identities: [String]
+
+    public init(_ subject: ErasureSubject) {
+        userId = subject.userId
+        identities = subject.identities
+    }
+
+    public var subject: ErasureSubject { ErasureSubject(userId: userId, identities: identities) }
+}
+
+/// The lifecycle of a request: which state follows which event. A value type with no
+/// I/O, so every transition is tested on its own.
+public struct RequestLifecycle: Sendable {
+    public enum Event: Sendable, Hashable {
+        case holdFound
+        case holdLifted
+        case overLimit
+        case approved
+        case start
+        case finish
+        case fail
+        case retry
+    }
+
+    public struct InvalidTransition: Error, Sendable, Hashable, CustomStringConvertible {
+        public let from: ErasureRequest.State
+        public let event: Event
+        public var description: String { "a request in state '\(from.rawValue)' cannot take '\(event)'" }
+    }
+
+    public static func next(_ state: ErasureRequest.State, on event: Event) throws(InvalidTransition) -> ErasureRequest.State {
+        switch (state, event) {
+        case (.received, .holdFound), (.needsApproval, .holdFound), (.failed, .holdFound): return .held
+        case (.held, .holdFound): return .held
+        case (.held, .holdLifted): return .received
+        case (.received, .overLimit): return .needsApproval
+        case (.needsApproval, .overLimit): return .needsApproval
+        case (.needsApproval, .approved): return .received
+        case (.received, .approved), (.held, .approved), (.failed, .approved): return state
+        case (.received, .start), (.running, .start): return .running
+        case (.running, .finish): return .done
+        case (.running, .fail), (.received, .fail): return .failed
+        case (.failed, .retry): return .received
+        default: throw InvalidTransition(from: state, event: event)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import BSON
+
+/// One rule of a policy, made concrete for one request: the filters and updates that
+/// carry it out. The user's ids enter only as typed values inside `$in`, so an id can
+/// never add an operator, and the filter is never wider than the rule's own `match`
+/// (and `where`) written by the policy author.
+public struct RuleStatement: Sendable {
+    public enum Write: Sendable {
+        /// `deleteMany(pending)`.
+        case delete
+        /// `updateMany(pending, update)`: set-based, no reads.
+        case update(BSONDocument)
+        /// One `updateMany` per array field: `$pull` of the ids from arrays only.
+        case pull([(filter: BSONDocument, update: BSONDocument)])
+        /// Stream `pending` (the hashed fields only) into bulk writes of per-document
+        /// updates, because each hash depends on the document's own value.
+        case hashEach(fields: [String], set: BSONDocument, unset: [String])
+        /// Retain: nothing is written.
+        case none
+    }
+
+    public let policyName: String
+    public let rule: ErasureRule
+    public let namespace: Namespace
+    /// Every document of this user that the rule covers.
+    public let matchFilter: BSONDocument
+    /// The covered documents that still need the action: after the action, none match.
+    /// Verification counts these; a rerun writes only these, so it changes nothing twice.
+    public let pendingFilter: BSONDocument
+    public let write: Write
+    /// For retain with `until`: the date field and the period after it.
+    public let retainUntil: RetentionDeadline?
+
+    public var actionName: String { rule.action.name }
+
+    public init(policy: Policy, rule: ErasureRule, ids: [BSON], token: String?) {
+        policyName = policy.name
+        self.rule = rule
+        namespace = Namespace(database: policy.database, collection: rule.collection)
+        let idList = BSON.array(ids)
+
+        func scoped(_ filter: BSONDocument) -> BSONDocument {
+            guard let scope = rule.scope, !scope.isEmpty else { return filter }
+            return ["$and": [.document(scope), .document(filter)]]
+        }
+        let clauses: [BSONDocument] = rule.match.map { [$0: ["$in": idList]] }
+        let match = clauses.count == 1 ? clauses[0] : ["$or": .array(clauses.map { .document($0) })]
+        matchFilter = scoped(match)
+
+        switch rule.action {
+        case .delete:
+            pendingFilter = matchFilter
+            write = .delete
+            retainUntil = nil
+        case .pull:
+            pendingFilter = matchFilter
+            // Only arrays: `$pull` on a scalar is an error on MongoDB. A scalar holding
+            // the id stays matched, so verification reports it instead of hiding it.
+            write = .pull(rule.match.map { path in
+                (filter: scoped([path: ["$in": idList, "$type": "array"]]),
+                 update: ["$pull": [path: ["$in": idList]]])
+            })
+            retainUntil = nil
+        case .retain(let retention):
+            pendingFilter = matchFilter
+            write = .none
+            retainUntil = retention.until
+        case .anonymize(let anonymization):
+            let plan = Self.anonymizePlan(anonymization, token: token)
+            pendingFilter = ["$and": [.document(matchFilter), ["$or": .array(plan.pending.map { .document($0) })]]]
+            if anonymization.hash.isEmpty {
+                write = .update(plan.update)
+            } else {
+                write = .hashEach(fields: anonymization.hash, set: plan.set, unset: anonymization.unset)
+            }
+            retainUntil = nil
+        }
+    }
+
+    /// The `$set`/`$unset` of an anonymization, and the conditions under which a
+    /// document still needs it (any field not yet in its anonymized state).
+    static func anonymizePlan(_ anonymization: Anonymization, token: String?)
+        -> (set: BSONDocument, update: BSONDocument, pending: [BSONDocument]) {
+        var set = anonymization.set
+        var pending: [BSONDocument] = []
+        for (path, value) in anonymization.set { pending.append([path: ["$ne": value]]) }
+        for path in anonymization.pseudonymize {
+            // The loader refuses pseudonymize without a key, so a token is always here.
+            let value = BSON.string(token ?? "")
+            set[path] = value
+            pending.append([path: ["$ne": value]])
+        }
+        for path in anonymization.unset { pending.append([path: ["$exists": true]]) }
+        for path in anonymization.hash {
+            // Present, not null, and not already a hash. `$nor` rather than `$not`:
+            // both mean the same on MongoDB, and the test server lacks `$not`.
+            pending.append(["$and": [
+                [path: ["$exists": true, "$ne": .null]],
+                ["$nor": [[path: ["$regex": .string("^" + Anonymizer.hashPrefix)]]]],
+            ]])
+        }
+        var update = BSONDocument()
+        if !set.isEmpty { update["$set"] = .document(set) }
+        if !anonymization.unset.isEmpty {
+            update["$unset"] = .document(BSONDocument(anonymization.unset.map { ($0, BSON.string("")) }))
+        }
+        return (set, update, pending)
+    }
+
+    /// The per-document update of a hashing rule: hashes of the values present, plus
+    /// the rule's other changes. Nil when the document needs nothing.
+    static func hashUpdate(for document: BSONDocument, fields: [String], set: BSONDocument, unset: [String], anonymizer: Anonymizer) -> BSONDocument? {
+        var setFields = set
+        for path in fields {
+            guard let value = document.value(atPath: path) else { continue }
+            let hashed = anonymizer.hash(value)
+            if hashed != value { setFields[path] = hashed }
+        }
+        var update = BSONDocument()
+        if !setFields.isEmpty { update["$set"] = .document(setFields) }
+        if !unset.isEmpty { update["$unset"] = .document(BSONDocument(unset.map { ($0, BSON.string("")) })) }
+        return update.isEmpty ? nil : update
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+
+/// Proof of one finished request: what each rule did, under which policy, verified.
+/// Holds the user's keyed pseudonym and never a raw id, identity or email.
+public struct Receipt: Sendable, Hashable, Codable {
+    public struct Rule: Sendable, Hashable, Codable {
+        public var policy: String
+        public var ruleIndex: Int
+        public var namespace: String
+        public var action: String
+        public var matched: Int
+        public var deleted: Int
+        /// Anonymized documents, or documents the user was pulled from.
+        public var modified: Int
+        public var retained: Int
+        public var retainReason: String?
+        public var retainedUntil: Date?
+        /// `passed`, `failed` or `not-applicable` (retain).
+        public var verification: String
+        public var remaining: Int?
+    }
+
+    public var requestId: String
+    public var subjectPseudonym: String
+    public var source: String
+    /// `completed` or `failed`.
+    public var outcome: String
+    public var receivedAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date
+    public var dueAt: Date?
+    public var policies: [PolicyReference]
+    public var rules: [Rule]
+    public var letheVersion: String
+    public var note: String?
+
+    public init(request: ErasureRequest, finishedAt: Date) {
+        requestId = request.id
+        subjectPseudonym = request.subjectPseudonym
+        source = request.source
+        outcome = request.state == .done ? "completed" : "failed"
+        receivedAt = request.receivedAt
+        startedAt = request.startedAt
+        self.finishedAt = finishedAt
+        dueAt = request.dueAt
+        policies = request.policies
+        letheVersion = LetheVersion.current
+        note = request.note
+        rules = request.rules.map { progress in
+            let verification: String = switch progress.stage {
+            case .verified: progress.action == "retain" ? "not-applicable" : "passed"
+            case .verificationFailed: "failed"
+            default: "not-run"
+            }
+            return Rule(
+                policy: progress.policy, ruleIndex: progress.ruleIndex, namespace: progress.namespace,
+                action: progress.action, matched: progress.matched, deleted: progress.deleted,
+                modified: progress.modified, retained: progress.retained, retainReason: progress.retainReason,
+                retainedUntil: progress.retainedUntil, verification: verification, remaining: progress.remaining
+            )
+        }
+    }
+}

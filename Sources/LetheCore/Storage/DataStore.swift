@@ -1,0 +1,54 @@
+import BSON
+
+/// A collection in the application's data: `database.collection`.
+public struct Namespace: Sendable, Hashable, CustomStringConvertible {
+    public let database: String
+    public let collection: String
+
+    public init(database: String, collection: String) {
+        self.database = database
+        self.collection = collection
+    }
+
+    public var description: String { "\(database).\(collection)" }
+}
+
+/// The operations the erasure engine needs on the application's data. Filters and
+/// updates are MongoDB query and update documents built by `RuleStatement`, never from
+/// strings. The MongoDB implementation lives in LetheService.
+public protocol DataStore: Sendable {
+    /// How many documents match (exact).
+    func count(_ namespace: Namespace, filter: BSONDocument) async throws -> Int
+    /// The `_id`s of up to `limit` matching documents.
+    func ids(_ namespace: Namespace, filter: BSONDocument, limit: Int) async throws -> [BSON]
+    /// The first matching document in `sort` order, with only `projection`'s fields.
+    func first(_ namespace: Namespace, filter: BSONDocument, sort: BSONDocument, projection: BSONDocument) async throws -> BSONDocument?
+    /// Deletes every matching document; returns how many.
+    func deleteMany(_ namespace: Namespace, filter: BSONDocument) async throws -> Int
+    /// Applies `update` to every matching document.
+    func updateMany(_ namespace: Namespace, filter: BSONDocument, update: BSONDocument) async throws -> WriteCounts
+    /// Reads matching documents (`projection`'s fields) and hands them over in batches
+    /// of at most `batchSize`; memory stays bounded by one batch.
+    func forEachBatch(
+        _ namespace: Namespace, filter: BSONDocument, projection: BSONDocument, batchSize: Int,
+        _ body: @Sendable ([BSONDocument]) async throws -> Void
+    ) async throws
+    /// Sends one update per (filter, update) pair as one bulk write.
+    func bulkUpdate(_ namespace: Namespace, _ updates: [(filter: BSONDocument, update: BSONDocument)]) async throws -> WriteCounts
+}
+
+public struct WriteCounts: Sendable, Hashable {
+    public var matched: Int
+    public var modified: Int
+
+    public init(matched: Int, modified: Int) {
+        self.matched = matched
+        self.modified = modified
+    }
+}
+
+/// An error that may go away if the same operation is sent again (a primary stepping
+/// down, a dropped connection). The engine retries these with backoff.
+public protocol TransientFailure: Error {
+    var isTransient: Bool { get }
+}

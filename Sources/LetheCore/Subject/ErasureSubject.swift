@@ -1,0 +1,102 @@
+import BSON
+import Foundation
+
+/// The user whose data is erased: the account id and the ids of its linked identities,
+/// as text, exactly as the auth system gave them. Personal data: it is kept only while a
+/// request is open and never appears in a log line, an error, a receipt or a report.
+public struct ErasureSubject: Sendable, Hashable {
+    public var userId: String
+    public var identities: [String]
+
+    public init(userId: String, identities: [String] = []) {
+        self.userId = userId
+        self.identities = identities
+    }
+}
+
+/// Why an id was refused. Names the argument and what was expected, never the value.
+public struct SubjectError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Which id: "the user id" or "identity id #2".
+    public let which: String
+    public let problem: String
+    public let expected: String
+
+    public var description: String { "\(which) \(problem); expected \(expected)" }
+}
+
+/// Turns ids given as text into the typed BSON values a policy's rules match on.
+///
+/// An id is input from outside, so it can only ever be bound as one typed value: it is
+/// never parsed as JSON, never becomes an operator, and an id that does not look like a
+/// plain id is refused before anything is read or written.
+public enum SubjectBinding {
+    /// Longest id accepted, in characters.
+    public static let maximumLength = 256
+
+    /// The characters a plain id may not contain: JSON and query syntax, quotes and
+    /// escapes. Whitespace and control characters are refused separately.
+    static let forbidden: Set<Character> = ["{", "}", "[", "]", "\"", "'", "\\", "`"]
+
+    /// Checks that `text` is a plain id: 1 to 256 printable characters, no whitespace, no
+    /// JSON or query syntax, not starting with `$`.
+    public static func checkPlain(_ text: String, which: String) throws(SubjectError) {
+        let expected = "a plain id of 1 to \(maximumLength) printable characters without spaces, quotes, braces or brackets, not starting with '$'"
+        guard !text.isEmpty else { throw SubjectError(which: which, problem: "is empty", expected: expected) }
+        guard text.count <= maximumLength else {
+            throw SubjectError(which: which, problem: "is longer than \(maximumLength) characters", expected: expected)
+        }
+        guard !text.hasPrefix("$") else {
+            throw SubjectError(which: which, problem: "starts with '$', like a query operator", expected: expected)
+        }
+        for scalar in text.unicodeScalars {
+            if scalar.properties.isWhitespace || scalar.properties.generalCategory == .control
+                || scalar.properties.generalCategory == .format {
+                throw SubjectError(which: which, problem: "contains whitespace or control characters", expected: expected)
+            }
+        }
+        if text.contains(where: { forbidden.contains($0) }) {
+            throw SubjectError(which: which, problem: "contains JSON or query syntax (quotes, braces or brackets)", expected: expected)
+        }
+    }
+
+    /// The BSON values that stand for `subject` under `idType`: the user id and, when
+    /// `includeIdentities`, each identity id. Duplicates are removed; order is kept.
+    public static func bind(
+        _ subject: ErasureSubject, idType: SubjectIDType, includeIdentities: Bool
+    ) throws(SubjectError) -> [BSON] {
+        var values: [BSON] = []
+        try values.append(contentsOf: bind(subject.userId, idType: idType, which: "the user id"))
+        if includeIdentities {
+            for (index, identity) in subject.identities.enumerated() {
+                try values.append(contentsOf: bind(identity, idType: idType, which: "identity id #\(index + 1)", lenientAny: true))
+            }
+        }
+        var seen = Set<BSON>()
+        return values.filter { seen.insert($0).inserted }
+    }
+
+    /// One id as typed values. `any` binds the string and, where the text has that form,
+    /// the ObjectId and the UUID too, since an app may store either.
+    static func bind(_ text: String, idType: SubjectIDType, which: String, lenientAny: Bool = false) throws(SubjectError) -> [BSON] {
+        try checkPlain(text, which: which)
+        switch idType {
+        case .string:
+            return [.string(text)]
+        case .objectId:
+            guard let id = BSONObjectId(text) else {
+                throw SubjectError(which: which, problem: "is not an ObjectId", expected: "24 hexadecimal digits, as the policy's subject.idType is objectId")
+            }
+            return [.objectId(id)]
+        case .uuid:
+            guard let uuid = UUID(uuidString: text) else {
+                throw SubjectError(which: which, problem: "is not a UUID", expected: "a UUID such as 123e4567-e89b-12d3-a456-426614174000, as the policy's subject.idType is uuid")
+            }
+            return [.binary(BSONBinary(uuid: uuid))]
+        case .any:
+            var values: [BSON] = [.string(text)]
+            if let id = BSONObjectId(text) { values.append(.objectId(id)) }
+            if let uuid = UUID(uuidString: text) { values.append(.binary(BSONBinary(uuid: uuid))) }
+            return values
+        }
+    }
+}
