@@ -15,6 +15,9 @@ struct Lethe: AsyncParsableCommand {
             75 waiting (held or needs approval).
             """,
         version: LetheVersion.current,
-        subcommands: [PingCommand.self]
+        subcommands: [
+            EraseCommand.self, PlanCommand.self, ReceiptCommand.self, RequestsCommand.self,
+            HoldCommand.self, ApproveCommand.self, PingCommand.self,
+        ]
     )
 }

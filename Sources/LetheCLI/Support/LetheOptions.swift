@@ -1,0 +1,144 @@
+import ArgumentParser
+import Foundation
+import LetheCore
+import LetheService
+import MongoKit
+
+/// Which policies apply. Shared by every command that reads policies.
+struct PolicyOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Directory of policy files (*.yaml).", valueName: "dir"))
+    var policies: String = "policies"
+
+    @Option(name: .long, help: ArgumentHelp("Use only the policy with this name (repeatable). Default: all.", valueName: "name"))
+    var policy: [String] = []
+
+    /// LETHE_HASH_KEY, checked: nil when unset.
+    static func hashKey() throws -> SecretKey? {
+        guard let text = ProcessInfo.processInfo.environment["LETHE_HASH_KEY"], !text.isEmpty else { return nil }
+        do { return try SecretKey(text: text) } catch {
+            printError("error: LETHE_HASH_KEY: \(error)")
+            throw LetheExit.invalidInput
+        }
+    }
+
+    /// Loads and validates the policies; prints every problem and exits 65 on errors.
+    func load(hashKeyConfigured: Bool) throws -> [Policy] {
+        let result = PolicyLoader.load(
+            directory: URL(fileURLWithPath: policies),
+            options: PolicyLoader.Options(hashKeyConfigured: hashKeyConfigured)
+        )
+        for diagnostic in result.diagnostics { printError(diagnostic.description) }
+        if result.hasErrors {
+            printError("error: the policies are not valid; nothing was read or changed")
+            throw LetheExit.invalidInput
+        }
+        var selected = result.policies
+        if !policy.isEmpty {
+            let unknown = policy.filter { name in !selected.contains { $0.name == name } }
+            guard unknown.isEmpty else {
+                printError("error: no policy named \(unknown.joined(separator: ", ")) in \(policies); known: \(selected.map(\.name).joined(separator: ", "))")
+                throw LetheExit.invalidInput
+            }
+            selected = selected.filter { policy.contains($0.name) }
+        }
+        return selected
+    }
+}
+
+/// The state database and engine limits.
+struct EngineOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Database for Lethe's requests, receipts and holds.", valueName: "name"))
+    var stateDb: String = "lethe"
+
+    @Option(name: .long, help: ArgumentHelp("Most documents one write targets; larger sets go in batches.", valueName: "n"))
+    var batchSize: Int = 5_000
+
+    @Option(name: .long, help: ArgumentHelp("Guard rail: requests that would change more documents wait for `lethe approve` (default: the policies' maxDocumentsPerRequest, else 10000).", valueName: "n"))
+    var maxDocuments: Int?
+
+    func validate() throws {
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be at least 1") }
+        if let maxDocuments, maxDocuments < 0 { throw ValidationError("--max-documents cannot be negative") }
+        guard !stateDb.isEmpty, !stateDb.contains("."), !stateDb.contains("/"), !stateDb.contains(" ") else {
+            throw ValidationError("--state-db must be a database name (no '.', '/' or spaces)")
+        }
+    }
+
+    var engineOptions: ErasureEngine.Options {
+        ErasureEngine.Options(batchSize: batchSize, maxDocumentsPerRequest: maxDocuments)
+    }
+}
+
+/// The user named on the command line.
+struct SubjectOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The deleted user's id, as the auth system gave it.", valueName: "id"))
+    var user: String
+
+    @Option(name: .long, help: ArgumentHelp("Id of a linked identity (repeatable).", valueName: "id"))
+    var identity: [String] = []
+
+    var subject: ErasureSubject { ErasureSubject(userId: user, identities: identity) }
+}
+
+/// Builds the runtime, runs `body`, shuts down, and turns errors into messages and
+/// exit codes.
+func withRuntime<T>(
+    connection: ConnectionOptions, policies: [Policy], engine: EngineOptions,
+    _ body: (LetheRuntime) async throws -> T
+) async throws -> T {
+    let configuration: LetheConfiguration
+    do {
+        configuration = LetheConfiguration(
+            connectionString: try connection.connectionString(), policies: policies, stateDatabase: engine.stateDb,
+            hashKey: try PolicyOptions.hashKey(),
+            subjectKey: try ProcessInfo.processInfo.environment["LETHE_SUBJECT_KEY"].flatMap { $0.isEmpty ? nil : try SecretKey(text: $0) },
+            engine: engine.engineOptions
+        )
+    } catch let exit as ExitCode {
+        throw exit
+    } catch {
+        throw report(error)
+    }
+    let runtime: LetheRuntime
+    do { runtime = try await LetheRuntime.start(configuration) } catch { throw report(error) }
+    do {
+        let result = try await body(runtime)
+        await runtime.shutdown()
+        return result
+    } catch let exit as ExitCode {
+        await runtime.shutdown()
+        throw exit
+    } catch {
+        await runtime.shutdown()
+        throw report(error)
+    }
+}
+
+/// Prints a request's outcome and returns the exit code it deserves.
+func summarize(_ request: ErasureRequest, stateDatabase: String) -> ExitCode {
+    print("request \(request.id): \(request.state.rawValue)")
+    for rule in request.rules {
+        let counts: String = switch rule.action {
+        case "delete": "deleted \(rule.deleted)"
+        case "anonymize": "anonymized \(rule.modified)"
+        case "pull": "pulled from \(rule.modified)"
+        default: "retained \(rule.retained)"
+        }
+        let check: String = switch rule.stage {
+        case .verified: rule.action == "retain" ? "" : ", verified"
+        case .verificationFailed: ", VERIFICATION FAILED (\(rule.remaining ?? 0) left)"
+        default: ""
+        }
+        print("  \(rule.policy) #\(rule.ruleIndex + 1) \(rule.action.padding(toLength: 9, withPad: " ", startingAt: 0)) \(rule.namespace): matched \(rule.matched), \(counts)\(check)")
+    }
+    if let note = request.note { print("  \(note)") }
+    switch request.state {
+    case .done:
+        print("receipt: `lethe receipt \(request.id)` (stored in \(stateDatabase).receipts)")
+        return .success
+    case .held, .needsApproval, .received:
+        return LetheExit.waiting
+    case .failed, .running:
+        return LetheExit.failed
+    }
+}

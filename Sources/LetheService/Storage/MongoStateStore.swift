@@ -1,0 +1,122 @@
+import BSON
+import Foundation
+import LetheCore
+import MongoKit
+
+/// Lethe's own records in the state database (default `lethe`):
+/// `requests` (open and finished requests with per-rule progress), `receipts`,
+/// `holds` (legal holds) and `settings` (the subject-pseudonym key).
+public struct MongoStateStore: StateStore {
+    public struct Options: Sendable {
+        /// The state database. Default "lethe".
+        public var database: String
+        /// The key for subject pseudonyms. Default nil: generated once and kept in
+        /// `settings`; set LETHE_SUBJECT_KEY to keep it outside the database instead.
+        public var subjectKey: SecretKey?
+
+        public init(database: String = "lethe", subjectKey: SecretKey? = nil) {
+            self.database = database
+            self.subjectKey = subjectKey
+        }
+    }
+
+    public let pool: MongoClientPool
+    public let options: Options
+
+    public init(pool: MongoClientPool, options: Options = Options()) {
+        self.pool = pool
+        self.options = options
+    }
+
+    var database: MongoDatabase { pool.database(options.database) }
+    var requests: MongoCollection { database.collection("requests") }
+    var receipts: MongoCollection { database.collection("receipts") }
+    var holds: MongoCollection { database.collection("holds") }
+    var settings: MongoCollection { database.collection("settings") }
+
+    /// Creates the indexes the queries here rely on. Idempotent.
+    public func prepare() async throws {
+        try await requests.createIndex(["subjectPseudonym": 1, "state": 1])
+        try await requests.createIndex(["state": 1, "receivedAt": 1])
+        try await holds.createIndex(["subjectPseudonym": 1])
+    }
+
+    public func subjectKey() async throws -> SecretKey {
+        if let key = options.subjectKey { return key }
+        if let stored = try await settings.findOne(["_id": "subject-key"]), let text = stored["key"]?.stringValue {
+            return try SecretKey(text: text)
+        }
+        let fresh = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        do {
+            try await settings.insertOne(["_id": "subject-key", "key": .string(fresh), "createdAt": .datetime(BSONDatetime(Date()))])
+        } catch let error as MongoError where error.code == .duplicateKey {
+            // Another worker made it first: use theirs.
+        }
+        guard let text = try await settings.findOne(["_id": "subject-key"])?["key"]?.stringValue else {
+            throw MongoError(code: .commandFailed, operation: "subjectKey", namespace: settings.namespace, message: "the subject key could not be stored")
+        }
+        return try SecretKey(text: text)
+    }
+
+    public func openRequest(subjectPseudonym: String) async throws -> ErasureRequest? {
+        let found = try await requests.findOne(
+            ["subjectPseudonym": .string(subjectPseudonym), "state": ["$ne": "done"]],
+            options: FindOptions(sort: ["receivedAt": -1])
+        )
+        return try found.map { try BSONCodable.decode(ErasureRequest.self, from: $0) }
+    }
+
+    public func request(id: String) async throws -> ErasureRequest? {
+        try await requests.findOne(["_id": .string(id)]).map { try BSONCodable.decode(ErasureRequest.self, from: $0) }
+    }
+
+    /// Requests, newest first, optionally only those in `states`.
+    public func requests(states: [ErasureRequest.State]? = nil, limit: Int = 100) async throws -> [ErasureRequest] {
+        let filter: BSONDocument = states.map { ["state": ["$in": .array($0.map { .string($0.rawValue) })]] } ?? [:]
+        return try await requests.find(filter, options: FindOptions(sort: ["receivedAt": -1], limit: limit)).toArray()
+            .map { try BSONCodable.decode(ErasureRequest.self, from: $0) }
+    }
+
+    private func stored(_ request: ErasureRequest) throws -> BSONDocument {
+        var document: BSONDocument = ["_id": .string(request.id)]
+        for (key, value) in try BSONCodable.encode(request) { document.append(key, value) }
+        return document
+    }
+
+    public func insert(_ request: ErasureRequest) async throws {
+        try await requests.insertOne(try stored(request))
+    }
+
+    public func save(_ request: ErasureRequest) async throws {
+        try await requests.bulkWrite([.replaceOne(filter: ["_id": .string(request.id)], replacement: try stored(request), upsert: true)])
+    }
+
+    public func saveReceipt(_ receipt: Receipt) async throws {
+        var document: BSONDocument = ["_id": .string(receipt.requestId)]
+        for (key, value) in try BSONCodable.encode(receipt) { document.append(key, value) }
+        try await receipts.bulkWrite([.replaceOne(filter: ["_id": .string(receipt.requestId)], replacement: document, upsert: true)])
+    }
+
+    public func receipt(requestId: String) async throws -> Receipt? {
+        try await receipts.findOne(["_id": .string(requestId)]).map { try BSONCodable.decode(Receipt.self, from: $0) }
+    }
+
+    public func activeHold(subjectPseudonym: String) async throws -> LegalHold? {
+        try await holds.findOne(["subjectPseudonym": .string(subjectPseudonym)]).map { try BSONCodable.decode(LegalHold.self, from: $0) }
+    }
+
+    public func addHold(_ hold: LegalHold) async throws {
+        var document: BSONDocument = ["_id": .string(hold.id)]
+        for (key, value) in try BSONCodable.encode(hold) { document.append(key, value) }
+        try await holds.insertOne(document)
+    }
+
+    public func holds() async throws -> [LegalHold] {
+        try await holds.find([:], options: FindOptions(sort: ["createdAt": 1])).toArray()
+            .map { try BSONCodable.decode(LegalHold.self, from: $0) }
+    }
+
+    public func removeHold(id: String) async throws -> Bool {
+        try await holds.deleteOne(["_id": .string(id)]).deletedCount == 1
+    }
+}
