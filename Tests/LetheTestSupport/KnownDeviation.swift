@@ -39,6 +39,12 @@ public enum KnownDeviation: String, CaseIterable, Sendable {
     /// `$max`/`$min` of dates in `$group` return strings.
     case groupDateAccumulatorsReturnStrings = "$max/$min of dates in $group return strings"
 
+    /// A projection of a nested path (`{"author.ip": 1}`) returns a flat `"author.ip"`
+    /// key instead of `{author: {ip}}`. Lethe projects top-level fields, correct on both.
+    case nestedProjectionFlattened = "nested-path projections return flat dotted keys"
+    /// `$in` (and equality) with an ObjectId also matches a string holding its hex.
+    case objectIdMatchesHexString = "an ObjectId in a query also matches its hex string"
+
     /// True when this deviation applies to the server under test.
     public var applies: Bool { TestServer.isNX27017 }
 }
