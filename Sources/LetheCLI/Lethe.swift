@@ -16,7 +16,7 @@ struct Lethe: AsyncParsableCommand {
             """,
         version: LetheVersion.current,
         subcommands: [
-            EraseCommand.self, PlanCommand.self, ReceiptCommand.self, RequestsCommand.self,
+            ValidateCommand.self, EraseCommand.self, PlanCommand.self, ReceiptCommand.self, RequestsCommand.self,
             HoldCommand.self, ApproveCommand.self, PingCommand.self,
         ]
     )

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import LetheCore
+import LetheService
+import MongoKit
+
+struct ValidateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check the policy files: every problem of every file, with file, line and column.",
+        discussion: "Exits 65 when any policy has an error. With --check-db, also connects and checks each rule's collection and index."
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Directory of policy files (*.yaml).", valueName: "dir"))
+    var policies: String = "policies"
+
+    @Flag(name: .long, help: "Connect and report, per rule, whether the collection exists and the match field is indexed.")
+    var checkDb = false
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let result = PolicyLoader.load(directory: URL(fileURLWithPath: policies), options: .fromEnvironment())
+        for diagnostic in result.diagnostics { printError(diagnostic.description) }
+        if result.hasErrors {
+            printError("\(result.errors.count) error(s), \(result.warnings.count) warning(s) in \(policies)")
+            throw LetheExit.invalidInput
+        }
+        for policy in result.policies {
+            print("\(policy.sourceFile): policy \(policy.name) v\(policy.version) valid, \(policy.rules.count) rule(s), \(policy.retention.count) retention rule(s), fingerprint \(policy.fingerprint)")
+        }
+        guard checkDb else { return }
+        let pool: MongoKit.MongoClientPool
+        do { pool = try connection.makePool() } catch { throw report(error) }
+        do {
+            let checks = try await PolicyDatabaseCheck.run(result.policies, pool: pool)
+            for check in checks { print(check.description) }
+            await pool.shutdown()
+            let warnings = checks.filter { !$0.isClean }.count
+            print(warnings == 0 ? "database check: all rules ok" : "database check: \(warnings) warning(s)")
+        } catch {
+            await pool.shutdown()
+            throw report(error)
+        }
+    }
+}
