@@ -1,0 +1,74 @@
+import Foundation
+import LetheTestSupport
+import Testing
+
+@Suite("lethe validate")
+struct CLIValidateTests {
+    static func directory(_ files: [String: String]) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-validate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        for (name, text) in files { try text.write(to: url.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+        return url
+    }
+
+    @Test("the shipped example policy is valid with a key, and names LETHE_HASH_KEY without one")
+    func example() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let policies = root.appendingPathComponent("policies").path
+        let ok = try LetheExecutable.run(["validate", "--policies", policies], environment: ["LETHE_HASH_KEY": String(repeating: "ab", count: 32)])
+        #expect(ok.exitCode == 0, "\(ok.output)")
+        #expect(ok.stdout.contains("policy todo-app v1 valid"))
+        #expect(ok.stdout.contains("fingerprint sha256:"))
+        let noKey = try LetheExecutable.run(["validate", "--policies", policies], environment: ["LETHE_HASH_KEY": ""])
+        #expect(noKey.exitCode == 65)
+        #expect(noKey.stderr.contains("LETHE_HASH_KEY"))
+    }
+
+    @Test("every error of every file in one run, each with file:line:column, then exit 65")
+    func allErrors() throws {
+        let dir = try Self.directory([
+            "a.yaml": "version: 1\nname: a\ndatabase: d\nrules:\n  - collection: c\n    match: owner\n    action: delet\n",
+            "b.yaml": "version: 1\nname: b\ndatabase: d\nrules:\n  - collection: c\n    match: owner\n    action: delete\n    colour: red\n",
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try LetheExecutable.run(["validate", "--policies", dir.path])
+        #expect(result.exitCode == 65)
+        #expect(result.stderr.contains("a.yaml:7:13: error: rules[0].action"))
+        #expect(result.stderr.contains("did you mean 'delete'?"))
+        #expect(result.stderr.contains("b.yaml:8:5: error: rules[0].colour"))
+        #expect(result.stderr.contains("2 error(s)"))
+    }
+
+    @Test("a missing directory is a clear error")
+    func missingDirectory() throws {
+        let result = try LetheExecutable.run(["validate", "--policies", "/nonexistent/policies"])
+        #expect(result.exitCode == 65)
+        #expect(result.stderr.contains("/nonexistent/policies"))
+    }
+
+    @Test("--check-db reports a missing collection and an unindexed match", .enabled(if: TestServer.isConfigured, TestServer.skipReason))
+    func checkDB() async throws {
+        let pool = try TestServer.pool()
+        let database = pool.database(TestServer.uniqueDatabaseName("chk"))
+        try await database.collection("indexed").insertOne(["owner": "x"])
+        try await database.collection("indexed").createIndex(["owner": 1])
+        try await database.collection("scanned").insertOne(["owner": "x"])
+        let dir = try Self.directory(["p.yaml": """
+            version: 1
+            name: p
+            database: \(database.name)
+            rules:
+              - { collection: indexed, match: owner, action: delete }
+              - { collection: scanned, match: owner, action: delete }
+              - { collection: missing, match: owner, action: delete }
+            """])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try LetheExecutable.run(["validate", "--policies", dir.path, "--check-db"], environment: ["LETHE_MONGODB_URI": TestServer.uri!])
+        #expect(result.exitCode == 0, "\(result.output)")
+        #expect(result.stdout.contains("p #1 \(database.name).indexed: ok"))
+        #expect(result.stdout.contains("p #2 \(database.name).scanned: warning: no index starts with owner"))
+        #expect(result.stdout.contains("p #3 \(database.name).missing: warning: the collection does not exist"))
+        try await database.drop()
+        await pool.shutdown()
+    }
+}
