@@ -354,10 +354,17 @@ extension PolicyParser {
     /// different instant on every machine.
     static func parseISODate(_ text: String) -> Date? {
         let formatter = ISO8601DateFormatter()
-        for options: ISO8601DateFormatter.Options in [
-            [.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime], [.withFullDate],
-        ] {
-            formatter.formatOptions = options
+        formatter.timeZone = TimeZone(secondsFromGMT: 0)
+        let options: [ISO8601DateFormatter.Options]
+        if text.wholeMatch(of: #/[0-9]{4}-[0-9]{2}-[0-9]{2}/#) != nil {
+            options = [[.withFullDate, .withDashSeparatorInDate]]
+        } else if text.wholeMatch(of: #/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[-+][0-9]{2}:?[0-9]{2})/#) != nil {
+            options = [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime]]
+        } else {
+            return nil
+        }
+        for option in options {
+            formatter.formatOptions = option
             if let date = formatter.date(from: text) { return date }
         }
         return nil
