@@ -223,6 +223,33 @@ struct PolicyDiagnosticTests {
         ])
     }
 
+    @Test("tabs, several documents, merge keys: said plainly")
+    func yamlPitfalls() {
+        #expect(messages("version: 1\nname: t\ndatabase: db\nrules:\n\t- { collection: c, match: m, action: delete }\n")
+            == [
+                "p.yaml:5:1: error: invalid YAML: found character that cannot start any token (hint: indent with "
+                    + "spaces: YAML does not allow tabs in indentation)"
+            ])
+        #expect(messages("version: 1\nname: t\ndatabase: db\nrules: []\n---\nversion: 1\n") == [
+            "p.yaml:5:1: error: more than one YAML document in the file; expected one policy per file (hint: move "
+                + "the policy after `---` to a file of its own)"
+        ])
+        #expect(PolicyTestSupport.load(policy("  - <<: { collection: c }\n    match: m\n    action: delete\n"))
+            .errors.first?.hint == "YAML merge keys (<<) are not supported; write the keys out")
+    }
+
+    @Test("a byte-order mark is ignored, and anchors and aliases work")
+    func bomAndAliases() throws {
+        let result = PolicyTestSupport.load(
+            "\u{FEFF}version: 1\nname: t\ndatabase: db\nrules:\n"
+                + "  - &rule { collection: c, match: m, where: { x: 1 }, action: delete }\n  - *rule\n")
+        #expect(result.diagnostics.isEmpty)
+        let rules = try #require(result.policies.first?.rules)
+        #expect(rules.count == 2)
+        #expect(rules[0].collection == rules[1].collection)
+        #expect(rules[1].index == 1)
+    }
+
     @Test("a key written twice points at the second and names the first")
     func duplicateKey() {
         #expect(messages(policy("  - collection: c\n    match: m\n    action: delete\n    action: anonymize\n")) == [

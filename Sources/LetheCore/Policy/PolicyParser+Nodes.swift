@@ -112,10 +112,11 @@ extension PolicyParser {
             }
             let suggestion = DidYouMean.suggestion(for: key, in: allowed)
             if let suggestion { suggested.insert(suggestion) }
+            let mergeHint = key == "<<" ? "YAML merge keys (<<) are not supported; write the keys out" : nil
             error(
                 keyNode, join(path, key), "unknown key '\(key)'",
                 expected: "one of " + allowed.joined(separator: ", "),
-                hint: suggestion.map { "did you mean '\($0)'?" } ?? misplaced[key]
+                hint: suggestion.map { "did you mean '\($0)'?" } ?? misplaced[key] ?? mergeHint
                     ?? "remove it; every key is described in docs/policies.md")
         }
         return Fields(node: node, path: path, allowed: allowed, entries: entries, suggested: suggested)
@@ -382,6 +383,16 @@ extension PolicyParser {
             var fullHint = hint
             if let context {
                 fullHint = "\(context.text) at line \(context.mark.line), column \(context.mark.column); " + hint
+            }
+            let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+            if mark.line >= 1, mark.line <= lines.count, lines[mark.line - 1].prefix(while: { $0 == " " || $0 == "\t" }).contains("\t") {
+                fullHint = "indent with spaces: YAML does not allow tabs in indentation"
+            }
+            if problem.contains("found another document") {
+                diagnose(
+                    .error, at: (mark.line, mark.column), "", "more than one YAML document in the file",
+                    expected: "one policy per file", hint: "move the policy after `---` to a file of its own")
+                return
             }
             diagnose(.error, at: (mark.line, mark.column), "", "invalid YAML: \(problem)", expected: nil, hint: fullHint)
         case .reader(let problem, let offset, _, _):

@@ -21,7 +21,9 @@ struct PolicyParser {
 
     var errorCount: Int { diagnostics.count { $0.severity == .error } }
 
-    mutating func parse(_ yaml: String) -> Policy? {
+    mutating func parse(_ text: String) -> Policy? {
+        // A byte-order mark (from some Windows editors) is not content.
+        let yaml = text.unicodeScalars.first == "\u{FEFF}" ? String(text.unicodeScalars.dropFirst()) : text
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
