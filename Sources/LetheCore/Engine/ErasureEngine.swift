@@ -54,6 +54,11 @@ public struct ErasureEngine: Sendable {
         self.now = now
     }
 
+    /// The same engine over another state store (a decorator, such as a lease renewer).
+    public func with(state: any StateStore) -> ErasureEngine {
+        ErasureEngine(data: data, state: state, policies: policies, anonymizer: anonymizer, options: options, logger: logger, now: now)
+    }
+
     // MARK: Statements
 
     /// Every rule of every policy, made concrete for `subject`. Throws before anything
@@ -107,9 +112,19 @@ public struct ErasureEngine: Sendable {
     /// Records a request for `subject`, or returns the user's unfinished one so that it
     /// resumes. Refuses ids that do not fit the policies before recording anything.
     public func submit(_ subject: ErasureSubject, source: String, reason: String? = nil) async throws -> ErasureRequest {
+        try await receive(subject, source: source, reason: reason).request
+    }
+
+    /// Like `submit`, for events: the same `dedupeKey` twice yields the one request
+    /// (even when two workers take in the same event at once). `isNew` says whether
+    /// this call recorded it.
+    public func receive(
+        _ subject: ErasureSubject, source: String, reason: String? = nil, dedupeKey: String? = nil
+    ) async throws -> (request: ErasureRequest, isNew: Bool) {
         _ = try statements(for: subject)
+        if let dedupeKey, let existing = try await state.request(dedupeKey: dedupeKey) { return (existing, false) }
         let pseudonym = SubjectPseudonymizer(key: try await state.subjectKey()).pseudonym(for: subject)
-        if let open = try await state.openRequest(subjectPseudonym: pseudonym) { return open }
+        if let open = try await state.openRequest(subjectPseudonym: pseudonym) { return (open, false) }
         let received = now()
         let deadline = policies.compactMap(\.deadline).min { $0.added(to: received) < $1.added(to: received) }
             ?? Policy.defaultDeadline
@@ -121,8 +136,25 @@ public struct ErasureEngine: Sendable {
         request.rules = try statements(for: subject).map {
             RuleProgress(policy: $0.policyName, ruleIndex: $0.rule.index, namespace: $0.namespace.description, action: $0.actionName)
         }
-        try await state.insert(request)
+        request.dedupeKey = dedupeKey
+        do {
+            try await state.insert(request)
+        } catch let duplicate as DuplicateRequest {
+            // Another worker recorded the same event a moment ago.
+            guard let existing = try await state.request(dedupeKey: duplicate.dedupeKey) else { throw duplicate }
+            return (existing, false)
+        }
         logger.info("request received", metadata: [LogKey.request: .string(request.id), LogKey.subject: .string(pseudonym)])
+        return (request, true)
+    }
+
+    /// Puts a failed request back in the queue.
+    public func retry(requestId: String) async throws -> ErasureRequest {
+        guard var request = try await state.request(id: requestId) else { throw EngineError.unknownRequest(requestId) }
+        guard request.state == .failed else { throw EngineError.cannotRetry(requestId, request.state) }
+        request.state = try RequestLifecycle.next(.failed, on: .retry)
+        request.note = nil
+        try await state.save(request)
         return request
     }
 
@@ -189,6 +221,8 @@ public struct ErasureEngine: Sendable {
                 try await state.save(request)
             }
             try await verify(statements, request: &request)
+        } catch let lost as LeaseLost {
+            throw lost
         } catch {
             let note = (error as? any TransientFailure).map { "\($0)" } ?? "\(error)"
             return try await fail(&request, note: "stopped by an error, progress kept (run it again to resume): \(note)")
@@ -367,6 +401,7 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     case cannotApprove(String, ErasureRequest.State)
     case subjectMissing(String)
     case keyMissing(policy: String)
+    case cannotRetry(String, ErasureRequest.State)
 
     public var description: String {
         switch self {
@@ -378,6 +413,8 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
             "request \(id) is \(state.rawValue); only a request waiting for approval can be approved"
         case .subjectMissing(let id):
             "request \(id) no longer holds the user's ids (they are removed when a request finishes); submit a new request"
+        case .cannotRetry(let id, let state):
+            "request \(id) is \(state.rawValue); only a failed request can be retried"
         case .keyMissing(let policy):
             "policy \(policy) hashes values but no key is configured: set LETHE_HASH_KEY"
         }

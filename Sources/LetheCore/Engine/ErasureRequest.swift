@@ -94,6 +94,10 @@ public struct ErasureRequest: Sendable, Hashable, Codable {
     /// Why it failed, held or waits; never holds personal data.
     public var note: String?
     public var attempts: Int
+    /// The event it came from (inbox, HTTP, enqueue): the same event twice is one request.
+    public var dedupeKey: String?
+    /// Which worker holds it, and until when; nil when nobody does.
+    public var lease: Lease?
 
     public init(id: String, subjectPseudonym: String, subject: ErasureSubject, source: String,
                 reason: String?, receivedAt: Date, dueAt: Date?, policies: [PolicyReference]) {
@@ -120,6 +124,20 @@ public struct ErasureRequest: Sendable, Hashable, Codable {
         let random = (0..<6).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         return "req_\(formatter.string(from: date))_\(random)"
     }
+}
+
+/// A worker's claim on a request. The expiry is epoch milliseconds, not a date, so that
+/// it compares the same on every server (see docs/test-server.md).
+public struct Lease: Sendable, Hashable, Codable {
+    public var owner: String
+    public var expiresAtMilliseconds: Int64
+
+    public init(owner: String, expiresAt: Date) {
+        self.owner = owner
+        self.expiresAtMilliseconds = Int64((expiresAt.timeIntervalSince1970 * 1000).rounded())
+    }
+
+    public var expiresAt: Date { Date(timeIntervalSince1970: Double(expiresAtMilliseconds) / 1000) }
 }
 
 /// `ErasureSubject` as stored in an open request.

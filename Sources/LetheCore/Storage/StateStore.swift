@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where Lethe keeps its own records (the state database, `lethe` by default):
 /// requests and their progress, receipts, legal holds, and its pseudonym key.
 public protocol StateStore: Sendable {
@@ -16,4 +18,50 @@ public protocol StateStore: Sendable {
     func holds() async throws -> [LegalHold]
     /// Removes a hold by id; false when there was none.
     func removeHold(id: String) async throws -> Bool
+
+    // MARK: Queue
+
+    /// The request recorded for this event key, if any.
+    func request(dedupeKey: String) async throws -> ErasureRequest?
+    /// Leases the oldest request that is ready to run (received, held, or running with
+    /// an expired lease), skipping `excluding`; nil when none is.
+    func claim(owner: String, until expiry: Date, excluding: [String], now: Date) async throws -> ErasureRequest?
+    /// Gives a lease back (only if `owner` still holds it).
+    func release(requestId: String, owner: String) async throws
+    /// Records an event refused at intake (no personal data in it).
+    func saveRefusal(_ refusal: IntakeRefusal) async throws
+}
+
+/// Thrown by `StateStore.insert` when a request with the same dedupe key exists.
+public struct DuplicateRequest: Error, Sendable {
+    public let dedupeKey: String
+    public init(dedupeKey: String) { self.dedupeKey = dedupeKey }
+}
+
+/// Thrown by `StateStore.save` when another worker took the request's lease.
+public struct LeaseLost: Error, Sendable, CustomStringConvertible {
+    public let requestId: String
+    public init(requestId: String) { self.requestId = requestId }
+    public var description: String { "the lease on \(requestId) was taken over by another worker; it continues the request" }
+}
+
+/// An event refused at intake: when, through which channel, and why. Never the event.
+public struct IntakeRefusal: Sendable, Hashable, Codable {
+    public var id: String
+    public var at: Date
+    /// `inbox`, `http`, `cli`.
+    public var channel: String
+    /// A stable code (`not-plain-id`, `missing-field`...).
+    public var code: String
+    public var field: String?
+    public var message: String
+
+    public init(at: Date, channel: String, code: String, field: String?, message: String) {
+        self.id = "ref_" + (0..<6).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        self.at = at
+        self.channel = channel
+        self.code = code
+        self.field = field
+        self.message = message
+    }
 }

@@ -33,12 +33,16 @@ public struct MongoStateStore: StateStore {
     var receipts: MongoCollection { database.collection("receipts") }
     var holds: MongoCollection { database.collection("holds") }
     var settings: MongoCollection { database.collection("settings") }
+    var refusals: MongoCollection { database.collection("refusals") }
 
     /// Creates the indexes the queries here rely on. Idempotent.
     public func prepare() async throws {
         try await requests.createIndex(["subjectPseudonym": 1, "state": 1])
         try await requests.createIndex(["state": 1, "receivedAt": 1])
         try await holds.createIndex(["subjectPseudonym": 1])
+        // One request per event: sparse, so requests without a key (the CLI's) do not collide.
+        try await requests.createIndex(["dedupeKey": 1], options: IndexOptions(unique: true, sparse: true))
+        try await refusals.createIndex(["at": 1])
     }
 
     public func subjectKey() async throws -> SecretKey {
@@ -84,11 +88,56 @@ public struct MongoStateStore: StateStore {
     }
 
     public func insert(_ request: ErasureRequest) async throws {
-        try await requests.insertOne(try stored(request))
+        do {
+            try await requests.insertOne(try stored(request))
+        } catch let error as MongoError where error.code == .duplicateKey {
+            if let key = request.dedupeKey { throw DuplicateRequest(dedupeKey: key) }
+            throw error
+        }
     }
 
+    /// Replaces the stored request. A leased request is saved only while its lease is
+    /// still ours: a worker whose lease expired and was taken over stops here.
     public func save(_ request: ErasureRequest) async throws {
-        try await requests.bulkWrite([.replaceOne(filter: ["_id": .string(request.id)], replacement: try stored(request), upsert: true)])
+        var filter: BSONDocument = ["_id": .string(request.id)]
+        if let lease = request.lease { filter["lease.owner"] = .string(lease.owner) }
+        let result = try await requests.bulkWrite([.replaceOne(filter: filter, replacement: try stored(request), upsert: request.lease == nil)])
+        if request.lease != nil, result.matchedCount == 0 { throw LeaseLost(requestId: request.id) }
+    }
+
+    public func request(dedupeKey: String) async throws -> ErasureRequest? {
+        try await requests.findOne(["dedupeKey": .string(dedupeKey)]).map { try BSONCodable.decode(ErasureRequest.self, from: $0) }
+    }
+
+    public func claim(owner: String, until expiry: Date, excluding: [String], now: Date) async throws -> ErasureRequest? {
+        let nowMs = BSONDatetime(now).millisecondsSinceEpoch
+        var filter: BSONDocument = [
+            "state": ["$in": ["received", "held", "running"]],
+            "$or": [["lease": .null], ["lease.expiresAtMilliseconds": ["$lt": .int64(nowMs)]]],
+        ]
+        if !excluding.isEmpty { filter["_id"] = ["$nin": .array(excluding.map { .string($0) })] }
+        let lease = try BSONCodable.encode(Lease(owner: owner, expiresAt: expiry))
+        let claimed = try await requests.findOneAndUpdate(
+            filter, ["$set": ["lease": .document(lease)]],
+            options: FindOneAndUpdateOptions(sort: ["receivedAt": 1], returnDocument: .after)
+        )
+        return try claimed.map { try BSONCodable.decode(ErasureRequest.self, from: $0) }
+    }
+
+    public func release(requestId: String, owner: String) async throws {
+        try await requests.updateOne(["_id": .string(requestId), "lease.owner": .string(owner)], ["$unset": ["lease": ""]])
+    }
+
+    public func saveRefusal(_ refusal: IntakeRefusal) async throws {
+        var document: BSONDocument = ["_id": .string(refusal.id)]
+        for (key, value) in try BSONCodable.encode(refusal) { document.append(key, value) }
+        try await refusals.insertOne(document)
+    }
+
+    /// Refusals recorded at intake, newest first.
+    public func refusals(limit: Int = 100) async throws -> [IntakeRefusal] {
+        try await refusals.find([:], options: FindOptions(sort: ["at": -1], limit: limit)).toArray()
+            .map { try BSONCodable.decode(IntakeRefusal.self, from: $0) }
     }
 
     public func saveReceipt(_ receipt: Receipt) async throws {

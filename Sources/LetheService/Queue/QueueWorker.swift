@@ -1,0 +1,111 @@
+import Foundation
+import LetheCore
+import Logging
+
+/// Drains the request queue: claims a ready request with a lease, runs it, gives the
+/// lease back, and goes on until none is ready. Many workers, on many machines, can
+/// share one state database; a worker that dies loses its leases when they expire and
+/// another worker finishes its requests (every action is idempotent).
+public struct QueueWorker: Sendable {
+    public struct Options: Sendable {
+        /// This worker's name in leases. Default: host name and process id.
+        public var owner: String
+        /// How long a lease lasts without renewal; each rule's progress renews it.
+        /// Default 10 minutes.
+        public var leaseDuration: Duration
+
+        public init(owner: String = QueueWorker.defaultOwner, leaseDuration: Duration = .seconds(600)) {
+            self.owner = owner
+            self.leaseDuration = leaseDuration
+        }
+    }
+
+    public static var defaultOwner: String {
+        "\(ProcessInfo.processInfo.hostName)#\(ProcessInfo.processInfo.processIdentifier)#\(UUID().uuidString.prefix(6))"
+    }
+
+    /// What one pass did.
+    public struct Summary: Sendable, Hashable {
+        public var processed: [String: ErasureRequest.State] = [:]
+        public var leasesLost = 0
+
+        public func count(_ state: ErasureRequest.State) -> Int { processed.values.filter { $0 == state }.count }
+        public var anyFailed: Bool { processed.values.contains(.failed) }
+    }
+
+    let engine: ErasureEngine
+    let options: Options
+    let logger: Logger
+
+    public init(engine: ErasureEngine, options: Options = Options(), logger: Logger = Logger(label: "lethe.worker")) {
+        self.engine = engine
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Runs every ready request once, then returns. `shouldStop` is checked between
+    /// requests, so a shutdown finishes the request in hand and takes no new one.
+    public func drain(shouldStop: @Sendable () -> Bool = { false }) async throws -> Summary {
+        var summary = Summary()
+        let leasing = LeaseRenewingStateStore(base: engine.state, owner: options.owner, duration: options.leaseDuration)
+        let leasedEngine = engine.with(state: leasing)
+        while !shouldStop() {
+            let now = Date()
+            guard let claimed = try await engine.state.claim(
+                owner: options.owner, until: now.addingTimeInterval(options.leaseDuration.seconds),
+                excluding: Array(summary.processed.keys), now: now
+            ) else { break }
+            do {
+                let finished = try await leasedEngine.process(claimed)
+                summary.processed[claimed.id] = finished.state
+                try await engine.state.release(requestId: claimed.id, owner: options.owner)
+            } catch is LeaseLost {
+                summary.leasesLost += 1
+                summary.processed[claimed.id] = .running
+                logger.warning("lease lost; another worker continues", metadata: [LogKey.request: .string(claimed.id)])
+            } catch {
+                // Give the request back before surfacing the error: another pass may succeed.
+                try? await engine.state.release(requestId: claimed.id, owner: options.owner)
+                throw error
+            }
+        }
+        return summary
+    }
+}
+
+/// Renews the worker's lease every time the engine records progress.
+struct LeaseRenewingStateStore: StateStore {
+    let base: any StateStore
+    let owner: String
+    let duration: Duration
+
+    func save(_ request: ErasureRequest) async throws {
+        var renewed = request
+        renewed.lease = Lease(owner: owner, expiresAt: Date().addingTimeInterval(duration.seconds))
+        try await base.save(renewed)
+    }
+
+    func subjectKey() async throws -> SecretKey { try await base.subjectKey() }
+    func openRequest(subjectPseudonym: String) async throws -> ErasureRequest? { try await base.openRequest(subjectPseudonym: subjectPseudonym) }
+    func request(id: String) async throws -> ErasureRequest? { try await base.request(id: id) }
+    func insert(_ request: ErasureRequest) async throws { try await base.insert(request) }
+    func saveReceipt(_ receipt: Receipt) async throws { try await base.saveReceipt(receipt) }
+    func receipt(requestId: String) async throws -> Receipt? { try await base.receipt(requestId: requestId) }
+    func activeHold(subjectPseudonym: String) async throws -> LegalHold? { try await base.activeHold(subjectPseudonym: subjectPseudonym) }
+    func addHold(_ hold: LegalHold) async throws { try await base.addHold(hold) }
+    func holds() async throws -> [LegalHold] { try await base.holds() }
+    func removeHold(id: String) async throws -> Bool { try await base.removeHold(id: id) }
+    func request(dedupeKey: String) async throws -> ErasureRequest? { try await base.request(dedupeKey: dedupeKey) }
+    func claim(owner: String, until expiry: Date, excluding: [String], now: Date) async throws -> ErasureRequest? {
+        try await base.claim(owner: owner, until: expiry, excluding: excluding, now: now)
+    }
+    func release(requestId: String, owner: String) async throws { try await base.release(requestId: requestId, owner: owner) }
+    func saveRefusal(_ refusal: IntakeRefusal) async throws { try await base.saveRefusal(refusal) }
+}
+
+extension Duration {
+    var seconds: TimeInterval {
+        let (s, attoseconds) = components
+        return TimeInterval(s) + TimeInterval(attoseconds) / 1e18
+    }
+}
