@@ -1,0 +1,67 @@
+import ArgumentParser
+import LetheCore
+import LetheService
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Process every pending request, then exit (for cron or a Kubernetes CronJob).",
+        discussion: """
+            Requests are leased, so several `lethe run` processes can share one state database. \
+            Exits 1 if any request failed, 75 if some wait (held, needing approval).
+            """
+    )
+
+    @Flag(name: .long, help: "Process what is pending and exit (the only mode of `run`; `serve` runs continuously).")
+    var once = false
+    @Option(name: .long, help: ArgumentHelp("Seconds a lease lasts without progress.", valueName: "seconds"))
+    var leaseSeconds: Int = 600
+    @OptionGroup var policyOptions: PolicyOptions
+    @OptionGroup var engine: EngineOptions
+    @OptionGroup var connection: ConnectionOptions
+
+    func validate() throws {
+        guard once else { throw ValidationError("`lethe run` needs --once (it processes what is pending, then exits)") }
+        guard leaseSeconds > 0 else { throw ValidationError("--lease-seconds must be positive") }
+    }
+
+    func run() async throws {
+        let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
+        let code = try await withRuntime(connection: connection, policies: policies, engine: engine) { runtime in
+            let worker = QueueWorker(engine: runtime.engine, options: .init(leaseDuration: .seconds(leaseSeconds)))
+            let summary = try await worker.drain()
+            let failed = summary.count(.failed)
+            let waiting = summary.count(.held) + summary.count(.needsApproval)
+            print("processed \(summary.processed.count) request(s): \(summary.count(.done)) done, \(failed) failed, \(waiting) waiting\(summary.leasesLost > 0 ? ", \(summary.leasesLost) taken over by other workers" : "")")
+            if failed > 0 {
+                print("failed requests: `lethe requests --state failed`; retry one with `lethe retry REQUEST_ID`")
+                return LetheExit.failed
+            }
+            return waiting > 0 ? LetheExit.waiting : .success
+        }
+        throw code
+    }
+}
+
+struct RetryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retry",
+        abstract: "Put a failed request back in the queue (the next `lethe run --once` takes it)."
+    )
+
+    @Argument(help: "The request id (req_...).") var requestId: String
+    @OptionGroup var engine: EngineOptions
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        try await withRuntime(connection: connection, policies: [], engine: engine) { runtime in
+            do {
+                let request = try await runtime.engine.retry(requestId: requestId)
+                print("request \(request.id) is \(request.state.rawValue) again; `lethe run --once` processes it")
+            } catch let error as EngineError {
+                printError("error: \(error)")
+                throw LetheExit.invalidInput
+            }
+        }
+    }
+}
