@@ -148,7 +148,7 @@ extension PolicyParser {
     /// Any scalar except null, as written. Numbers and booleans are taken as their
     /// text (`name: 2024` is the name "2024").
     mutating func string(_ node: Node, _ path: String) -> String? {
-        if case .scalar(let scalar) = node, YAMLScalar(scalar) != .null, YAMLScalar(scalar) != nil {
+        if case .scalar(let scalar) = node, let kind = YAMLScalar(scalar), kind != .null {
             return scalar.string
         }
         wrongType(node, path, key: lastKey(path))
