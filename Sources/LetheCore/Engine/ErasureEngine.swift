@@ -268,7 +268,7 @@ public struct ErasureEngine: Sendable {
 
     // MARK: Applying one rule
 
-    private func apply(_ statement: RuleStatement, progress: inout RuleProgress) async throws {
+    func apply(_ statement: RuleStatement, progress: inout RuleProgress) async throws {
         let ns = statement.namespace
         switch statement.write {
         case .delete:
@@ -341,6 +341,41 @@ public struct ErasureEngine: Sendable {
         return until.after.added(to: date.date)
     }
 
+    // MARK: Sweeps
+
+    /// Applies every policy's `retention` rules at `now`: documents older than the
+    /// period are deleted or anonymized, in bounded batches. With `dryRun`, only counts.
+    public func sweep(dryRun: Bool, progress: @Sendable (SweepReport.Rule) -> Void = { _ in }) async throws -> SweepReport {
+        let started = now()
+        var report = SweepReport(kind: "retention", dryRun: dryRun, startedAt: started, finishedAt: started, rules: [])
+        for policy in policies {
+            for retention in policy.retention {
+                let statement = RuleStatement(policy: policy, retention: retention, now: started)
+                var line = SweepReport.Rule(
+                    policy: policy.name, ruleIndex: retention.index, namespace: statement.namespace.description,
+                    action: statement.actionName, matched: 0, deleted: 0, modified: 0
+                )
+                line.matched = try await retrying { try await data.count(statement.namespace, filter: statement.pendingFilter) }
+                if !dryRun, line.matched > 0 {
+                    var applied = RuleProgress(policy: policy.name, ruleIndex: retention.index, namespace: line.namespace, action: line.action)
+                    applied.planned = line.matched
+                    try await apply(statement, progress: &applied)
+                    line.deleted = applied.deleted
+                    line.modified = applied.modified
+                }
+                report.rules.append(line)
+                progress(line)
+            }
+        }
+        report.finishedAt = now()
+        try await state.saveSweep(report)
+        logger.info("sweep finished", metadata: [
+            LogKey.state: .string(dryRun ? "dry-run" : "applied"),
+            "lethe.documents": .stringConvertible(report.rules.reduce(0) { $0 + $1.deleted + $1.modified }),
+        ])
+        return report
+    }
+
     // MARK: Verification
 
     private func verify(_ statements: [RuleStatement], request: inout ErasureRequest) async throws {
@@ -375,6 +410,27 @@ public struct ErasureEngine: Sendable {
             }
         }
     }
+}
+
+/// What one sweep did (or, dry, would do), per rule. No personal data: counts only.
+public struct SweepReport: Sendable, Hashable, Codable {
+    public struct Rule: Sendable, Hashable, Codable {
+        public var policy: String
+        public var ruleIndex: Int
+        public var namespace: String
+        public var action: String
+        /// Documents past their period (still needing the action).
+        public var matched: Int
+        public var deleted: Int
+        public var modified: Int
+    }
+
+    /// `retention` for age-based sweeps.
+    public var kind: String
+    public var dryRun: Bool
+    public var startedAt: Date
+    public var finishedAt: Date
+    public var rules: [Rule]
 }
 
 /// A dry-run line: what one rule would do now.

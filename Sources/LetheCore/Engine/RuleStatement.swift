@@ -1,4 +1,5 @@
 import BSON
+import Foundation
 
 /// One rule of a policy, made concrete for one request: the filters and updates that
 /// carry it out. The user's ids enter only as typed values inside `$in`, so an id can
@@ -74,6 +75,39 @@ public struct RuleStatement: Sendable {
                 write = .hashEach(fields: anonymization.hash, set: plan.set, unset: anonymization.unset)
             }
             retainUntil = nil
+        }
+    }
+
+    /// A `retention` rule made concrete for a sweep at `now`: every document whose
+    /// `field` is older than `olderThan` (and matches the rule's `where`), whoever it
+    /// belongs to. `rule` carries the retention rule's collection, action and `where`,
+    /// with its date field as the single match path.
+    public init(policy: Policy, retention: RetentionRule, now: Date) {
+        policyName = policy.name
+        rule = ErasureRule(
+            index: retention.index, collection: retention.collection, match: [retention.field],
+            scope: retention.scope, action: retention.action, description: retention.description, location: retention.location
+        )
+        namespace = Namespace(database: policy.database, collection: retention.collection)
+        let cutoff = BSON.datetime(BSONDatetime(retention.olderThan.subtracted(from: now)))
+        let old: BSONDocument = [retention.field: ["$lt": cutoff]]
+        if let scope = retention.scope, !scope.isEmpty {
+            matchFilter = ["$and": [.document(scope), .document(old)]]
+        } else {
+            matchFilter = old
+        }
+        retainUntil = nil
+        switch retention.action {
+        case .anonymize(let anonymization):
+            let plan = Self.anonymizePlan(anonymization, token: nil)
+            pendingFilter = ["$and": [.document(matchFilter), ["$or": .array(plan.pending.map { .document($0) })]]]
+            write = anonymization.hash.isEmpty
+                ? .update(plan.update)
+                : .hashEach(fields: anonymization.hash, set: plan.set, unset: anonymization.unset)
+        default:
+            // The loader allows only delete and anonymize in `retention`.
+            pendingFilter = matchFilter
+            write = .delete
         }
     }
 

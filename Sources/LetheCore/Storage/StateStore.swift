@@ -30,6 +30,8 @@ public protocol StateStore: Sendable {
     func release(requestId: String, owner: String) async throws
     /// Records an event refused at intake (no personal data in it).
     func saveRefusal(_ refusal: IntakeRefusal) async throws
+    /// Records a finished sweep, for the period reports.
+    func saveSweep(_ sweep: SweepReport) async throws
 }
 
 /// Thrown by `StateStore.insert` when a request with the same dedupe key exists.

@@ -101,6 +101,7 @@ struct LeaseRenewingStateStore: StateStore {
     }
     func release(requestId: String, owner: String) async throws { try await base.release(requestId: requestId, owner: owner) }
     func saveRefusal(_ refusal: IntakeRefusal) async throws { try await base.saveRefusal(refusal) }
+    func saveSweep(_ sweep: SweepReport) async throws { try await base.saveSweep(sweep) }
 }
 
 extension Duration {

@@ -34,6 +34,7 @@ public struct MongoStateStore: StateStore {
     var holds: MongoCollection { database.collection("holds") }
     var settings: MongoCollection { database.collection("settings") }
     var refusals: MongoCollection { database.collection("refusals") }
+    var sweeps: MongoCollection { database.collection("sweeps") }
 
     /// Creates the indexes the queries here rely on. Idempotent.
     public func prepare() async throws {
@@ -132,6 +133,16 @@ public struct MongoStateStore: StateStore {
         var document: BSONDocument = ["_id": .string(refusal.id)]
         for (key, value) in try BSONCodable.encode(refusal) { document.append(key, value) }
         try await refusals.insertOne(document)
+    }
+
+    public func saveSweep(_ sweep: SweepReport) async throws {
+        try await sweeps.insertOne(try BSONCodable.encode(sweep))
+    }
+
+    /// Sweeps recorded, newest first.
+    public func sweeps(limit: Int = 100) async throws -> [SweepReport] {
+        try await sweeps.find([:], options: FindOptions(sort: ["startedAt": -1], limit: limit)).toArray()
+            .map { try BSONCodable.decode(SweepReport.self, from: $0) }
     }
 
     /// Refusals recorded at intake, newest first.
