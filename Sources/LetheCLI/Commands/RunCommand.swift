@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LetheCore
 import LetheService
 
@@ -16,6 +17,8 @@ struct RunCommand: AsyncParsableCommand {
     var once = false
     @Option(name: .long, help: ArgumentHelp("Seconds a lease lasts without progress.", valueName: "seconds"))
     var leaseSeconds: Int = 600
+    @Option(name: .long, help: ArgumentHelp("Write the run's figures (requests, commands sent by name, seconds) as JSON to this file.", valueName: "file"))
+    var statsFile: String?
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var engine: EngineOptions
     @OptionGroup var connection: ConnectionOptions
@@ -29,7 +32,22 @@ struct RunCommand: AsyncParsableCommand {
         let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
         let code = try await withRuntime(connection: connection, policies: policies, engine: engine) { runtime in
             let worker = QueueWorker(engine: runtime.engine, options: .init(leaseDuration: .seconds(leaseSeconds)))
+            let before = runtime.pool.monitor.snapshot()
+            let started = ContinuousClock.now
             let summary = try await worker.drain()
+            if let statsFile {
+                let spent = runtime.pool.monitor.snapshot().subtracting(before)
+                let stats: [String: Any] = [
+                    "requests": summary.processed.count,
+                    "done": summary.count(.done),
+                    "failed": summary.count(.failed),
+                    "seconds": Double((ContinuousClock.now - started).components.attoseconds) / 1e18 + Double((ContinuousClock.now - started).components.seconds),
+                    "commands": spent.totalStarted,
+                    "commandsByName": spent.byCommand.mapValues { $0.started },
+                ]
+                let data = try JSONSerialization.data(withJSONObject: stats, options: [.prettyPrinted, .sortedKeys])
+                try data.write(to: URL(fileURLWithPath: statsFile))
+            }
             let failed = summary.count(.failed)
             let waiting = summary.count(.held) + summary.count(.needsApproval)
             print("processed \(summary.processed.count) request(s): \(summary.count(.done)) done, \(failed) failed, \(waiting) waiting\(summary.leasesLost > 0 ? ", \(summary.leasesLost) taken over by other workers" : "")")
