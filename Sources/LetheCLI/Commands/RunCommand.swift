@@ -37,11 +37,12 @@ struct RunCommand: AsyncParsableCommand {
             let summary = try await worker.drain()
             if let statsFile {
                 let spent = runtime.pool.monitor.snapshot().subtracting(before)
+                let elapsed = (ContinuousClock.now - started).components
                 let stats: [String: Any] = [
                     "requests": summary.processed.count,
                     "done": summary.count(.done),
                     "failed": summary.count(.failed),
-                    "seconds": Double((ContinuousClock.now - started).components.attoseconds) / 1e18 + Double((ContinuousClock.now - started).components.seconds),
+                    "seconds": Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18,
                     "commands": spent.totalStarted,
                     "commandsByName": spent.byCommand.mapValues { $0.started },
                 ]
