@@ -355,7 +355,7 @@ struct FaultyStore: DataStore {
                       _ body: @Sendable ([BSONDocument]) async throws -> Void) async throws {
         try await base.forEachBatch(namespace, filter: filter, projection: projection, batchSize: batchSize, body)
     }
-    func bulkUpdate(_ namespace: Namespace, _ updates: [(filter: BSONDocument, update: BSONDocument)]) async throws -> WriteCounts {
+    func bulkUpdate(_ namespace: Namespace, _ updates: [UpdateStatement]) async throws -> WriteCounts {
         try beforeWrite()
         return try await base.bulkUpdate(namespace, updates)
     }

@@ -62,7 +62,7 @@ struct QueueWorkerIntegrationTests {
         for _ in 0..<3 { runtimes.append(try await Self.runtime(like: fixture)) }
         let summaries = try await withThrowingTaskGroup(of: QueueWorker.Summary.self) { group in
             for (n, runtime) in runtimes.enumerated() {
-                group.addTask { try await QueueWorker(engine: runtime.engine, options: .init(owner: "worker-\(n)")).drain() }
+                group.addTask { try await QueueWorker(engine: runtime.engine, options: .init(owner: "worker-\(n)", requestsPerBatch: 10)).drain() }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
@@ -83,8 +83,8 @@ struct QueueWorkerIntegrationTests {
         defer { Task { await fixture.tearDown() } }
         let (request, _) = try await fixture.runtime.engine.receive(ErasureSubject(userId: "user-0"), source: "inbox", dedupeKey: "k")
         let state = fixture.runtime.state
-        let dead = try await state.claim(owner: "dead", until: Date().addingTimeInterval(0.3), excluding: [], now: Date())
-        #expect(dead?.id == request.id)
+        let dead = try await state.claimBatch(owner: "dead", until: Date().addingTimeInterval(0.3), limit: 1, excluding: [], now: Date())
+        #expect(dead.map(\.id) == [request.id])
         // While the lease stands, nobody else gets it.
         #expect(try await QueueWorker(engine: fixture.runtime.engine, options: .init(owner: "live")).drain().processed.isEmpty)
         try await Task.sleep(for: .milliseconds(400))
@@ -98,8 +98,8 @@ struct QueueWorkerIntegrationTests {
         defer { Task { await fixture.tearDown() } }
         _ = try await fixture.runtime.engine.receive(ErasureSubject(userId: "user-0"), source: "inbox", dedupeKey: "k")
         let state = fixture.runtime.state
-        var stale = try #require(try await state.claim(owner: "slow", until: Date().addingTimeInterval(-1), excluding: [], now: Date()))
-        _ = try #require(try await state.claim(owner: "fast", until: Date().addingTimeInterval(60), excluding: [], now: Date()))
+        var stale = try #require(try await state.claimBatch(owner: "slow", until: Date().addingTimeInterval(-1), limit: 1, excluding: [], now: Date()).first)
+        _ = try #require(try await state.claimBatch(owner: "fast", until: Date().addingTimeInterval(60), limit: 1, excluding: [], now: Date()).first)
         stale.note = "stale write"
         await #expect(throws: LeaseLost.self) { try await state.save(stale) }
         #expect(try await state.request(id: stale.id)?.lease?.owner == "fast")

@@ -17,6 +17,8 @@ struct RunCommand: AsyncParsableCommand {
     var once = false
     @Option(name: .long, help: ArgumentHelp("Seconds a lease lasts without progress.", valueName: "seconds"))
     var leaseSeconds: Int = 600
+    @Option(name: .long, help: ArgumentHelp("Requests erased together: one write per rule serves them all.", valueName: "n"))
+    var requestsPerBatch: Int = 500
     @Option(name: .long, help: ArgumentHelp("Write the run's figures (requests, commands sent by name, seconds) as JSON to this file.", valueName: "file"))
     var statsFile: String?
     @OptionGroup var policyOptions: PolicyOptions
@@ -26,12 +28,13 @@ struct RunCommand: AsyncParsableCommand {
     func validate() throws {
         guard once else { throw ValidationError("`lethe run` needs --once (it processes what is pending, then exits)") }
         guard leaseSeconds > 0 else { throw ValidationError("--lease-seconds must be positive") }
+        guard requestsPerBatch > 0 else { throw ValidationError("--requests-per-batch must be at least 1") }
     }
 
     func run() async throws {
         let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
         let code = try await withRuntime(connection: connection, policies: policies, engine: engine) { runtime in
-            let worker = QueueWorker(engine: runtime.engine, options: .init(leaseDuration: .seconds(leaseSeconds)))
+            let worker = QueueWorker(engine: runtime.engine, options: .init(leaseDuration: .seconds(leaseSeconds), requestsPerBatch: requestsPerBatch))
             let before = runtime.pool.monitor.snapshot()
             let started = ContinuousClock.now
             let summary = try await worker.drain()

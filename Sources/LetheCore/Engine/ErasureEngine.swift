@@ -294,11 +294,11 @@ public struct ErasureEngine: Sendable {
             let total = ModifiedCounter()
             try await retrying {
                 try await data.forEachBatch(ns, filter: statement.pendingFilter, projection: projection, batchSize: options.batchSize) { documents in
-                    let updates: [(filter: BSONDocument, update: BSONDocument)] = documents.compactMap { document in
+                    let updates: [UpdateStatement] = documents.compactMap { document in
                         guard let id = document["_id"],
                               let update = RuleStatement.hashUpdate(for: document, fields: fields, set: set, unset: unset, anonymizer: anonymizer)
                         else { return nil }
-                        return (filter: ["_id": id], update: update)
+                        return UpdateStatement(filter: ["_id": id], update: update)
                     }
                     guard !updates.isEmpty else { return }
                     total.add(try await data.bulkUpdate(ns, updates).modified)

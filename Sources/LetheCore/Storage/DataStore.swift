@@ -33,8 +33,22 @@ public protocol DataStore: Sendable {
         _ namespace: Namespace, filter: BSONDocument, projection: BSONDocument, batchSize: Int,
         _ body: @Sendable ([BSONDocument]) async throws -> Void
     ) async throws
-    /// Sends one update per (filter, update) pair as one bulk write.
-    func bulkUpdate(_ namespace: Namespace, _ updates: [(filter: BSONDocument, update: BSONDocument)]) async throws -> WriteCounts
+    /// Sends every update as one unordered bulk write (one round trip per
+    /// server batch limit, not per update).
+    func bulkUpdate(_ namespace: Namespace, _ updates: [UpdateStatement]) async throws -> WriteCounts
+}
+
+/// One update of a bulk write: `updateOne` or, with `many`, `updateMany`.
+public struct UpdateStatement: Sendable {
+    public var filter: BSONDocument
+    public var update: BSONDocument
+    public var many: Bool
+
+    public init(filter: BSONDocument, update: BSONDocument, many: Bool = false) {
+        self.filter = filter
+        self.update = update
+        self.many = many
+    }
 }
 
 public struct WriteCounts: Sendable, Hashable {

@@ -23,15 +23,23 @@ public protocol StateStore: Sendable {
 
     /// The request recorded for this event key, if any.
     func request(dedupeKey: String) async throws -> ErasureRequest?
-    /// Leases the oldest request that is ready to run (received, held, or running with
-    /// an expired lease), skipping `excluding`; nil when none is.
-    func claim(owner: String, until expiry: Date, excluding: [String], now: Date) async throws -> ErasureRequest?
-    /// Gives a lease back (only if `owner` still holds it).
-    func release(requestId: String, owner: String) async throws
     /// Records an event refused at intake (no personal data in it).
     func saveRefusal(_ refusal: IntakeRefusal) async throws
     /// Records a finished sweep, for the period reports.
     func saveSweep(_ sweep: SweepReport) async throws
+
+    // MARK: Batches (one command for many requests)
+
+    /// Saves several requests in one round trip (fenced by lease like `save`).
+    func saveAll(_ requests: [ErasureRequest]) async throws
+    func saveReceipts(_ receipts: [Receipt]) async throws
+    /// Which of these pseudonyms have a legal hold.
+    func heldSubjects(among pseudonyms: [String]) async throws -> Set<String>
+    /// Leases up to `limit` requests that are ready to run (received, held, or running
+    /// with an expired lease), oldest first, skipping `excluding`; empty when none is.
+    func claimBatch(owner: String, until expiry: Date, limit: Int, excluding: [String], now: Date) async throws -> [ErasureRequest]
+    /// Gives back every lease `owner` still holds on these requests.
+    func releaseAll(requestIds: [String], owner: String) async throws
 }
 
 /// Thrown by `StateStore.insert` when a request with the same dedupe key exists.

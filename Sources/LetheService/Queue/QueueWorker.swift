@@ -13,10 +13,14 @@ public struct QueueWorker: Sendable {
         /// How long a lease lasts without renewal; each rule's progress renews it.
         /// Default 10 minutes.
         public var leaseDuration: Duration
+        /// Requests claimed and erased together: one write per rule serves them all.
+        /// Default 500.
+        public var requestsPerBatch: Int
 
-        public init(owner: String = QueueWorker.defaultOwner, leaseDuration: Duration = .seconds(600)) {
+        public init(owner: String = QueueWorker.defaultOwner, leaseDuration: Duration = .seconds(600), requestsPerBatch: Int = 500) {
             self.owner = owner
             self.leaseDuration = leaseDuration
+            self.requestsPerBatch = requestsPerBatch
         }
     }
 
@@ -51,21 +55,23 @@ public struct QueueWorker: Sendable {
         let leasedEngine = engine.with(state: leasing)
         while !shouldStop() {
             let now = Date()
-            guard let claimed = try await engine.state.claim(
+            let claimed = try await engine.state.claimBatch(
                 owner: options.owner, until: now.addingTimeInterval(options.leaseDuration.seconds),
-                excluding: Array(summary.processed.keys), now: now
-            ) else { break }
+                limit: options.requestsPerBatch, excluding: Array(summary.processed.keys), now: now
+            )
+            guard !claimed.isEmpty else { break }
+            let ids = claimed.map(\.id)
             do {
-                let finished = try await leasedEngine.process(claimed)
-                summary.processed[claimed.id] = finished.state
-                try await engine.state.release(requestId: claimed.id, owner: options.owner)
-            } catch is LeaseLost {
+                for request in try await leasedEngine.processBatch(claimed) { summary.processed[request.id] = request.state }
+                try await engine.state.releaseAll(requestIds: ids, owner: options.owner)
+            } catch let lost as LeaseLost {
                 summary.leasesLost += 1
-                summary.processed[claimed.id] = .running
-                logger.warning("lease lost; another worker continues", metadata: [LogKey.request: .string(claimed.id)])
+                for id in ids { summary.processed[id] = summary.processed[id] ?? .running }
+                logger.warning("lease lost; another worker continues", metadata: [LogKey.request: .string(lost.requestId)])
+                try? await engine.state.releaseAll(requestIds: ids, owner: options.owner)
             } catch {
-                // Give the request back before surfacing the error: another pass may succeed.
-                try? await engine.state.release(requestId: claimed.id, owner: options.owner)
+                // Give the requests back before surfacing the error: another pass may succeed.
+                try? await engine.state.releaseAll(requestIds: ids, owner: options.owner)
                 throw error
             }
         }
@@ -96,12 +102,22 @@ struct LeaseRenewingStateStore: StateStore {
     func holds() async throws -> [LegalHold] { try await base.holds() }
     func removeHold(id: String) async throws -> Bool { try await base.removeHold(id: id) }
     func request(dedupeKey: String) async throws -> ErasureRequest? { try await base.request(dedupeKey: dedupeKey) }
-    func claim(owner: String, until expiry: Date, excluding: [String], now: Date) async throws -> ErasureRequest? {
-        try await base.claim(owner: owner, until: expiry, excluding: excluding, now: now)
-    }
-    func release(requestId: String, owner: String) async throws { try await base.release(requestId: requestId, owner: owner) }
     func saveRefusal(_ refusal: IntakeRefusal) async throws { try await base.saveRefusal(refusal) }
     func saveSweep(_ sweep: SweepReport) async throws { try await base.saveSweep(sweep) }
+    func saveAll(_ requests: [ErasureRequest]) async throws {
+        let expiry = Date().addingTimeInterval(duration.seconds)
+        try await base.saveAll(requests.map { request in
+            var renewed = request
+            renewed.lease = Lease(owner: owner, expiresAt: expiry)
+            return renewed
+        })
+    }
+    func saveReceipts(_ receipts: [Receipt]) async throws { try await base.saveReceipts(receipts) }
+    func heldSubjects(among pseudonyms: [String]) async throws -> Set<String> { try await base.heldSubjects(among: pseudonyms) }
+    func claimBatch(owner: String, until expiry: Date, limit: Int, excluding: [String], now: Date) async throws -> [ErasureRequest] {
+        try await base.claimBatch(owner: owner, until: expiry, limit: limit, excluding: excluding, now: now)
+    }
+    func releaseAll(requestIds: [String], owner: String) async throws { try await base.releaseAll(requestIds: requestIds, owner: owner) }
 }
 
 extension Duration {

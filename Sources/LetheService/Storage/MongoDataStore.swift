@@ -55,9 +55,10 @@ public struct MongoDataStore: DataStore {
         if !batch.isEmpty { try await body(batch) }
     }
 
-    public func bulkUpdate(_ namespace: Namespace, _ updates: [(filter: BSONDocument, update: BSONDocument)]) async throws -> WriteCounts {
+    public func bulkUpdate(_ namespace: Namespace, _ updates: [UpdateStatement]) async throws -> WriteCounts {
         let result = try await collection(namespace).bulkWrite(
-            updates.map { .updateOne(filter: $0.filter, update: $0.update) }, ordered: false
+            updates.map { $0.many ? .updateMany(filter: $0.filter, update: $0.update) : .updateOne(filter: $0.filter, update: $0.update) },
+            ordered: false
         )
         return WriteCounts(matched: result.matchedCount, modified: result.modifiedCount)
     }

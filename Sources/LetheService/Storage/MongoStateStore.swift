@@ -106,27 +106,80 @@ public struct MongoStateStore: StateStore {
         if request.lease != nil, result.matchedCount == 0 { throw LeaseLost(requestId: request.id) }
     }
 
-    public func request(dedupeKey: String) async throws -> ErasureRequest? {
-        try await requests.findOne(["dedupeKey": .string(dedupeKey)]).map { try BSONCodable.decode(ErasureRequest.self, from: $0) }
+    public func saveAll(_ batch: [ErasureRequest]) async throws {
+        guard batch.count > 1 else {
+            if let only = batch.first { try await save(only) }
+            return
+        }
+        let models: [WriteModel] = try batch.map { request in
+            var filter: BSONDocument = ["_id": .string(request.id)]
+            if let lease = request.lease { filter["lease.owner"] = .string(lease.owner) }
+            return .replaceOne(filter: filter, replacement: try stored(request), upsert: request.lease == nil)
+        }
+        let result = try await requests.bulkWrite(models, ordered: false)
+        let leased = batch.filter { $0.lease != nil }
+        if !leased.isEmpty, result.matchedCount + result.upsertedCount < batch.count {
+            // Some lease was taken over: which one is found by the next save of each.
+            for request in leased where try await self.request(id: request.id)?.lease?.owner != request.lease?.owner {
+                throw LeaseLost(requestId: request.id)
+            }
+        }
     }
 
-    public func claim(owner: String, until expiry: Date, excluding: [String], now: Date) async throws -> ErasureRequest? {
+    public func saveReceipts(_ batch: [Receipt]) async throws {
+        let models: [WriteModel] = try batch.map { receipt in
+            var document: BSONDocument = ["_id": .string(receipt.requestId)]
+            for (key, value) in try BSONCodable.encode(receipt) { document.append(key, value) }
+            return .replaceOne(filter: ["_id": .string(receipt.requestId)], replacement: document, upsert: true)
+        }
+        try await receipts.bulkWrite(models, ordered: false)
+    }
+
+    public func heldSubjects(among pseudonyms: [String]) async throws -> Set<String> {
+        guard !pseudonyms.isEmpty else { return [] }
+        let found = try await holds.find(
+            ["subjectPseudonym": ["$in": .array(pseudonyms.map { .string($0) })]],
+            options: FindOptions(projection: ["subjectPseudonym": 1])
+        ).toArray()
+        return Set(found.compactMap { $0["subjectPseudonym"]?.stringValue })
+    }
+
+    public func claimBatch(owner: String, until expiry: Date, limit: Int, excluding: [String], now: Date) async throws -> [ErasureRequest] {
         let nowMs = BSONDatetime(now).millisecondsSinceEpoch
-        var filter: BSONDocument = [
+        var ready: BSONDocument = [
             "state": ["$in": ["received", "held", "running"]],
             "$or": [["lease": .null], ["lease.expiresAtMilliseconds": ["$lt": .int64(nowMs)]]],
         ]
-        if !excluding.isEmpty { filter["_id"] = ["$nin": .array(excluding.map { .string($0) })] }
+        if !excluding.isEmpty { ready["_id"] = ["$nin": .array(excluding.map { .string($0) })] }
+        // Take those still free in one update, marked with a token of this claim, then
+        // read back exactly the ones this claim won. Losing every candidate to another
+        // worker is not "no work": look again while there were candidates.
         let lease = try BSONCodable.encode(Lease(owner: owner, expiresAt: expiry))
-        let claimed = try await requests.findOneAndUpdate(
-            filter, ["$set": ["lease": .document(lease)]],
-            options: FindOneAndUpdateOptions(sort: ["receivedAt": 1], returnDocument: .after)
-        )
-        return try claimed.map { try BSONCodable.decode(ErasureRequest.self, from: $0) }
+        for _ in 0..<8 {
+            let candidates = try await requests.find(ready, options: FindOptions(projection: ["_id": 1], sort: ["receivedAt": 1], limit: limit))
+                .toArray().compactMap { $0["_id"] }
+            guard !candidates.isEmpty else { return [] }
+            let token = UUID().uuidString
+            var take = ready
+            take["_id"] = ["$in": .array(candidates)]
+            let taken = try await requests.updateMany(take, ["$set": ["lease": .document(lease), "claim": .string(token)]])
+            guard taken.modifiedCount > 0 else { continue }
+            return try await requests.find(["claim": .string(token)], options: FindOptions(sort: ["receivedAt": 1])).toArray()
+                .map { try BSONCodable.decode(ErasureRequest.self, from: $0) }
+        }
+        return []
     }
 
-    public func release(requestId: String, owner: String) async throws {
-        try await requests.updateOne(["_id": .string(requestId), "lease.owner": .string(owner)], ["$unset": ["lease": ""]])
+    public func releaseAll(requestIds: [String], owner: String) async throws {
+        guard !requestIds.isEmpty else { return }
+        try await requests.updateMany(
+            ["_id": ["$in": .array(requestIds.map { .string($0) })], "lease.owner": .string(owner)],
+            ["$unset": ["lease": "", "claim": ""]]
+        )
+    }
+
+    public func request(dedupeKey: String) async throws -> ErasureRequest? {
+        try await requests.findOne(["dedupeKey": .string(dedupeKey)]).map { try BSONCodable.decode(ErasureRequest.self, from: $0) }
     }
 
     public func saveRefusal(_ refusal: IntakeRefusal) async throws {

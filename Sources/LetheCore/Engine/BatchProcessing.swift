@@ -1,0 +1,339 @@
+import BSON
+import Foundation
+
+/// Backlogs: many requests erased together. Per rule, one set-based write serves every
+/// request of the batch (`$in` of all their ids), while each request still gets its
+/// own exact counts: before the write, one read of the documents still needing the
+/// action (only their match fields, streamed) attributes each document to the
+/// requests whose ids it holds. Bookkeeping is batched as well: one bulk save of the
+/// requests per rule, one bulk write of receipts.
+extension ErasureEngine {
+    /// Runs a batch of requests as far as each can go (like `process`, for many).
+    /// A batch of one goes through `process`.
+    public func processBatch(_ claimed: [ErasureRequest]) async throws -> [ErasureRequest] {
+        guard claimed.count > 1 else {
+            var done: [ErasureRequest] = []
+            for request in claimed { done.append(try await process(request)) }
+            return done
+        }
+        var requests = claimed
+        let held = try await state.heldSubjects(among: requests.map(\.subjectPseudonym))
+        var bindings: [Int: [[BSON]]] = [:]  // request index -> ids per policy
+        var subjects: [Int: ErasureSubject] = [:]
+        for index in requests.indices {
+            var request = requests[index]
+            defer { requests[index] = request }
+            guard request.state != .done else { continue }
+            guard let subject = request.subject?.subject else {
+                request.state = .failed
+                request.note = EngineError.subjectMissing(request.id).description
+                continue
+            }
+            if held.contains(request.subjectPseudonym) {
+                let hold = try await state.activeHold(subjectPseudonym: request.subjectPseudonym)
+                request.state = try RequestLifecycle.next(request.state == .running ? .received : request.state, on: .holdFound)
+                request.note = "waiting: legal hold \(hold?.id ?? "") covers this user (\(hold?.reason ?? "")); nothing was changed"
+                continue
+            }
+            if request.state == .held { request.state = try RequestLifecycle.next(.held, on: .holdLifted) }
+            if request.state == .failed { request.state = try RequestLifecycle.next(.failed, on: .retry) }
+            let statements: [RuleStatement]
+            do { statements = try self.statements(for: subject) } catch {
+                request.state = .failed
+                request.note = "\(error)"
+                continue
+            }
+            guard statements.count == request.rules.count,
+                  zip(statements, request.rules).allSatisfy({ $0.policyName == $1.policy && $0.rule.index == $1.ruleIndex }) else {
+                request.state = .failed
+                request.note = "the policies changed since this request was recorded; retry it to plan anew"
+                continue
+            }
+            var perPolicy: [[BSON]] = []
+            for policy in policies {
+                perPolicy.append(try SubjectBinding.bind(subject, idType: policy.subject.idType, includeIdentities: policy.subject.includeIdentities))
+            }
+            bindings[index] = perPolicy
+            subjects[index] = subject
+        }
+        var active = bindings.keys.sorted()
+        let ruleRefs: [(policy: Int, rule: ErasureRule)] = policies.indices.flatMap { p in policies[p].rules.map { (p, $0) } }
+
+        // Count, per request, what each rule covers: the guard rail and the receipts.
+        var attributed: [[Int: RuleCount]] = []
+        for ref in ruleRefs {
+            let statement = combined(ref, active, bindings)
+            attributed.append(try await attribute(statement, ref: ref, active: active, bindings: bindings, filter: statement.pendingFilter))
+        }
+        var approved: [Int] = []
+        for index in active {
+            let total = zip(ruleRefs, attributed).reduce(0) { sum, pair in
+                pair.0.rule.action.isRetain ? sum : sum + (pair.1[index]?.documents ?? 0)
+            }
+            if requests[index].startedAt == nil, total > documentLimit, !requests[index].approved {
+                requests[index].state = try RequestLifecycle.next(requests[index].state, on: .overLimit)
+                requests[index].note = "waiting for approval: it would change \(total) documents, more than the limit of \(documentLimit); run `lethe approve \(requests[index].id)` to let it run"
+                continue
+            }
+            approved.append(index)
+        }
+        active = approved
+        let started = now()
+        for index in active {
+            requests[index].state = try RequestLifecycle.next(requests[index].state == .needsApproval ? .received : requests[index].state, on: .start)
+            requests[index].startedAt = requests[index].startedAt ?? started
+            requests[index].attempts += 1
+            requests[index].note = nil
+        }
+        try await state.saveAll(requests)
+
+        do {
+            for (ruleNumber, ref) in ruleRefs.enumerated() {
+                let pending = active.filter { requests[$0].rules[ruleNumber].stage == .pending }
+                guard !pending.isEmpty else { continue }
+                try await applyCombined(ref, ruleNumber: ruleNumber, requests: &requests, active: pending,
+                                        bindings: bindings, subjects: subjects, counts: attributed[ruleNumber])
+                try await state.saveAll(pending.map { requests[$0] })
+            }
+            // Verification: one query per rule for the whole batch; leftovers, if any,
+            // are attributed so that only the requests they belong to fail.
+            for (ruleNumber, ref) in ruleRefs.enumerated() {
+                let statement = combined(ref, active, bindings)
+                var leftovers: [Int: RuleCount] = [:]
+                if !ref.rule.action.isRetain {
+                    let left = try await retrying { try await data.ids(statement.namespace, filter: statement.pendingFilter, limit: options.verificationLimit) }
+                    if !left.isEmpty {
+                        let narrowed: BSONDocument = ["$and": [.document(statement.pendingFilter), ["_id": ["$in": .array(left)]]]]
+                        leftovers = try await attribute(statement, ref: ref, active: active, bindings: bindings, filter: narrowed)
+                    }
+                }
+                for index in active {
+                    let remaining = leftovers[index]?.documents ?? 0
+                    requests[index].rules[ruleNumber].remaining = ref.rule.action.isRetain ? nil : remaining
+                    requests[index].rules[ruleNumber].stage = remaining == 0 ? .verified : .verificationFailed
+                }
+            }
+        } catch let lost as LeaseLost {
+            throw lost
+        } catch {
+            for index in active {
+                requests[index].state = .failed
+                requests[index].note = "stopped by an error, progress kept (run it again to resume): \(error)"
+            }
+            try await state.saveAll(requests)
+            return requests
+        }
+
+        let finished = now()
+        var receipts: [Receipt] = []
+        for index in active {
+            let failures = requests[index].rules.filter { $0.stage == .verificationFailed }
+            if failures.isEmpty {
+                requests[index].state = try RequestLifecycle.next(requests[index].state, on: .finish)
+            } else {
+                requests[index].state = try RequestLifecycle.next(requests[index].state, on: .fail)
+                requests[index].note = "verification failed: " + failures.map {
+                    "\($0.remaining ?? 0) document(s) still match rule #\($0.ruleIndex + 1) (\($0.action)) of policy \($0.policy) on \($0.namespace)"
+                }.joined(separator: "; ")
+            }
+            requests[index].finishedAt = finished
+            receipts.append(Receipt(request: requests[index], finishedAt: finished))
+            if requests[index].state == .done { requests[index].subject = nil }
+        }
+        if !receipts.isEmpty { try await state.saveReceipts(receipts) }
+        try await state.saveAll(requests)
+        logger.info("batch finished", metadata: [
+            "lethe.requests": .stringConvertible(requests.count),
+            "lethe.done": .stringConvertible(requests.filter { $0.state == .done }.count),
+        ])
+        return requests
+    }
+
+    /// What one rule covers for one request.
+    struct RuleCount: Sendable {
+        var documents = 0
+        /// With `until`: the latest date `then` falls due.
+        var dueAt: Date?
+    }
+
+    /// One statement over the ids of every request in `active`.
+    func combined(_ ref: (policy: Int, rule: ErasureRule), _ active: [Int], _ bindings: [Int: [[BSON]]]) -> RuleStatement {
+        var seen = Set<BSON>()
+        let ids = active.flatMap { bindings[$0]?[ref.policy] ?? [] }.filter { seen.insert($0).inserted }
+        return RuleStatement(policy: policies[ref.policy], rule: ref.rule, ids: ids, token: nil)
+    }
+
+    /// Reads the match fields of the documents matching `filter` and counts, per
+    /// request, the documents holding one of its ids (each document once per request).
+    func attribute(_ statement: RuleStatement, ref: (policy: Int, rule: ErasureRule), active: [Int],
+                   bindings: [Int: [[BSON]]], filter: BSONDocument) async throws -> [Int: RuleCount] {
+        var owners: [BSON: [Int]] = [:]
+        for index in active { for id in bindings[index]?[ref.policy] ?? [] { owners[id, default: []].append(index) } }
+        let paths = ref.rule.match
+        let until = statement.retainUntil
+        var projection: BSONDocument = ["_id": 1]
+        for path in paths + (until.map { [$0.field] } ?? []) { projection[String(path.prefix { $0 != "." })] = 1 }
+        let counter = AttributionCounter()
+        let attributionFilter = ref.rule.action.isRetain ? statement.matchFilter : filter
+        let ownerMap = owners
+        try await retrying {
+            counter.reset()
+            try await data.forEachBatch(statement.namespace, filter: attributionFilter, projection: projection, batchSize: max(options.batchSize, 1_000)) { documents in
+                var local: [Int: RuleCount] = [:]
+                for document in documents {
+                    var holders = Set<Int>()
+                    for path in paths {
+                        for value in document.values(atPath: path) { holders.formUnion(ownerMap[value] ?? []) }
+                    }
+                    var due: Date?
+                    if let until, case .datetime(let date)? = document.value(atPath: until.field) {
+                        due = until.after.added(to: date.date)
+                    }
+                    for holder in holders {
+                        local[holder, default: RuleCount()].documents += 1
+                        if let due, due > (local[holder]?.dueAt ?? .distantPast) { local[holder]?.dueAt = due }
+                    }
+                }
+                counter.merge(local)
+            }
+        }
+        return counter.value
+    }
+
+    /// Carries out one rule for the requests in `active` with as few commands as the
+    /// action allows, and records each request's counts.
+    func applyCombined(_ ref: (policy: Int, rule: ErasureRule), ruleNumber: Int, requests: inout [ErasureRequest], active: [Int],
+                       bindings: [Int: [[BSON]]], subjects: [Int: ErasureSubject], counts: [Int: RuleCount]) async throws {
+        let statement = combined(ref, active, bindings)
+        let total = active.reduce(0) { $0 + (counts[$1]?.documents ?? 0) }
+        switch ref.rule.action {
+        case .anonymize(let anonymization) where !anonymization.pseudonymize.isEmpty || !anonymization.hash.isEmpty:
+            // Each user has their own token: one bulk write of per-user updates.
+            guard let anonymizer else { throw EngineError.keyMissing(policy: statement.policyName) }
+            if anonymization.hash.isEmpty {
+                let updates: [UpdateStatement] = active.compactMap { index in
+                    guard let subject = subjects[index], let ids = bindings[index]?[ref.policy] else { return nil }
+                    let own = RuleStatement(policy: policies[ref.policy], rule: ref.rule, ids: ids, token: anonymizer.token(for: subject))
+                    guard case .update(let update) = own.write else { return nil }
+                    return UpdateStatement(filter: own.pendingFilter, update: update, many: true)
+                }
+                for chunk in updates.chunked(into: max(options.batchSize, 1)) {
+                    _ = try await retrying { try await data.bulkUpdate(statement.namespace, chunk) }
+                }
+            } else {
+                try await hashCombined(statement, ref: ref, active: active, bindings: bindings, subjects: subjects, anonymization: anonymization, anonymizer: anonymizer)
+            }
+        default:
+            var progress = RuleProgress(policy: statement.policyName, ruleIndex: ref.rule.index, namespace: statement.namespace.description, action: statement.actionName)
+            progress.planned = total
+            progress.matched = total
+            try await apply(statement, progress: &progress)
+        }
+        for index in active {
+            let count = counts[index] ?? RuleCount()
+            requests[index].rules[ruleNumber].matched = count.documents
+            requests[index].rules[ruleNumber].planned = ref.rule.action.isRetain ? 0 : count.documents
+            switch ref.rule.action {
+            case .delete: requests[index].rules[ruleNumber].deleted += count.documents
+            case .anonymize, .pull: requests[index].rules[ruleNumber].modified += count.documents
+            case .retain(let retention):
+                requests[index].rules[ruleNumber].retained = count.documents
+                requests[index].rules[ruleNumber].retainReason = retention.reason
+                requests[index].rules[ruleNumber].retainedUntil = count.dueAt
+            }
+            requests[index].rules[ruleNumber].stage = .applied
+        }
+    }
+
+    /// Hashing for a batch: one cursor over the documents still needing it, each
+    /// document updated with its owner's token, in bounded bulk writes.
+    private func hashCombined(_ statement: RuleStatement, ref: (policy: Int, rule: ErasureRule), active: [Int],
+                              bindings: [Int: [[BSON]]], subjects: [Int: ErasureSubject],
+                              anonymization: Anonymization, anonymizer: Anonymizer) async throws {
+        guard case .hashEach(let fields, _, let unset) = statement.write else { return }
+        var owner: [BSON: Int] = [:]
+        var sets: [Int: BSONDocument] = [:]
+        for index in active {
+            for id in bindings[index]?[ref.policy] ?? [] where owner[id] == nil { owner[id] = index }
+            if let subject = subjects[index] {
+                sets[index] = RuleStatement.anonymizePlan(anonymization, token: anonymizer.token(for: subject)).set
+            }
+        }
+        var projection: BSONDocument = ["_id": 1]
+        for path in fields + ref.rule.match { projection[String(path.prefix { $0 != "." })] = 1 }
+        let (ownerMap, setMap, paths) = (owner, sets, ref.rule.match)
+        try await retrying {
+            try await data.forEachBatch(statement.namespace, filter: statement.pendingFilter, projection: projection, batchSize: options.batchSize) { documents in
+                let updates: [UpdateStatement] = documents.compactMap { document in
+                    guard let id = document["_id"],
+                          let holder = paths.lazy.flatMap({ document.values(atPath: $0) }).compactMap({ ownerMap[$0] }).first,
+                          let update = RuleStatement.hashUpdate(for: document, fields: fields, set: setMap[holder] ?? [:], unset: unset, anonymizer: anonymizer)
+                    else { return nil }
+                    return UpdateStatement(filter: ["_id": id], update: update)
+                }
+                if !updates.isEmpty { _ = try await data.bulkUpdate(statement.namespace, updates) }
+            }
+        }
+    }
+}
+
+/// Per-request counts gathered from streamed batches.
+final class AttributionCounter: @unchecked Sendable {
+    // @unchecked: guarded by the lock.
+    private let lock = NSLock()
+    private var counts: [Int: ErasureEngine.RuleCount] = [:]
+
+    func reset() { lock.withLock { counts = [:] } }
+
+    func merge(_ local: [Int: ErasureEngine.RuleCount]) {
+        lock.withLock {
+            for (index, count) in local {
+                var current = counts[index] ?? ErasureEngine.RuleCount()
+                current.documents += count.documents
+                if let due = count.dueAt, due > (current.dueAt ?? .distantPast) { current.dueAt = due }
+                counts[index] = current
+            }
+        }
+    }
+
+    var value: [Int: ErasureEngine.RuleCount] { lock.withLock { counts } }
+}
+
+extension RuleAction {
+    var isRetain: Bool { if case .retain = self { true } else { false } }
+}
+
+extension BSONDocument {
+    /// Every value at a dotted path, fanning out over arrays the way MongoDB matches
+    /// them (`members` of `["a", "b"]` gives "a" and "b"; `tags.id` of an array of
+    /// sub-documents gives each `id`).
+    func values(atPath path: String) -> [BSON] {
+        var current: [BSON] = [.document(self)]
+        for component in path.split(separator: ".", omittingEmptySubsequences: false).map(String.init) {
+            var next: [BSON] = []
+            for value in current {
+                switch value {
+                case .document(let document):
+                    if let child = document[component] { next.append(child) }
+                case .array(let array):
+                    for element in array {
+                        if case .document(let document) = element, let child = document[component] { next.append(child) }
+                    }
+                default:
+                    break
+                }
+            }
+            current = next
+        }
+        return current.flatMap { value -> [BSON] in
+            if case .array(let elements) = value { return [value] + elements }
+            return [value]
+        }
+    }
+}
+
+extension Array {
+    func chunked(into size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
+    }
+}

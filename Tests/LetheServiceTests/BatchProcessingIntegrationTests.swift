@@ -1,0 +1,95 @@
+import BSON
+import Foundation
+import LetheCore
+import LetheService
+import LetheTestSupport
+import MongoKit
+import Testing
+
+@Suite("Backlogs erased together (integration)", .enabled(if: TestServer.isConfigured, TestServer.skipReason))
+struct BatchProcessingIntegrationTests {
+    static let users = [TodoFixture.alice, TodoFixture.bob]
+
+    @Test("a batch leaves the same data and the same per-request counts as one request at a time")
+    func batchEqualsSequential() async throws {
+        let sequential = try await TodoFixture.make()
+        defer { Task { await sequential.tearDown() } }
+        var sequentialRules: [[RuleProgress]] = []
+        for user in Self.users {
+            let done = try await sequential.erase(user)
+            #expect(done.state == .done)
+            sequentialRules.append(done.rules)
+        }
+
+        let batched = try await TodoFixture.make()
+        defer { Task { await batched.tearDown() } }
+        var received: [ErasureRequest] = []
+        for user in Self.users { received.append(try await batched.runtime.engine.submit(user, source: "test")) }
+        let before = batched.runtime.pool.monitor.snapshot()
+        let done = try await batched.runtime.engine.processBatch(received)
+        let spent = batched.runtime.pool.monitor.snapshot().subtracting(before)
+
+        #expect(done.allSatisfy { $0.state == .done }, "\(done.map(\.note))")
+        #expect(try await batched.contentSnapshot() == sequential.contentSnapshot())
+        for (batch, single) in zip(done, sequentialRules) {
+            #expect(batch.rules.map(\.deleted) == single.map(\.deleted))
+            #expect(batch.rules.map(\.modified) == single.map(\.modified))
+            #expect(batch.rules.map(\.retained) == single.map(\.retained))
+            #expect(batch.rules.map(\.retainedUntil) == single.map(\.retainedUntil))
+            #expect(batch.rules.allSatisfy { $0.stage == .verified })
+            #expect(batch.subject == nil)
+        }
+        let receipts = try await done.asyncMap { try await batched.runtime.state.receipt(requestId: $0.id) }
+        #expect(receipts.allSatisfy { $0?.outcome == "completed" })
+        // One write per rule for the whole batch, whatever the number of users: the
+        // two delete rules are two commands; everything (reads, writes, bookkeeping)
+        // stays within a constant.
+        #expect(spent.started("delete") == 2, "\(spent.byCommand)")
+        #expect(spent.totalStarted <= 40, "\(spent.byCommand)")
+    }
+
+    @Test("commands per request fall as the batch grows")
+    func commandsPerRequest() async throws {
+        let fixture = try await TodoFixture.make(yaml: QueueWorkerIntegrationTests.yaml)
+        defer { Task { await fixture.tearDown() } }
+        let users = 200
+        try await fixture.database.collection("notes").insertMany((0..<users).map { ["owner": .string("user-\($0)")] })
+        for i in 0..<users {
+            _ = try await fixture.runtime.engine.receive(ErasureSubject(userId: "user-\(i)"), source: "inbox", dedupeKey: "k\(i)")
+        }
+        let before = fixture.runtime.pool.monitor.snapshot()
+        let summary = try await QueueWorker(engine: fixture.runtime.engine, options: .init(requestsPerBatch: 100)).drain()
+        let spent = fixture.runtime.pool.monitor.snapshot().subtracting(before)
+        #expect(summary.count(.done) == users)
+        #expect(try await fixture.database.collection("notes").countDocuments() == 0)
+        let perRequest = Double(spent.totalStarted) / Double(users)
+        #expect(perRequest < 0.35, "commands per request: \(perRequest) (\(spent.byCommand))")
+    }
+
+    @Test("in a batch, a held user waits and an over-limit request needs approval; the others finish")
+    func mixedBatch() async throws {
+        let fixture = try await TodoFixture.make(options: .init(maxDocumentsPerRequest: 9))
+        defer { Task { await fixture.tearDown() } }
+        let state = fixture.runtime.state
+        let carol = ErasureSubject(userId: "carol-0003")
+        try await fixture.database.collection("Item").insertOne(["owner_id": "carol-0003"])
+        try await state.addHold(LegalHold(
+            id: "hold_b", subjectPseudonym: SubjectPseudonymizer(key: try await state.subjectKey()).pseudonym(for: TodoFixture.bob),
+            reason: "case", createdAt: Date()
+        ))
+        var received: [ErasureRequest] = []
+        for user in [TodoFixture.alice, TodoFixture.bob, carol] { received.append(try await fixture.runtime.engine.submit(user, source: "test")) }
+        let done = try await fixture.runtime.engine.processBatch(received)
+        #expect(done.map(\.state) == [.needsApproval, .held, .done])
+        #expect(try await fixture.database.collection("Item").countDocuments(["owner_id": "alice-0001"]) == 3)
+        #expect(try await fixture.database.collection("Item").countDocuments(["owner_id": "carol-0003"]) == 0)
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for element in self { out.append(try await transform(element)) }
+        return out
+    }
+}
