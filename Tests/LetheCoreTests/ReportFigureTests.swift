@@ -185,6 +185,21 @@ extension ReportTests {
             #expect(report.sweeps[1].dryRun)
         }
 
+        @Test("a recorded sweep becomes a summary: removed per namespace, or matched for a dry run")
+        func sweepFromRecord() {
+            let rules = [
+                SweepReport.Rule(policy: "todo-app", ruleIndex: 0, namespace: "todo.Session", action: "delete", matched: 9, deleted: 8, modified: 0),
+                SweepReport.Rule(policy: "todo-app", ruleIndex: 1, namespace: "todo.Item", action: "anonymize", matched: 4, deleted: 0, modified: 3),
+                SweepReport.Rule(policy: "other", ruleIndex: 0, namespace: "todo.Session", action: "delete", matched: 2, deleted: 2, modified: 0),
+            ]
+            let start = F.date("2026-11-07T03:00:00Z")
+            let applied = SweepSummary(SweepReport(kind: "retention", dryRun: false, startedAt: start, finishedAt: start, rules: rules))
+            #expect(applied.perNamespace == ["todo.Session": 10, "todo.Item": 3])
+            #expect(applied.kind == "retention" && !applied.dryRun && applied.startedAt == start)
+            let dry = SweepSummary(SweepReport(kind: "retention", dryRun: true, startedAt: start, finishedAt: start, rules: rules))
+            #expect(dry.perNamespace == ["todo.Session": 11, "todo.Item": 4])
+        }
+
         @Test("each request line: dates in whole seconds, time to complete, overdue, policies")
         func lines() throws {
             let first = try #require(report.requests.first { $0.id == F.r01.id })

@@ -59,6 +59,17 @@ public struct SweepSummary: Sendable, Hashable, Codable {
         self.perNamespace = perNamespace
     }
 
+    /// The summary of a recorded sweep: per namespace, the documents deleted or
+    /// anonymized, or for a dry run those that matched (what it would have removed).
+    public init(_ sweep: SweepReport) {
+        var perNamespace: [String: Int] = [:]
+        for rule in sweep.rules {
+            perNamespace[rule.namespace, default: 0] += sweep.dryRun ? rule.matched : rule.deleted + rule.modified
+        }
+        self.init(startedAt: sweep.startedAt, finishedAt: sweep.finishedAt, kind: sweep.kind, dryRun: sweep.dryRun,
+                  perNamespace: perNamespace)
+    }
+
     /// Documents over every namespace.
     public var total: Int { perNamespace.values.reduce(0, +) }
 }
