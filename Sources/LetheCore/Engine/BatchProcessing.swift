@@ -32,7 +32,8 @@ extension ErasureEngine {
             if held.contains(request.subjectPseudonym) {
                 let hold = try await state.activeHold(subjectPseudonym: request.subjectPseudonym)
                 request.state = try RequestLifecycle.next(request.state == .running ? .received : request.state, on: .holdFound)
-                request.note = "waiting: legal hold \(hold?.id ?? "") covers this user (\(hold?.reason ?? "")); nothing was changed"
+                // The hold's reason is an operator's free text: it stays with the hold.
+                request.note = "waiting: legal hold \(hold?.id ?? "") covers this user; nothing was changed (`lethe hold list` shows why)"
                 continue
             }
             if request.state == .held { request.state = try RequestLifecycle.next(.held, on: .holdLifted) }

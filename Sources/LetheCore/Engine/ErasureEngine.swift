@@ -121,31 +121,91 @@ public struct ErasureEngine: Sendable {
     public func receive(
         _ subject: ErasureSubject, source: String, reason: String? = nil, dedupeKey: String? = nil
     ) async throws -> (request: ErasureRequest, isNew: Bool) {
-        _ = try statements(for: subject)
-        if let dedupeKey, let existing = try await state.request(dedupeKey: dedupeKey) { return (existing, false) }
-        let pseudonym = SubjectPseudonymizer(key: try await state.subjectKey()).pseudonym(for: subject)
-        if let open = try await state.openRequest(subjectPseudonym: pseudonym) { return (open, false) }
+        try await receiveAll([Arrival(subject: subject, dedupeKey: dedupeKey, source: source, reason: reason)])[0].get()
+    }
+
+    /// One event to take in with `receiveAll`.
+    public struct Arrival: Sendable {
+        public var subject: ErasureSubject
+        public var dedupeKey: String?
+        public var source: String
+        public var reason: String?
+
+        public init(subject: ErasureSubject, dedupeKey: String?, source: String, reason: String? = nil) {
+            self.subject = subject
+            self.dedupeKey = dedupeKey
+            self.source = source
+            self.reason = reason
+        }
+    }
+
+    /// `receive` for many events at once, in a few round trips whatever their number:
+    /// known event keys and users' open requests are looked up together, new requests
+    /// inserted together. One result per arrival, in order: the request (and whether
+    /// it is new), or why the ids were refused.
+    public func receiveAll(_ arrivals: [Arrival]) async throws -> [Result<(request: ErasureRequest, isNew: Bool), EngineError>] {
+        let key = SubjectPseudonymizer(key: try await state.subjectKey())
+        var results = [Result<(request: ErasureRequest, isNew: Bool), EngineError>?](repeating: nil, count: arrivals.count)
+        var valid: [Int] = []
+        var rulesFor: [Int: [RuleStatement]] = [:]
+        for (index, arrival) in arrivals.enumerated() {
+            do {
+                rulesFor[index] = try statements(for: arrival.subject)
+                valid.append(index)
+            } catch let error as EngineError {
+                results[index] = .failure(error)
+            }
+        }
+        let known = try await state.requests(dedupeKeys: valid.compactMap { arrivals[$0].dedupeKey })
+        let pseudonyms = Dictionary(uniqueKeysWithValues: valid.map { ($0, key.pseudonym(for: arrivals[$0].subject)) })
+        let open = try await state.openRequests(subjectPseudonyms: Array(Set(pseudonyms.values)))
+        var fresh: [ErasureRequest] = []
+        var freshIndex: [Int: Int] = [:]  // arrival -> position in fresh
+        var newBySubject: [String: Int] = [:]
         let received = now()
-        let deadline = policies.compactMap(\.deadline).min { $0.added(to: received) < $1.added(to: received) }
-            ?? Policy.defaultDeadline
-        var request = ErasureRequest(
-            id: ErasureRequest.newID(at: received), subjectPseudonym: pseudonym, subject: subject, source: source,
-            reason: reason, receivedAt: received, dueAt: deadline.added(to: received),
-            policies: policies.map { PolicyReference(name: $0.name, fingerprint: $0.fingerprint) }
-        )
-        request.rules = try statements(for: subject).map {
-            RuleProgress(policy: $0.policyName, ruleIndex: $0.rule.index, namespace: $0.namespace.description, action: $0.actionName)
+        let deadline = policies.compactMap(\.deadline).min { $0.added(to: received) < $1.added(to: received) } ?? Policy.defaultDeadline
+        for index in valid {
+            let arrival = arrivals[index]
+            let pseudonym = pseudonyms[index]!
+            if let dedupeKey = arrival.dedupeKey, let existing = known[dedupeKey] {
+                results[index] = .success((existing, false))
+            } else if let existing = open[pseudonym] {
+                results[index] = .success((existing, false))
+            } else if let earlier = newBySubject[pseudonym] {
+                // The same user twice in one delivery: one request.
+                results[index] = .success((fresh[earlier], false))
+            } else {
+                var request = ErasureRequest(
+                    id: ErasureRequest.newID(at: received), subjectPseudonym: pseudonym, subject: arrival.subject,
+                    source: arrival.source, reason: arrival.reason, receivedAt: received, dueAt: deadline.added(to: received),
+                    policies: policies.map { PolicyReference(name: $0.name, fingerprint: $0.fingerprint) }
+                )
+                request.rules = rulesFor[index]!.map {
+                    RuleProgress(policy: $0.policyName, ruleIndex: $0.rule.index, namespace: $0.namespace.description, action: $0.actionName)
+                }
+                request.dedupeKey = arrival.dedupeKey
+                freshIndex[index] = fresh.count
+                newBySubject[pseudonym] = fresh.count
+                fresh.append(request)
+            }
         }
-        request.dedupeKey = dedupeKey
-        do {
-            try await state.insert(request)
-        } catch let duplicate as DuplicateRequest {
-            // Another worker recorded the same event a moment ago.
-            guard let existing = try await state.request(dedupeKey: duplicate.dedupeKey) else { throw duplicate }
-            return (existing, false)
+        let collided = try await state.insertAll(fresh)
+        let winners = collided.isEmpty ? [:] : try await state.requests(dedupeKeys: Array(collided))
+        for (index, position) in freshIndex {
+            let request = fresh[position]
+            if let key = request.dedupeKey, collided.contains(key), let winner = winners[key] {
+                results[index] = .success((winner, false))
+            } else {
+                results[index] = .success((request, true))
+            }
         }
-        logger.info("request received", metadata: [LogKey.request: .string(request.id), LogKey.subject: .string(pseudonym)])
-        return (request, true)
+        for request in fresh where !(request.dedupeKey.map(collided.contains) ?? false) {
+            logger.debug("request received", metadata: [LogKey.request: .string(request.id), LogKey.subject: .string(request.subjectPseudonym)])
+        }
+        if !fresh.isEmpty {
+            logger.info("requests received", metadata: ["lethe.new": .stringConvertible(fresh.count - collided.count), "lethe.arrivals": .stringConvertible(arrivals.count)])
+        }
+        return results.map { $0! }
     }
 
     /// Puts a failed request back in the queue.
@@ -181,7 +241,8 @@ public struct ErasureEngine: Sendable {
         }
         if let hold = try await state.activeHold(subjectPseudonym: request.subjectPseudonym) {
             request.state = try RequestLifecycle.next(request.state == .running ? .received : request.state, on: .holdFound)
-            request.note = "waiting: legal hold \(hold.id) covers this user (\(hold.reason)); nothing was changed"
+            // The hold's reason is an operator's free text: it stays with the hold.
+            request.note = "waiting: legal hold \(hold.id) covers this user; nothing was changed (`lethe hold list` shows why)"
             try await state.save(request)
             logger.notice("request held", metadata: [LogKey.request: .string(request.id), LogKey.hold: .string(hold.id)])
             return request

@@ -5,10 +5,7 @@ import Foundation
 public protocol StateStore: Sendable {
     /// The key for subject pseudonyms: created once, then always the same.
     func subjectKey() async throws -> SecretKey
-    /// The unfinished request for this user, if any.
-    func openRequest(subjectPseudonym: String) async throws -> ErasureRequest?
     func request(id: String) async throws -> ErasureRequest?
-    func insert(_ request: ErasureRequest) async throws
     /// Replaces the stored request with this one (progress, state).
     func save(_ request: ErasureRequest) async throws
     func saveReceipt(_ receipt: Receipt) async throws
@@ -21,10 +18,9 @@ public protocol StateStore: Sendable {
 
     // MARK: Queue
 
-    /// The request recorded for this event key, if any.
-    func request(dedupeKey: String) async throws -> ErasureRequest?
     /// Records an event refused at intake (no personal data in it).
     func saveRefusal(_ refusal: IntakeRefusal) async throws
+    func saveRefusals(_ refusals: [IntakeRefusal]) async throws
     /// Records a finished sweep, for the period reports.
     func saveSweep(_ sweep: SweepReport) async throws
 
@@ -38,14 +34,15 @@ public protocol StateStore: Sendable {
     /// Leases up to `limit` requests that are ready to run (received, held, or running
     /// with an expired lease), oldest first, skipping `excluding`; empty when none is.
     func claimBatch(owner: String, until expiry: Date, limit: Int, excluding: [String], now: Date) async throws -> [ErasureRequest]
+    /// Requests recorded for any of these event keys, by key.
+    func requests(dedupeKeys: [String]) async throws -> [String: ErasureRequest]
+    /// The unfinished request of each of these users that has one, by pseudonym.
+    func openRequests(subjectPseudonyms: [String]) async throws -> [String: ErasureRequest]
+    /// Inserts new requests in one round trip; returns the dedupe keys that another
+    /// worker recorded first (those requests were not inserted).
+    func insertAll(_ requests: [ErasureRequest]) async throws -> Set<String>
     /// Gives back every lease `owner` still holds on these requests.
     func releaseAll(requestIds: [String], owner: String) async throws
-}
-
-/// Thrown by `StateStore.insert` when a request with the same dedupe key exists.
-public struct DuplicateRequest: Error, Sendable {
-    public let dedupeKey: String
-    public init(dedupeKey: String) { self.dedupeKey = dedupeKey }
 }
 
 /// Thrown by `StateStore.save` when another worker took the request's lease.

@@ -32,6 +32,8 @@ public struct QueueWorker: Sendable {
     public struct Summary: Sendable, Hashable {
         public var processed: [String: ErasureRequest.State] = [:]
         public var leasesLost = 0
+        /// Documents changed (deleted, anonymized, pulled) or retained, by action.
+        public var documents: [String: Int] = [:]
 
         public func count(_ state: ErasureRequest.State) -> Int { processed.values.filter { $0 == state }.count }
         public var anyFailed: Bool { processed.values.contains(.failed) }
@@ -62,7 +64,11 @@ public struct QueueWorker: Sendable {
             guard !claimed.isEmpty else { break }
             let ids = claimed.map(\.id)
             do {
-                for request in try await leasedEngine.processBatch(claimed) { summary.processed[request.id] = request.state }
+                for request in try await leasedEngine.processBatch(claimed) {
+                    summary.processed[request.id] = request.state
+                    guard request.finishedAt != nil else { continue }
+                    for rule in request.rules { summary.documents[rule.action, default: 0] += rule.deleted + rule.modified + rule.retained }
+                }
                 try await engine.state.releaseAll(requestIds: ids, owner: options.owner)
             } catch let lost as LeaseLost {
                 summary.leasesLost += 1
@@ -92,16 +98,13 @@ struct LeaseRenewingStateStore: StateStore {
     }
 
     func subjectKey() async throws -> SecretKey { try await base.subjectKey() }
-    func openRequest(subjectPseudonym: String) async throws -> ErasureRequest? { try await base.openRequest(subjectPseudonym: subjectPseudonym) }
     func request(id: String) async throws -> ErasureRequest? { try await base.request(id: id) }
-    func insert(_ request: ErasureRequest) async throws { try await base.insert(request) }
     func saveReceipt(_ receipt: Receipt) async throws { try await base.saveReceipt(receipt) }
     func receipt(requestId: String) async throws -> Receipt? { try await base.receipt(requestId: requestId) }
     func activeHold(subjectPseudonym: String) async throws -> LegalHold? { try await base.activeHold(subjectPseudonym: subjectPseudonym) }
     func addHold(_ hold: LegalHold) async throws { try await base.addHold(hold) }
     func holds() async throws -> [LegalHold] { try await base.holds() }
     func removeHold(id: String) async throws -> Bool { try await base.removeHold(id: id) }
-    func request(dedupeKey: String) async throws -> ErasureRequest? { try await base.request(dedupeKey: dedupeKey) }
     func saveRefusal(_ refusal: IntakeRefusal) async throws { try await base.saveRefusal(refusal) }
     func saveSweep(_ sweep: SweepReport) async throws { try await base.saveSweep(sweep) }
     func saveAll(_ requests: [ErasureRequest]) async throws {
@@ -118,6 +121,10 @@ struct LeaseRenewingStateStore: StateStore {
         try await base.claimBatch(owner: owner, until: expiry, limit: limit, excluding: excluding, now: now)
     }
     func releaseAll(requestIds: [String], owner: String) async throws { try await base.releaseAll(requestIds: requestIds, owner: owner) }
+    func requests(dedupeKeys: [String]) async throws -> [String: ErasureRequest] { try await base.requests(dedupeKeys: dedupeKeys) }
+    func openRequests(subjectPseudonyms: [String]) async throws -> [String: ErasureRequest] { try await base.openRequests(subjectPseudonyms: subjectPseudonyms) }
+    func insertAll(_ requests: [ErasureRequest]) async throws -> Set<String> { try await base.insertAll(requests) }
+    func saveRefusals(_ refusals: [IntakeRefusal]) async throws { try await base.saveRefusals(refusals) }
 }
 
 extension Duration {

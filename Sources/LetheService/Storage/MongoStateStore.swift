@@ -63,14 +63,6 @@ public struct MongoStateStore: StateStore {
         return try SecretKey(text: text)
     }
 
-    public func openRequest(subjectPseudonym: String) async throws -> ErasureRequest? {
-        let found = try await requests.findOne(
-            ["subjectPseudonym": .string(subjectPseudonym), "state": ["$ne": "done"]],
-            options: FindOptions(sort: ["receivedAt": -1])
-        )
-        return try found.map { try BSONCodable.decode(ErasureRequest.self, from: $0) }
-    }
-
     public func request(id: String) async throws -> ErasureRequest? {
         try await requests.findOne(["_id": .string(id)]).map { try BSONCodable.decode(ErasureRequest.self, from: $0) }
     }
@@ -86,15 +78,6 @@ public struct MongoStateStore: StateStore {
         var document: BSONDocument = ["_id": .string(request.id)]
         for (key, value) in try BSONCodable.encode(request) { document.append(key, value) }
         return document
-    }
-
-    public func insert(_ request: ErasureRequest) async throws {
-        do {
-            try await requests.insertOne(try stored(request))
-        } catch let error as MongoError where error.code == .duplicateKey {
-            if let key = request.dedupeKey { throw DuplicateRequest(dedupeKey: key) }
-            throw error
-        }
     }
 
     /// Replaces the stored request. A leased request is saved only while its lease is
@@ -170,16 +153,57 @@ public struct MongoStateStore: StateStore {
         return []
     }
 
+    public func requests(dedupeKeys: [String]) async throws -> [String: ErasureRequest] {
+        guard !dedupeKeys.isEmpty else { return [:] }
+        var found: [String: ErasureRequest] = [:]
+        for document in try await requests.find(["dedupeKey": ["$in": .array(dedupeKeys.map { .string($0) })]]).toArray() {
+            let request = try BSONCodable.decode(ErasureRequest.self, from: document)
+            if let key = request.dedupeKey { found[key] = request }
+        }
+        return found
+    }
+
+    public func openRequests(subjectPseudonyms: [String]) async throws -> [String: ErasureRequest] {
+        guard !subjectPseudonyms.isEmpty else { return [:] }
+        var found: [String: ErasureRequest] = [:]
+        let documents = try await requests.find(
+            ["subjectPseudonym": ["$in": .array(subjectPseudonyms.map { .string($0) })], "state": ["$ne": "done"]],
+            options: FindOptions(sort: ["receivedAt": 1])
+        ).toArray()
+        for document in documents {
+            let request = try BSONCodable.decode(ErasureRequest.self, from: document)
+            found[request.subjectPseudonym] = request
+        }
+        return found
+    }
+
+    public func insertAll(_ batch: [ErasureRequest]) async throws -> Set<String> {
+        guard !batch.isEmpty else { return [] }
+        do {
+            try await requests.insertMany(try batch.map(stored), ordered: false)
+            return []
+        } catch let error as MongoError where error.code == .duplicateKey {
+            // Unordered: everything else went in. Report the collided keys.
+            guard error.writeErrors.allSatisfy({ $0.code == 11000 }) else { throw error }
+            return Set(error.writeErrors.compactMap { batch.indices.contains($0.index) ? batch[$0.index].dedupeKey : nil })
+        }
+    }
+
+    public func saveRefusals(_ batch: [IntakeRefusal]) async throws {
+        guard !batch.isEmpty else { return }
+        try await refusals.insertMany(try batch.map { refusal in
+            var document: BSONDocument = ["_id": .string(refusal.id)]
+            for (key, value) in try BSONCodable.encode(refusal) { document.append(key, value) }
+            return document
+        }, ordered: false)
+    }
+
     public func releaseAll(requestIds: [String], owner: String) async throws {
         guard !requestIds.isEmpty else { return }
         try await requests.updateMany(
             ["_id": ["$in": .array(requestIds.map { .string($0) })], "lease.owner": .string(owner)],
             ["$unset": ["lease": "", "claim": ""]]
         )
-    }
-
-    public func request(dedupeKey: String) async throws -> ErasureRequest? {
-        try await requests.findOne(["dedupeKey": .string(dedupeKey)]).map { try BSONCodable.decode(ErasureRequest.self, from: $0) }
     }
 
     public func saveRefusal(_ refusal: IntakeRefusal) async throws {
