@@ -1,0 +1,125 @@
+import Foundation
+import Hummingbird
+import LetheCore
+import Logging
+import ServiceLifecycle
+
+/// `lethe serve`, assembled: the queue worker, the scheduled sweeps and the HTTP
+/// intake, in one `ServiceGroup` that stops cleanly on SIGTERM/SIGINT: the batch in
+/// hand is finished and its leases given back, then the process exits.
+public enum LetheServer {
+    public struct Options: Sendable {
+        /// How often the worker looks for new requests and inbox events. Default 5 s.
+        public var pollInterval: Duration
+        /// When to run the retention sweeps (UTC). Default: none.
+        public var sweepSchedules: [CronSchedule]
+        /// The HTTP intake; nil to run without it. Default nil.
+        public var http: HTTPIntake.Options?
+        public var worker: QueueWorker.Options
+
+        public init(pollInterval: Duration = .seconds(5), sweepSchedules: [CronSchedule] = [],
+                    http: HTTPIntake.Options? = nil, worker: QueueWorker.Options = .init()) {
+            self.pollInterval = pollInterval
+            self.sweepSchedules = sweepSchedules
+            self.http = http
+            self.worker = worker
+        }
+    }
+
+    public static func serviceGroup(runtime: LetheRuntime, intake: (any EventIntake)?, inbox: InboxConsumer?,
+                                    options: Options, logger: Logger) -> ServiceGroup {
+        let metrics = ServiceMetrics(state: runtime.state)
+        var services: [any Service] = [
+            WorkerService(worker: QueueWorker(engine: runtime.engine, options: options.worker), inbox: inbox,
+                          pollInterval: options.pollInterval, metrics: metrics, logger: logger),
+        ]
+        if !options.sweepSchedules.isEmpty {
+            services.append(SweepService(engine: runtime.engine, schedules: options.sweepSchedules, metrics: metrics, logger: logger))
+        }
+        if let http = options.http, let intake {
+            let pool = runtime.pool
+            let router = HTTPIntake.router(
+                intake: CountingIntake(base: intake, metrics: metrics),
+                metrics: { try await metrics.render() },
+                health: { (try? await pool.ping()) != nil },
+                options: http
+            )
+            services.append(Application(router: router, configuration: .init(address: .hostname(http.host, port: http.port)), logger: logger))
+        }
+        return ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+    }
+}
+
+/// Drains the inbox and the queue, then waits for the next poll; on graceful shutdown
+/// it finishes the batch in hand and returns.
+struct WorkerService: Service {
+    let worker: QueueWorker
+    let inbox: InboxConsumer?
+    let pollInterval: Duration
+    let metrics: ServiceMetrics
+    let logger: Logger
+
+    func run() async throws {
+        logger.info("worker started")
+        while !Task.isShuttingDownGracefully {
+            do {
+                if let inbox { metrics.record(try await inbox.drain()) }
+                metrics.record(try await worker.drain(shouldStop: { Task.isShuttingDownGracefully }))
+            } catch {
+                // A server outage must not end the service: count it, wait, try again.
+                metrics.recordError()
+                logger.error("worker pass failed; retrying at the next poll", metadata: ["lethe.reason": .string("\(error)")])
+            }
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
+            } catch {
+                break
+            }
+        }
+        logger.info("worker stopped")
+    }
+}
+
+/// Runs the retention sweeps when their cron schedules say.
+struct SweepService: Service {
+    let engine: ErasureEngine
+    let schedules: [CronSchedule]
+    let metrics: ServiceMetrics
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            let now = Date()
+            guard let next = schedules.compactMap({ $0.next(after: now) }).min() else { return }
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(next.timeIntervalSince(now))) }
+            } catch {
+                return
+            }
+            do {
+                let report = try await engine.sweep(dryRun: false)
+                metrics.recordSweep()
+                logger.info("scheduled sweep done", metadata: ["lethe.documents": .stringConvertible(report.rules.reduce(0) { $0 + $1.deleted + $1.modified })])
+            } catch {
+                metrics.recordError()
+                logger.error("scheduled sweep failed", metadata: ["lethe.reason": .string("\(error)")])
+            }
+        }
+    }
+}
+
+/// Counts what the HTTP intake takes in.
+struct CountingIntake: EventIntake {
+    let base: any EventIntake
+    let metrics: ServiceMetrics
+
+    func receive(_ body: [UInt8], channel: String) async throws -> IntakeSummary {
+        let summary = try await base.receive(body, channel: channel)
+        metrics.record(summary)
+        return summary
+    }
+}

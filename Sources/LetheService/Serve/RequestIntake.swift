@@ -1,0 +1,61 @@
+import BSON
+import Foundation
+import LetheCore
+
+/// Turns deletion events into requests: parses them (App Services authentication
+/// events, CloudEvents), records each accepted deletion as a request (the same event
+/// twice is one request), records each refusal with its reason, and acknowledges other
+/// event types. Everything of one delivery is stored in a few round trips.
+public struct RequestIntake: EventIntake, DocumentIntake {
+    let engine: ErasureEngine
+    let parser: DeletionEventParser
+
+    public init(engine: ErasureEngine, parser: DeletionEventParser = DeletionEventParser()) {
+        self.engine = engine
+        self.parser = parser
+    }
+
+    public func receive(_ body: [UInt8], channel: String) async throws -> IntakeSummary {
+        try await take(parser.parse(json: Data(body)), channel: channel)
+    }
+
+    public func receive(documents: [BSONDocument], channel: String) async throws -> IntakeSummary {
+        try await take(documents.map(parser.parse(document:)), channel: channel)
+    }
+
+    func take(_ parsed: [ParsedEvent], channel: String) async throws -> IntakeSummary {
+        var summary = IntakeSummary()
+        var refusals: [IntakeRefusal] = []
+        var arrivals: [ErasureEngine.Arrival] = []
+        var positions: [Int] = []
+        let now = Date()
+        for (position, item) in parsed.enumerated() {
+            switch item {
+            case .refused(let refusal):
+                refusals.append(IntakeRefusal(refusal, channel: channel, at: now))
+                summary.refused.append(.init(position: refusal.position ?? position, code: refusal.code, field: refusal.field, message: refusal.description))
+            case .accepted(let event):
+                guard let subject = event.subject else {
+                    summary.ignored += 1
+                    continue
+                }
+                arrivals.append(.init(subject: subject, dedupeKey: event.dedupeKey, source: channel, reason: "deletion event (\(event.source))"))
+                positions.append(position)
+            }
+        }
+        for (result, position) in zip(try await engine.receiveAll(arrivals), positions) {
+            switch result {
+            case .success(let received):
+                summary.accepted.append(.init(requestId: received.request.id, duplicate: !received.isNew))
+            case .failure(let error):
+                // The ids are plain but do not fit a policy's idType (an ObjectId policy
+                // and a non-hex id): refused, like any other bad event.
+                let refusal = IntakeRefusal(at: now, channel: channel, code: "id-does-not-fit-policy", field: "user.id", message: error.description)
+                refusals.append(refusal)
+                summary.refused.append(.init(position: position, code: refusal.code, field: refusal.field, message: refusal.message))
+            }
+        }
+        try await engine.state.saveRefusals(refusals)
+        return summary
+    }
+}
