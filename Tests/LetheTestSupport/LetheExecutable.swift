@@ -24,11 +24,61 @@ public enum LetheExecutable {
         return URL(fileURLWithPath: ".build/debug/lethe")
     }()
 
-    /// Runs `lethe` with `arguments`; `environment` entries are added to (or, with an
-    /// empty value, removed from) the current environment.
+    /// A running `lethe`, its output going to files.
+    public final class Running: @unchecked Sendable {
+        public let process: Process
+        let stdoutURL: URL
+        let stderrURL: URL
+
+        init(process: Process, stdoutURL: URL, stderrURL: URL) {
+            self.process = process
+            self.stdoutURL = stdoutURL
+            self.stderrURL = stderrURL
+        }
+
+        public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+        /// Waits for the process to end, at most `timeout`; kills it if it does not.
+        public func wait(timeout: Duration = .seconds(120)) async -> Result {
+            let deadline = ContinuousClock.now + timeout
+            while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+            return Result(
+                exitCode: process.terminationStatus,
+                stdout: (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "",
+                stderr: (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? ""
+            )
+        }
+
+        public var stderrSoFar: String { (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "" }
+    }
+
+    /// Starts `lethe` and returns at once.
+    public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Running {
+        let process = Process()
+        process.executableURL = url
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value.isEmpty ? nil : value }
+        process.environment = env
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-run-\(UUID().uuidString)")
+        let out = base.appendingPathExtension("out")
+        let err = base.appendingPathExtension("err")
+        try Data().write(to: out)
+        try Data().write(to: err)
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return Running(process: process, stdoutURL: out, stderrURL: err)
+    }
+
+    /// Runs `lethe` with `arguments` to its end; `environment` entries are added to
+    /// (or, with an empty value, removed from) the current environment. Output goes
+    /// through files, so a chatty child can never fill a pipe and stall.
     public static func run(
-        _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil,
-        currentDirectory: URL? = nil
+        _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil
     ) throws -> Result {
         let process = Process()
         process.executableURL = url
@@ -36,24 +86,21 @@ public enum LetheExecutable {
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value.isEmpty ? nil : value }
         process.environment = env
-        if let currentDirectory { process.currentDirectoryURL = currentDirectory }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let input = Pipe()
-        process.standardInput = input
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-run-\(UUID().uuidString)")
+        let (out, err, input) = (base.appendingPathExtension("out"), base.appendingPathExtension("err"), base.appendingPathExtension("in"))
+        defer { for file in [out, err, input] { try? FileManager.default.removeItem(at: file) } }
+        try Data().write(to: out)
+        try Data().write(to: err)
+        try Data((stdin ?? "").utf8).write(to: input)
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        process.standardInput = try FileHandle(forReadingFrom: input)
         try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        // Read both pipes before waiting, so a full pipe cannot stall the child.
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return Result(
             exitCode: process.terminationStatus,
-            stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self)
+            stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? ""
         )
     }
 }

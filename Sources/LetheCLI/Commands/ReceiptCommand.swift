@@ -1,5 +1,6 @@
 import ArgumentParser
 import LetheCore
+import Foundation
 import LetheService
 
 struct ReceiptCommand: AsyncParsableCommand {
@@ -53,6 +54,27 @@ struct RequestsCommand: AsyncParsableCommand {
                 print("\(request.id)  \(request.state.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)) \(request.source)  \(request.subjectPseudonym)\(request.note.map { "  \($0)" } ?? "")")
             }
             if requests.isEmpty { print("no requests") }
+        }
+    }
+}
+
+struct RefusalsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "refusals",
+        abstract: "List deletion events refused at intake, newest first, with the reason."
+    )
+
+    @Option(name: .long, help: "Most refusals to list.") var limit: Int = 50
+    @OptionGroup var engine: EngineOptions
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        try await withRuntime(connection: connection, policies: [], engine: engine) { runtime in
+            let refusals = try await runtime.state.refusals(limit: limit)
+            for refusal in refusals {
+                print("\(refusal.id)  \(ISO8601DateFormatter().string(from: refusal.at))  \(refusal.channel)  \(refusal.code)  \(refusal.message)")
+            }
+            if refusals.isEmpty { print("no refusals") }
         }
     }
 }

@@ -6,7 +6,7 @@ import LetheService
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Process every pending request, then exit (for cron or a Kubernetes CronJob).",
+        abstract: "Take in the inbox, process every pending request, then exit (for cron or a Kubernetes CronJob).",
         discussion: """
             Requests are leased, so several `lethe run` processes can share one state database. \
             Exits 1 if any request failed, 75 if some wait (held, needing approval).
@@ -34,6 +34,14 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
         let code = try await withRuntime(connection: connection, policies: policies, engine: engine) { runtime in
+            let inbox = engine.inboxNamespace
+            let intake = try await InboxConsumer(
+                collection: runtime.pool.database(inbox.database).collection(inbox.collection),
+                intake: RequestIntake(engine: runtime.engine)
+            ).drain()
+            if intake.accepted.count + intake.ignored + intake.refused.count > 0 {
+                print("inbox: \(intake.accepted.filter { !$0.duplicate }.count) new request(s), \(intake.ignored) ignored, \(intake.refused.count) refused (`lethe refusals` lists why)")
+            }
             let worker = QueueWorker(engine: runtime.engine, options: .init(leaseDuration: .seconds(leaseSeconds), requestsPerBatch: requestsPerBatch))
             let before = runtime.pool.monitor.snapshot()
             let started = ContinuousClock.now

@@ -64,6 +64,15 @@ struct EngineOptions: ParsableArguments {
         }
     }
 
+    @Option(name: .long, help: ArgumentHelp("The inbox collection producers insert events into (default: <state-db>.inbox).", valueName: "db.collection"))
+    var inbox: String?
+
+    /// The inbox as (database, collection).
+    var inboxNamespace: (database: String, collection: String) {
+        guard let inbox, let dot = inbox.firstIndex(of: ".") else { return (stateDb, inbox ?? "inbox") }
+        return (String(inbox[..<dot]), String(inbox[inbox.index(after: dot)...]))
+    }
+
     var engineOptions: ErasureEngine.Options {
         ErasureEngine.Options(batchSize: batchSize, maxDocumentsPerRequest: maxDocuments)
     }

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import LetheCore
+import LetheService
+import Logging
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run continuously: take in the inbox and HTTP deliveries, process requests, run scheduled sweeps.",
+        discussion: """
+            HTTP: POST /v1/events (signed with LETHE_HTTP_SECRET: header Lethe-Signature: t=<unix>,v1=<hex \
+            HMAC-SHA256 of "<t>.<body>">, or Authorization: Bearer $LETHE_HTTP_TOKEN), GET /healthz, GET /metrics. \
+            SIGTERM or SIGINT: finishes the batch in hand, gives back its leases, and exits 0.
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Address for HTTP (host:port).", valueName: "host:port"))
+    var listen: String = "127.0.0.1:8080"
+    @Flag(name: .long, help: "Run without the HTTP intake.") var noHttp = false
+    @Option(name: .long, help: ArgumentHelp("Seconds between looks at the inbox and the queue.", valueName: "seconds"))
+    var pollSeconds: Double = 5
+    @Option(name: .long, help: ArgumentHelp("When to run the retention sweeps, as a cron expression in UTC (repeatable), e.g. '0 3 * * *'.", valueName: "cron"))
+    var sweepCron: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Requests erased together.", valueName: "n"))
+    var requestsPerBatch: Int = 500
+    @OptionGroup var policyOptions: PolicyOptions
+    @OptionGroup var engine: EngineOptions
+    @OptionGroup var connection: ConnectionOptions
+
+    func validate() throws {
+        guard pollSeconds > 0 else { throw ValidationError("--poll-seconds must be positive") }
+        guard requestsPerBatch > 0 else { throw ValidationError("--requests-per-batch must be at least 1") }
+        for expression in sweepCron {
+            do { _ = try CronSchedule(expression) } catch { throw ValidationError("--sweep-cron: \(error)") }
+        }
+        if !noHttp {
+            guard Self.address(listen) != nil else { throw ValidationError("--listen must be host:port, such as 127.0.0.1:8080") }
+            let environment = ProcessInfo.processInfo.environment
+            guard !(environment["LETHE_HTTP_SECRET"] ?? "").isEmpty || !(environment["LETHE_HTTP_TOKEN"] ?? "").isEmpty else {
+                throw ValidationError("the HTTP intake needs LETHE_HTTP_SECRET (signed deliveries) or LETHE_HTTP_TOKEN (a bearer token); set one, or pass --no-http")
+            }
+        }
+    }
+
+    static func address(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+        return (String(text[..<colon]), port)
+    }
+
+    func run() async throws {
+        let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
+        let environment = ProcessInfo.processInfo.environment
+        var http: HTTPIntake.Options?
+        if !noHttp, let address = Self.address(listen) {
+            http = HTTPIntake.Options(host: address.host, port: address.port, authentication: .init(
+                secret: environment["LETHE_HTTP_SECRET"].flatMap { $0.isEmpty ? nil : Array($0.utf8) },
+                bearerToken: environment["LETHE_HTTP_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+            ))
+        }
+        let options = LetheServer.Options(
+            pollInterval: .milliseconds(Int(pollSeconds * 1000)),
+            sweepSchedules: try sweepCron.map { try CronSchedule($0) },
+            http: http,
+            worker: .init(requestsPerBatch: requestsPerBatch)
+        )
+        try await withRuntime(connection: connection, policies: policies, engine: engine) { runtime in
+            let intake = RequestIntake(engine: runtime.engine)
+            let inbox = engine.inboxNamespace
+            let consumer = InboxConsumer(collection: runtime.pool.database(inbox.database).collection(inbox.collection), intake: intake)
+            var logger = Logger(label: "lethe.serve")
+            logger.logLevel = .info
+            let group = LetheServer.serviceGroup(runtime: runtime, intake: intake, inbox: consumer, options: options, logger: logger)
+            printError("lethe serve: \(policies.count) polic(ies), inbox \(inbox.database).\(inbox.collection)\(http.map { ", HTTP on \($0.host):\($0.port)" } ?? ""), sweeps \(sweepCron.isEmpty ? "off" : sweepCron.joined(separator: "; "))")
+            try await group.run()
+            printError("lethe serve: stopped")
+        }
+    }
+}
