@@ -1,0 +1,165 @@
+import BSON
+import Foundation
+import LetheTestSupport
+import MongoKit
+import Testing
+
+private let backlogPolicy = """
+version: 1
+name: backlog
+database: DATABASE
+subject: { idType: string }
+rules:
+  - collection: notes
+    match: owner
+    action: delete
+  - collection: profiles
+    match: user_id
+    action: anonymize
+    set: { name: Deleted user }
+"""
+
+private struct ServiceFixture {
+    let pool: MongoClientPool
+    let database: MongoDatabase
+    let policies: URL
+    var state: String { database.name + "_state" }
+
+    static func make(users: Int) async throws -> ServiceFixture {
+        let pool = try TestServer.pool()
+        let database = pool.database(TestServer.uniqueDatabaseName("svc"))
+        let policies = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-svc-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: policies, withIntermediateDirectories: true)
+        try backlogPolicy.replacingOccurrences(of: "DATABASE", with: database.name)
+            .write(to: policies.appendingPathComponent("backlog.yaml"), atomically: true, encoding: .utf8)
+        if users > 0 {
+            try await database.collection("notes").insertMany((0..<users).flatMap { i in
+                [["owner": .string("user-\(i)")], ["owner": .string("user-\(i)")]] as [BSONDocument]
+            })
+            try await database.collection("profiles").insertMany((0..<users).map { ["user_id": .string("user-\($0)"), "name": .string("Person \($0)")] })
+            try await database.collection("notes").createIndex(["owner": 1])
+            try await database.collection("profiles").createIndex(["user_id": 1])
+        }
+        return ServiceFixture(pool: pool, database: database, policies: policies)
+    }
+
+    var environment: [String: String] { ["LETHE_MONGODB_URI": TestServer.uri!, "LETHE_HASH_KEY": "", "LETHE_HTTP_TOKEN": "", "LETHE_HTTP_SECRET": ""] }
+
+    func arguments(_ command: [String]) -> [String] {
+        command + ["--policies", policies.path, "--state-db", state]
+    }
+
+    func events(_ users: Range<Int>) -> String {
+        users.map { #"{"specversion":"1.0","id":"evt-\#($0)","source":"auth.example","type":"user.deleted","data":{"userId":"user-\#($0)"}}"# }
+            .joined(separator: "\n")
+    }
+
+    func requests() async throws -> [BSONDocument] {
+        try await pool.database(state).collection("requests").find().toArray()
+    }
+
+    func tearDown() async {
+        try? await database.drop()
+        try? await pool.database(state).drop()
+        try? FileManager.default.removeItem(at: policies)
+        await pool.shutdown()
+    }
+}
+
+@Suite("lethe enqueue, run, serve (integration)", .enabled(if: TestServer.isConfigured, TestServer.skipReason), .serialized)
+struct CLIServiceTests {
+    @Test("enqueue reads a file or standard input, JSON Lines or arrays; duplicates are one request; refusals exit 65")
+    func enqueue() async throws {
+        let fixture = try await ServiceFixture.make(users: 3)
+        defer { Task { await fixture.tearDown() } }
+        let file = fixture.policies.appendingPathComponent("events.jsonl")
+        try fixture.events(0..<2).write(to: file, atomically: true, encoding: .utf8)
+        let first = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", file.path]), environment: fixture.environment)
+        #expect(first.exitCode == 0, "\(first.output)")
+        #expect(first.stdout.contains("2 new request(s), 0 already recorded"))
+        let again = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", "-"]), environment: fixture.environment,
+                                            stdin: "[" + fixture.events(0..<3).split(separator: "\n").joined(separator: ",") + "]")
+        #expect(again.exitCode == 0, "\(again.output)")
+        #expect(again.stdout.contains("1 new request(s), 2 already recorded"))
+        let bad = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", "-"]), environment: fixture.environment,
+                                          stdin: #"{"specversion":"1.0","id":"x","source":"s","type":"user.deleted","data":{"userId":"has space"}}"#)
+        #expect(bad.exitCode == 65)
+        #expect(bad.stderr.contains("not-plain-id"))
+        #expect(!bad.output.contains("has space"))
+        let missing = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", "/nonexistent.json"]), environment: fixture.environment)
+        #expect(missing.exitCode == 65)
+        #expect(missing.stderr.contains("cannot read /nonexistent.json"))
+        let run = try LetheExecutable.run(fixture.arguments(["run", "--once"]), environment: fixture.environment)
+        #expect(run.exitCode == 0, "\(run.output)")
+        #expect(run.stdout.contains("processed 3 request(s): 3 done"))
+        #expect(try await fixture.database.collection("notes").countDocuments() == 0)
+    }
+
+    @Test("four lethe processes drain a backlog of 1,000 requests: each done exactly once, nothing left pending")
+    func fourProcesses() async throws {
+        let users = 1000
+        let fixture = try await ServiceFixture.make(users: users)
+        defer { Task { await fixture.tearDown() } }
+        let file = fixture.policies.appendingPathComponent("events.jsonl")
+        try fixture.events(0..<users).write(to: file, atomically: true, encoding: .utf8)
+        let enqueued = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", file.path]), environment: fixture.environment)
+        #expect(enqueued.exitCode == 0, "\(enqueued.output)")
+        let workers = try (0..<4).map { _ in
+            try LetheExecutable.start(fixture.arguments(["run", "--once", "--requests-per-batch", "50"]), environment: fixture.environment)
+        }
+        var results: [LetheExecutable.Result] = []
+        for worker in workers { results.append(await worker.wait(timeout: .seconds(600))) }
+        #expect(results.allSatisfy { $0.exitCode == 0 }, "\(results.map(\.output))")
+        let counts = results.compactMap { result in
+            result.stdout.split(separator: "\n").first { $0.hasPrefix("processed") }.flatMap { Int($0.split(separator: " ")[1]) }
+        }
+        #expect(counts.reduce(0, +) == users, "per process: \(counts)")
+        let requests = try await fixture.requests()
+        #expect(requests.count == users)
+        #expect(requests.allSatisfy { $0["state"] == "done" && $0["attempts"]?.intValue == 1 && $0["lease"] == nil })
+        #expect(try await fixture.database.collection("notes").countDocuments() == 0)
+        #expect(try await fixture.database.collection("profiles").countDocuments(["name": "Deleted user"]) == users)
+    }
+
+    @Test("a worker killed while holding leases: its requests are finished by another once the leases expire")
+    func killedWorker() async throws {
+        let users = 400
+        let fixture = try await ServiceFixture.make(users: users)
+        defer { Task { await fixture.tearDown() } }
+        let file = fixture.policies.appendingPathComponent("events.jsonl")
+        try fixture.events(0..<users).write(to: file, atomically: true, encoding: .utf8)
+        #expect(try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", file.path]), environment: fixture.environment).exitCode == 0)
+        let doomed = try LetheExecutable.start(fixture.arguments(["run", "--once", "--requests-per-batch", "100", "--lease-seconds", "3"]), environment: fixture.environment)
+        // Kill it as soon as it holds leases.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline, try await fixture.pool.database(fixture.state).collection("requests").countDocuments(["lease": ["$ne": .null]]) == 0 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        doomed.signal(SIGKILL)
+        _ = await doomed.wait()
+        try await Task.sleep(for: .seconds(3.5))
+        let rescue = try LetheExecutable.run(fixture.arguments(["run", "--once"]), environment: fixture.environment)
+        #expect(rescue.exitCode == 0, "\(rescue.output)")
+        let requests = try await fixture.requests()
+        #expect(requests.allSatisfy { $0["state"] == "done" && $0["lease"] == nil })
+        #expect(try await fixture.database.collection("notes").countDocuments() == 0)
+    }
+
+    @Test("serve stops cleanly on SIGTERM and SIGINT, and refuses to start HTTP without credentials")
+    func gracefulShutdown() async throws {
+        let fixture = try await ServiceFixture.make(users: 0)
+        defer { Task { await fixture.tearDown() } }
+        let noCredentials = try LetheExecutable.run(fixture.arguments(["serve"]), environment: fixture.environment)
+        #expect(noCredentials.exitCode == 64)
+        #expect(noCredentials.stderr.contains("LETHE_HTTP_SECRET"))
+        for signal in [SIGTERM, SIGINT] {
+            let serve = try LetheExecutable.start(fixture.arguments(["serve", "--no-http", "--poll-seconds", "0.2"]), environment: fixture.environment)
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline, !serve.stderrSoFar.contains("worker started") { try await Task.sleep(for: .milliseconds(50)) }
+            serve.signal(signal)
+            let result = await serve.wait(timeout: .seconds(30))
+            #expect(result.exitCode == 0, "\(result.output)")
+            #expect(result.stderr.contains("lethe serve: stopped"))
+        }
+    }
+}
