@@ -52,6 +52,7 @@ public struct LetheRuntime: Sendable {
         let state = MongoStateStore(pool: pool, options: .init(database: configuration.stateDatabase, subjectKey: configuration.subjectKey))
         do {
             try await state.prepare()
+            try await state.recordPolicies(configuration.policies.map { PolicyReference(name: $0.name, fingerprint: $0.fingerprint) }, at: Date())
         } catch {
             await pool.shutdown()
             throw error
