@@ -80,13 +80,23 @@ extension ErasureEngine {
         }
         active = approved
         let started = now()
+        var entries: [AuditEntry] = claimed.indices.compactMap { index in
+            switch requests[index].state {
+            case .held: AuditEntry.about(requests[index], .held, at: started, note: requests[index].note)
+            case .needsApproval: AuditEntry.about(requests[index], .needsApproval, at: started, note: requests[index].note)
+            case .failed: AuditEntry.about(requests[index], .failed, at: started, note: requests[index].note)
+            default: nil
+            }
+        }
         for index in active {
             requests[index].state = try RequestLifecycle.next(requests[index].state == .needsApproval ? .received : requests[index].state, on: .start)
             requests[index].startedAt = requests[index].startedAt ?? started
             requests[index].attempts += 1
             requests[index].note = nil
+            entries.append(AuditEntry.about(requests[index], .started, at: started, note: "attempt \(requests[index].attempts), in a batch of \(active.count)"))
         }
         try await state.saveAll(requests)
+        try await state.appendAudit(entries)
 
         do {
             for (ruleNumber, ref) in ruleRefs.enumerated() {
@@ -95,6 +105,8 @@ extension ErasureEngine {
                 try await applyCombined(ref, ruleNumber: ruleNumber, requests: &requests, active: pending,
                                         bindings: bindings, subjects: subjects, counts: attributed[ruleNumber])
                 try await state.saveAll(pending.map { requests[$0] })
+                let at = now()
+                try await state.appendAudit(pending.map { AuditEntry.rule(requests[$0].rules[ruleNumber], of: requests[$0], at: at) })
             }
             // Verification: one query per rule for the whole batch; leftovers, if any,
             // are attributed so that only the requests they belong to fail.
@@ -122,6 +134,7 @@ extension ErasureEngine {
                 requests[index].note = "stopped by an error, progress kept (run it again to resume): \(error)"
             }
             try await state.saveAll(requests)
+            try await state.appendAudit(active.map { AuditEntry.about(requests[$0], .failed, at: now(), note: requests[$0].note) })
             return requests
         }
 
@@ -142,6 +155,7 @@ extension ErasureEngine {
             if requests[index].state == .done { requests[index].subject = nil }
         }
         if !receipts.isEmpty { try await state.saveReceipts(receipts) }
+        try await state.appendAudit(active.flatMap { Self.closingEntries(requests[$0], at: finished) })
         try await state.saveAll(requests)
         logger.info("batch finished", metadata: [
             "lethe.requests": .stringConvertible(requests.count),

@@ -202,6 +202,9 @@ public struct ErasureEngine: Sendable {
         for request in fresh where !(request.dedupeKey.map(collided.contains) ?? false) {
             logger.debug("request received", metadata: [LogKey.request: .string(request.id), LogKey.subject: .string(request.subjectPseudonym)])
         }
+        try await state.appendAudit(fresh.filter { !($0.dedupeKey.map(collided.contains) ?? false) }.map {
+            AuditEntry.about($0, .received, at: received, note: "deletion request, due \(ISO8601DateFormatter().string(from: $0.dueAt ?? received))")
+        })
         if !fresh.isEmpty {
             logger.info("requests received", metadata: ["lethe.new": .stringConvertible(fresh.count - collided.count), "lethe.arrivals": .stringConvertible(arrivals.count)])
         }
@@ -215,6 +218,7 @@ public struct ErasureEngine: Sendable {
         request.state = try RequestLifecycle.next(.failed, on: .retry)
         request.note = nil
         try await state.save(request)
+        try await state.appendAudit([AuditEntry.about(request, .retried, at: now())])
         return request
     }
 
@@ -228,6 +232,7 @@ public struct ErasureEngine: Sendable {
         request.state = try RequestLifecycle.next(request.state, on: .approved)
         request.note = nil
         try await state.save(request)
+        try await state.appendAudit([AuditEntry.about(request, .approved, at: now())])
         return request
     }
 
@@ -244,6 +249,7 @@ public struct ErasureEngine: Sendable {
             // The hold's reason is an operator's free text: it stays with the hold.
             request.note = "waiting: legal hold \(hold.id) covers this user; nothing was changed (`lethe hold list` shows why)"
             try await state.save(request)
+            try await state.appendAudit([AuditEntry.about(request, .held, at: now(), note: "legal hold \(hold.id)")])
             logger.notice("request held", metadata: [LogKey.request: .string(request.id), LogKey.hold: .string(hold.id)])
             return request
         }
@@ -267,6 +273,7 @@ public struct ErasureEngine: Sendable {
                     request.state = try RequestLifecycle.next(request.state, on: .overLimit)
                     request.note = "waiting for approval: it would change \(total) documents, more than the limit of \(documentLimit); run `lethe approve \(request.id)` to let it run"
                     try await state.save(request)
+                    try await state.appendAudit([AuditEntry.about(request, .needsApproval, at: now(), note: "\(total) documents, limit \(documentLimit)")])
                     return request
                 }
                 request.state = try RequestLifecycle.next(request.state == .needsApproval ? .received : request.state, on: .start)
@@ -275,11 +282,13 @@ public struct ErasureEngine: Sendable {
             }
             request.attempts += 1
             try await state.save(request)
+            try await state.appendAudit([AuditEntry.about(request, .started, at: now(), note: "attempt \(request.attempts)")])
 
             for (index, statement) in statements.enumerated() where request.rules[index].stage == .pending {
                 try await apply(statement, progress: &request.rules[index])
                 request.rules[index].stage = .applied
                 try await state.save(request)
+                try await state.appendAudit([AuditEntry.rule(request.rules[index], of: request, at: now())])
             }
             try await verify(statements, request: &request)
         } catch let lost as LeaseLost {
@@ -301,6 +310,7 @@ public struct ErasureEngine: Sendable {
         let finished = now()
         request.finishedAt = finished
         try await state.saveReceipt(Receipt(request: request, finishedAt: finished))
+        try await state.appendAudit(Self.closingEntries(request, at: finished))
         if request.state == .done { request.subject = nil }  // the raw ids go with the data
         try await state.save(request)
         logger.info("request finished", metadata: [LogKey.request: .string(request.id), LogKey.state: .string(request.state.rawValue)])
@@ -311,6 +321,7 @@ public struct ErasureEngine: Sendable {
         request.state = .failed
         request.note = note
         try await state.save(request)
+        try await state.appendAudit([AuditEntry.about(request, .failed, at: now(), note: note)])
         logger.error("request failed", metadata: [LogKey.request: .string(request.id), LogKey.reason: .string(note)])
         return request
     }
@@ -402,6 +413,19 @@ public struct ErasureEngine: Sendable {
         return until.after.added(to: date.date)
     }
 
+    /// The entries that close a request: verification per rule, then the outcome.
+    static func closingEntries(_ request: ErasureRequest, at date: Date) -> [AuditEntry] {
+        var entries: [AuditEntry] = request.rules.filter { $0.action != "retain" }.map { progress in
+            var entry = AuditEntry.about(request, progress.stage == .verified ? .verified : .verificationFailed, at: date)
+            entry.rule = "\(progress.policy) #\(progress.ruleIndex + 1) \(progress.action) \(progress.namespace)"
+            entry.counts = ["remaining": progress.remaining ?? 0]
+            return entry
+        }
+        entries.append(AuditEntry.about(request, request.state == .done ? .finished : .failed, at: date,
+                                        note: request.state == .done ? "erased as the policies say; receipt stored" : request.note))
+        return entries
+    }
+
     // MARK: Sweeps
 
     /// Applies every policy's `retention` rules at `now`: documents older than the
@@ -430,6 +454,13 @@ public struct ErasureEngine: Sendable {
         }
         report.finishedAt = now()
         try await state.saveSweep(report)
+        try await state.appendAudit([AuditEntry(
+            at: report.finishedAt, event: .sweep, channel: "sweep",
+            policies: policies.map { "\($0.name)@\($0.fingerprint)" },
+            counts: ["matched": report.rules.reduce(0) { $0 + $1.matched }, "deleted": report.rules.reduce(0) { $0 + $1.deleted },
+                     "modified": report.rules.reduce(0) { $0 + $1.modified }],
+            note: "\(report.kind)\(dryRun ? " (dry run)" : "")"
+        )])
         logger.info("sweep finished", metadata: [
             LogKey.state: .string(dryRun ? "dry-run" : "applied"),
             "lethe.documents": .stringConvertible(report.rules.reduce(0) { $0 + $1.deleted + $1.modified }),

@@ -21,6 +21,8 @@ public protocol StateStore: Sendable {
     /// Records an event refused at intake (no personal data in it).
     func saveRefusal(_ refusal: IntakeRefusal) async throws
     func saveRefusals(_ refusals: [IntakeRefusal]) async throws
+    /// Appends to the audit trail (never changes or removes an entry).
+    func appendAudit(_ entries: [AuditEntry]) async throws
     /// Records a finished sweep, for the period reports.
     func saveSweep(_ sweep: SweepReport) async throws
 

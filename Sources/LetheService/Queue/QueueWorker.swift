@@ -107,6 +107,7 @@ struct LeaseRenewingStateStore: StateStore {
     func removeHold(id: String) async throws -> Bool { try await base.removeHold(id: id) }
     func saveRefusal(_ refusal: IntakeRefusal) async throws { try await base.saveRefusal(refusal) }
     func saveSweep(_ sweep: SweepReport) async throws { try await base.saveSweep(sweep) }
+    func appendAudit(_ entries: [AuditEntry]) async throws { try await base.appendAudit(entries) }
     func saveAll(_ requests: [ErasureRequest]) async throws {
         let expiry = Date().addingTimeInterval(duration.seconds)
         try await base.saveAll(requests.map { request in

@@ -56,6 +56,9 @@ public struct RequestIntake: EventIntake, DocumentIntake {
             }
         }
         try await engine.state.saveRefusals(refusals)
+        try await engine.state.appendAudit(refusals.map {
+            AuditEntry(at: $0.at, event: .refused, channel: $0.channel, note: "\($0.code)\($0.field.map { " (\($0))" } ?? "")")
+        })
         return summary
     }
 }

@@ -35,6 +35,7 @@ public struct MongoStateStore: StateStore {
     var settings: MongoCollection { database.collection("settings") }
     var refusals: MongoCollection { database.collection("refusals") }
     var sweeps: MongoCollection { database.collection("sweeps") }
+    var audit: MongoCollection { database.collection("audit") }
 
     /// Creates the indexes the queries here rely on. Idempotent.
     public func prepare() async throws {
@@ -44,6 +45,8 @@ public struct MongoStateStore: StateStore {
         // One request per event: sparse, so requests without a key (the CLI's) do not collide.
         try await requests.createIndex(["dedupeKey": 1], options: IndexOptions(unique: true, sparse: true))
         try await refusals.createIndex(["at": 1])
+        try await audit.createIndex(["requestId": 1, "at": 1])
+        try await audit.createIndex(["at": 1])
     }
 
     public func subjectKey() async throws -> SecretKey {
@@ -210,6 +213,22 @@ public struct MongoStateStore: StateStore {
         var document: BSONDocument = ["_id": .string(refusal.id)]
         for (key, value) in try BSONCodable.encode(refusal) { document.append(key, value) }
         try await refusals.insertOne(document)
+    }
+
+    public func appendAudit(_ entries: [AuditEntry]) async throws {
+        guard !entries.isEmpty else { return }
+        try await audit.insertMany(try entries.map { try BSONCodable.encode($0) }, ordered: false)
+    }
+
+    /// The audit trail, oldest first: of one request, or of a period.
+    public func auditTrail(requestId: String? = nil, period: DateInterval? = nil, limit: Int = 10_000) async throws -> [AuditEntry] {
+        var filter: BSONDocument = [:]
+        if let requestId { filter["requestId"] = .string(requestId) }
+        if let period {
+            filter["at"] = ["$gte": .datetime(BSONDatetime(period.start)), "$lt": .datetime(BSONDatetime(period.end))]
+        }
+        return try await audit.find(filter, options: FindOptions(sort: ["at": 1], limit: limit)).toArray()
+            .map { try BSONCodable.decode(AuditEntry.self, from: $0) }
     }
 
     public func saveSweep(_ sweep: SweepReport) async throws {
