@@ -78,7 +78,9 @@ struct CLIReportTests {
             outputs.append(try String(contentsOf: file, encoding: .utf8))
         }
         // Everything kept in Lethe's own database too.
-        for name in ["requests", "receipts", "refusals", "sweeps", "holds", "policies"] {
+        outputs.append(try lethe(["audit"], policies: false).output)
+        outputs.append(try lethe(["audit", "--json"], policies: false).output)
+        for name in ["requests", "receipts", "refusals", "sweeps", "holds", "policies", "audit"] {
             outputs += try await pool.database(state).collection(name).find().toArray().map { $0.extendedJSON(.canonical) }
         }
 

@@ -97,6 +97,22 @@ struct ErasureEngineIntegrationTests {
         #expect(try await fixture.runtime.state.requests().isEmpty)
     }
 
+    @Test("the audit trail records each step of a request, append-only, without raw ids")
+    func auditTrail() async throws {
+        let fixture = try await TodoFixture.make()
+        defer { Task { await fixture.tearDown() } }
+        let request = try await fixture.erase()
+        let trail = try await fixture.runtime.state.auditTrail(requestId: request.id)
+        #expect(trail.map(\.event) == [.received, .started] + Array(repeating: .ruleApplied, count: 6) + Array(repeating: .verified, count: 5) + [.finished])
+        #expect(trail.allSatisfy { $0.subjectPseudonym == request.subjectPseudonym && $0.channel == "test" })
+        #expect(trail.allSatisfy { $0.policies == ["todo-app@\(fixture.policy.fingerprint)"] })
+        let deleteItems = try #require(trail.first { $0.rule?.hasSuffix("Item") == true })
+        #expect(deleteItems.counts?["deleted"] == 4)
+        #expect(trail.first { $0.rule?.contains("retain") == true }?.note == "Commercial records are kept for 10 years")
+        let raw = try await fixture.runtime.pool.database(fixture.database.name + "_state").collection("audit").find().toArray()
+        #expect(raw.allSatisfy { !$0.extendedJSON(.canonical).contains("alice") })
+    }
+
     @Test("running a finished erasure again changes nothing")
     func rerunChangesNothing() async throws {
         let fixture = try await TodoFixture.make()

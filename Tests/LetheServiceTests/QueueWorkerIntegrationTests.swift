@@ -83,11 +83,11 @@ struct QueueWorkerIntegrationTests {
         defer { Task { await fixture.tearDown() } }
         let (request, _) = try await fixture.runtime.engine.receive(ErasureSubject(userId: "user-0"), source: "inbox", dedupeKey: "k")
         let state = fixture.runtime.state
-        let dead = try await state.claimBatch(owner: "dead", until: Date().addingTimeInterval(0.3), limit: 1, excluding: [], now: Date())
+        let dead = try await state.claimBatch(owner: "dead", until: Date().addingTimeInterval(5), limit: 1, excluding: [], now: Date())
         #expect(dead.map(\.id) == [request.id])
         // While the lease stands, nobody else gets it.
         #expect(try await QueueWorker(engine: fixture.runtime.engine, options: .init(owner: "live")).drain().processed.isEmpty)
-        try await Task.sleep(for: .milliseconds(400))
+        try await Task.sleep(for: .milliseconds(5_200))
         let summary = try await QueueWorker(engine: fixture.runtime.engine, options: .init(owner: "live")).drain()
         #expect(summary.processed == [request.id: .done])
     }
