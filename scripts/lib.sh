@@ -19,6 +19,18 @@ ensure_system_packages() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libmongoc-dev libbson-dev pkg-config >/dev/null
 }
 
+# Headless Chromium and poppler-utils: the report test renders the HTML report in a
+# real browser and reads the printed page back.
+ensure_browser() {
+    if command -v chromium >/dev/null && command -v pdftotext >/dev/null; then return 0; fi
+    command -v apt-get >/dev/null || die "chromium and pdftotext are missing: install chromium and poppler-utils"
+    say "installing chromium poppler-utils (apt)"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium poppler-utils >/dev/null
+}
+
 # The local MongoDB-wire server (nx-27017, pinned), in the git-ignored .venv/.
 ensure_test_server() {
     if [ -x "$VENV/bin/nx-27017" ] && [ "$("$VENV/bin/pip" show nx-27017 2>/dev/null | sed -n "s/^Version: //p")" = "$NX_VERSION" ]; then

@@ -5,6 +5,8 @@
 source "$(dirname "$0")/lib.sh"
 cd "$LETHE_ROOT"
 ensure_system_packages
+ensure_browser
+export LETHE_REQUIRE_BROWSER=1
 started=""
 if [ -z "${MONGODB_URI:-}" ]; then
     ensure_test_server

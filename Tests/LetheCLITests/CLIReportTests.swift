@@ -4,6 +4,56 @@ import LetheTestSupport
 import MongoKit
 import Testing
 
+/// The HTML report as a browser lays it out: headless Chromium prints it to PDF and
+/// takes a screenshot; the PDF's text (chart labels included) is read back. Nil, with
+/// the test passing, only when the tools are absent and LETHE_REQUIRE_BROWSER is unset
+/// (scripts/test.sh installs them and sets it).
+enum BrowserRendering {
+    struct Rendered {
+        var text: String
+        var pages: Int
+        var screenshotWidth: Int
+    }
+
+    static func tool(_ name: String) -> String? {
+        ["/usr/bin/\(name)", "/usr/local/bin/\(name)"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    static func run(_ path: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func render(_ html: URL) throws -> Rendered? {
+        guard let chromium = tool("chromium"), let pdftotext = tool("pdftotext"), let pdfinfo = tool("pdfinfo") else {
+            if ProcessInfo.processInfo.environment["LETHE_REQUIRE_BROWSER"] == "1" {
+                Issue.record("chromium and poppler-utils are required (scripts/test.sh installs them)")
+            }
+            return nil
+        }
+        let pdf = html.deletingPathExtension().appendingPathExtension("pdf")
+        let png = html.deletingPathExtension().appendingPathExtension("png")
+        let common = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"]
+        _ = try run(chromium, common + ["--print-to-pdf=\(pdf.path)", "--no-pdf-header-footer", html.absoluteString])
+        _ = try run(chromium, common + ["--window-size=1200,1600", "--screenshot=\(png.path)", html.absoluteString])
+        let text = try run(pdftotext, ["-layout", pdf.path, "-"])
+        let pages = try run(pdfinfo, [pdf.path]).split(separator: "\n").first { $0.hasPrefix("Pages:") }
+            .flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+        // PNG: width is the big-endian UInt32 at bytes 16..<20 (the IHDR chunk).
+        let header = [UInt8](try Data(contentsOf: png).prefix(24))
+        let width = header.count == 24 ? header[16..<20].reduce(0) { $0 << 8 | Int($1) } : 0
+        return Rendered(text: text, pages: pages, screenshotWidth: width)
+    }
+}
+
 @Suite("lethe report and the no-personal-data guarantee (integration)", .enabled(if: TestServer.isConfigured, TestServer.skipReason))
 struct CLIReportTests {
     @Test("users erased through every channel: no id, identity or email in any report, receipt or log line")
@@ -82,6 +132,15 @@ struct CLIReportTests {
         outputs.append(try lethe(["audit", "--json"], policies: false).output)
         for name in ["requests", "receipts", "refusals", "sweeps", "holds", "policies", "audit"] {
             outputs += try await pool.database(state).collection(name).find().toArray().map { $0.extendedJSON(.canonical) }
+        }
+
+        if let rendered = try BrowserRendering.render(policies.appendingPathComponent("report.html")) {
+            #expect(rendered.pages >= 2, "the report prints over several pages")
+            for text in ["Lethe compliance report", "Requests received", "Day received (UTC)", "completed", "Tax law (10 years)"] {
+                #expect(rendered.text.contains(text), "rendered page lacks \(text)")
+            }
+            #expect(rendered.screenshotWidth == 1200)
+            outputs.append(rendered.text)
         }
 
         let everything = outputs.joined(separator: "\n")
