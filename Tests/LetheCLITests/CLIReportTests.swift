@@ -119,6 +119,12 @@ struct CLIReportTests {
         for id in try await pool.database(state).collection("requests").find().toArray().compactMap({ $0["_id"]?.stringValue }) {
             outputs.append(try lethe(["receipt", id], policies: false).output)
             outputs.append(try lethe(["receipt", id, "--json"], policies: false).output)
+            for format in ["md", "html"] {
+                let certificate = try lethe(["receipt", id, "--format", format], policies: false)
+                #expect(certificate.exitCode == 0)
+                #expect(certificate.stdout.contains("Certificate of erasure"))
+                outputs.append(certificate.output)
+            }
         }
         for format in ["html", "md", "json", "csv"] {
             let file = policies.appendingPathComponent("report.\(format)")

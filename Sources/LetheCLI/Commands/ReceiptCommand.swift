@@ -6,11 +6,16 @@ import LetheService
 struct ReceiptCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "receipt",
-        abstract: "Print the receipt of a finished request."
+        abstract: "Print the receipt of a finished request: text, JSON, or a certificate of erasure (md, html)."
     )
 
     @Argument(help: "The request id (req_...).") var requestId: String
-    @Flag(name: .long, help: "Print JSON.") var json = false
+    @Flag(name: .long, help: "Print JSON (same as --format json).") var json = false
+    @Option(name: .long, help: "text, json, md or html (a certificate of erasure).") var format: String = "text"
+
+    func validate() throws {
+        guard ["text", "json", "md", "html"].contains(format) else { throw ValidationError("--format must be text, json, md or html") }
+    }
     @OptionGroup var engine: EngineOptions
     @OptionGroup var connection: ConnectionOptions
 
@@ -24,7 +29,12 @@ struct ReceiptCommand: AsyncParsableCommand {
                 }
                 throw LetheExit.invalidInput
             }
-            print(json ? try receipt.json() : receipt.text)
+            switch json ? "json" : format {
+            case "json": print(try receipt.json())
+            case "md": print(receipt.markdown, terminator: "")
+            case "html": print(receipt.html, terminator: "")
+            default: print(receipt.text)
+            }
         }
     }
 }
