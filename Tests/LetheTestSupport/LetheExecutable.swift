@@ -44,7 +44,12 @@ public enum LetheExecutable {
             while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
-            return Result(
+            return result()
+        }
+
+        /// What it printed and how it ended (after it ended).
+        func result() -> Result {
+            Result(
                 exitCode: process.terminationStatus,
                 stdout: (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "",
                 stderr: (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? ""
@@ -55,7 +60,7 @@ public enum LetheExecutable {
     }
 
     /// Starts `lethe` and returns at once.
-    public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Running {
+    public static func start(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> Running {
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
@@ -69,7 +74,13 @@ public enum LetheExecutable {
         try Data().write(to: err)
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
-        process.standardInput = FileHandle.nullDevice
+        if let stdin {
+            let input = base.appendingPathExtension("in")
+            try Data(stdin.utf8).write(to: input)
+            process.standardInput = try FileHandle(forReadingFrom: input)
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
         try process.run()
         return Running(process: process, stdoutURL: out, stderrURL: err)
     }
@@ -80,27 +91,9 @@ public enum LetheExecutable {
     public static func run(
         _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil
     ) throws -> Result {
-        let process = Process()
-        process.executableURL = url
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        for (key, value) in environment { env[key] = value.isEmpty ? nil : value }
-        process.environment = env
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-run-\(UUID().uuidString)")
-        let (out, err, input) = (base.appendingPathExtension("out"), base.appendingPathExtension("err"), base.appendingPathExtension("in"))
-        defer { for file in [out, err, input] { try? FileManager.default.removeItem(at: file) } }
-        try Data().write(to: out)
-        try Data().write(to: err)
-        try Data((stdin ?? "").utf8).write(to: input)
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        process.standardInput = try FileHandle(forReadingFrom: input)
-        try process.run()
-        process.waitUntilExit()
-        return Result(
-            exitCode: process.terminationStatus,
-            stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? ""
-        )
+        let running = try start(arguments, environment: environment, stdin: stdin)
+        running.process.waitUntilExit()
+        return running.result()
     }
+
 }
