@@ -44,10 +44,9 @@ extension ErasureEngine {
                 request.note = "\(error)"
                 continue
             }
-            guard statements.count == request.rules.count,
-                  zip(statements, request.rules).allSatisfy({ $0.policyName == $1.policy && $0.rule.index == $1.ruleIndex }) else {
+            guard Self.rules(statements, match: request) else {
                 request.state = .failed
-                request.note = "the policies changed since this request was recorded; retry it to plan anew"
+                request.note = Self.policiesChangedNote(request)
                 continue
             }
             var perPolicy: [[BSON]] = []
@@ -141,15 +140,7 @@ extension ErasureEngine {
         let finished = now()
         var receipts: [Receipt] = []
         for index in active {
-            let failures = requests[index].rules.filter { $0.stage == .verificationFailed }
-            if failures.isEmpty {
-                requests[index].state = try RequestLifecycle.next(requests[index].state, on: .finish)
-            } else {
-                requests[index].state = try RequestLifecycle.next(requests[index].state, on: .fail)
-                requests[index].note = "verification failed: " + failures.map {
-                    "\($0.remaining ?? 0) document(s) still match rule #\($0.ruleIndex + 1) (\($0.action)) of policy \($0.policy) on \($0.namespace)"
-                }.joined(separator: "; ")
-            }
+            try conclude(&requests[index])
             requests[index].finishedAt = finished
             receipts.append(Receipt(request: requests[index], finishedAt: finished))
             if requests[index].state == .done { requests[index].subject = nil }

@@ -257,9 +257,8 @@ public struct ErasureEngine: Sendable {
         if request.state == .failed { request.state = try RequestLifecycle.next(.failed, on: .retry) }
 
         let statements = try statements(for: subject)
-        guard statements.count == request.rules.count,
-              zip(statements, request.rules).allSatisfy({ $0.policyName == $1.policy && $0.rule.index == $1.ruleIndex }) else {
-            return try await fail(&request, note: "the policies changed since this request was recorded (\(request.policies.map(\.fingerprint).joined(separator: ", "))); run it again with the policies it was recorded under, or retry it to plan anew")
+        guard Self.rules(statements, match: request) else {
+            return try await fail(&request, note: Self.policiesChangedNote(request))
         }
 
         do {
@@ -298,15 +297,7 @@ public struct ErasureEngine: Sendable {
             return try await fail(&request, note: "stopped by an error, progress kept (run it again to resume): \(note)")
         }
 
-        let failures = request.rules.filter { $0.stage == .verificationFailed }
-        if failures.isEmpty {
-            request.state = try RequestLifecycle.next(request.state, on: .finish)
-        } else {
-            request.state = try RequestLifecycle.next(request.state, on: .fail)
-            request.note = "verification failed: " + failures.map {
-                "\($0.remaining ?? 0)\(($0.remaining ?? 0) >= options.verificationLimit ? "+" : "") document(s) still match rule #\($0.ruleIndex + 1) (\($0.action)) of policy \($0.policy) on \($0.namespace)"
-            }.joined(separator: "; ")
-        }
+        try conclude(&request)
         let finished = now()
         request.finishedAt = finished
         try await state.saveReceipt(Receipt(request: request, finishedAt: finished))
@@ -411,6 +402,29 @@ public struct ErasureEngine: Sendable {
         }
         guard let value = latest?.value(atPath: until.field), case .datetime(let date) = value else { return nil }
         return until.after.added(to: date.date)
+    }
+
+    /// Whether a request's recorded rules are still the policies' rules.
+    static func rules(_ statements: [RuleStatement], match request: ErasureRequest) -> Bool {
+        statements.count == request.rules.count
+            && zip(statements, request.rules).allSatisfy { $0.policyName == $1.policy && $0.rule.index == $1.ruleIndex }
+    }
+
+    static func policiesChangedNote(_ request: ErasureRequest) -> String {
+        "the policies changed since this request was recorded (\(request.policies.map(\.fingerprint).joined(separator: ", "))); run it again with the policies it was recorded under, or retry it to plan anew"
+    }
+
+    /// The verdict after verification: done, or failed with what is left where.
+    func conclude(_ request: inout ErasureRequest) throws {
+        let failures = request.rules.filter { $0.stage == .verificationFailed }
+        if failures.isEmpty {
+            request.state = try RequestLifecycle.next(request.state, on: .finish)
+            return
+        }
+        request.state = try RequestLifecycle.next(request.state, on: .fail)
+        request.note = "verification failed: " + failures.map {
+            "\($0.remaining ?? 0)\(($0.remaining ?? 0) >= options.verificationLimit ? "+" : "") document(s) still match rule #\($0.ruleIndex + 1) (\($0.action)) of policy \($0.policy) on \($0.namespace)"
+        }.joined(separator: "; ")
     }
 
     /// The entries that close a request: verification per rule, then the outcome.
