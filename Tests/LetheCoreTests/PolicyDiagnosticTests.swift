@@ -298,7 +298,15 @@ struct PolicyDiagnosticTests {
             "  - collection: c\n    match: m\n    action: retain\n    reason: law\n"
                 + "    until: { field: created_at, after: 1y }\n    then: { action: retain }\n")) == [
             "p.yaml:10:21: error: rules[0].then.action: action 'retain' is not allowed here; expected one of delete, "
-                + "anonymize, pull (hint: a retention that never ends needs neither until nor then; remove both)"
+                + "anonymize (hint: a retention that never ends needs neither until nor then (remove both); "
+                + "pull cannot come later, as it needs the user's ids, which go with the request)"
+        ])
+        #expect(messages(policy(
+            "  - collection: c\n    match: m\n    action: retain\n    reason: law\n"
+                + "    until: { field: created_at, after: 1y }\n    then: { action: pull }\n")) == [
+            "p.yaml:10:21: error: rules[0].then.action: action 'pull' is not allowed here; expected one of delete, "
+                + "anonymize (hint: a retention that never ends needs neither until nor then (remove both); "
+                + "pull cannot come later, as it needs the user's ids, which go with the request)"
         ])
         #expect(messages(policy(
             "  - collection: c\n    match: m\n    action: retain\n    reason: law\n    unset: [email]\n")) == [

@@ -333,8 +333,11 @@ struct PolicyParser {
             if let t = fields(entry.value, thenPath, allowed: PolicyKey.then),
                 let actionEntry = required(t, "action"),
                 let name = actionName(
-                    actionEntry.value, join(thenPath, "action"), allowed: ["delete", "anonymize", "pull"],
-                    otherHint: "a retention that never ends needs neither until nor then; remove both")
+                    actionEntry.value, join(thenPath, "action"), allowed: ["delete", "anonymize"],
+                    // `then` runs long after the request, when the user's ids are gone:
+                    // a pull, which needs them, could never be carried out.
+                    otherHint: "a retention that never ends needs neither until nor then (remove both); "
+                        + "pull cannot come later, as it needs the user's ids, which go with the request")
             {
                 then = parseActionBody(name, t, thenPath, actionNode: actionEntry.value, match: match, context: .then)
             }
