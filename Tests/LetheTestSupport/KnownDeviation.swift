@@ -45,6 +45,10 @@ public enum KnownDeviation: String, CaseIterable, Sendable {
     /// `$in` (and equality) with an ObjectId also matches a string holding its hex.
     case objectIdMatchesHexString = "an ObjectId in a query also matches its hex string"
 
+    /// `updateMany` with `_id: {$in: [...]}` of mixed types (an ObjectId and an int)
+    /// matches every document but modifies only some. Lethe sends one `$in` per type.
+    case mixedTypeInUpdatesSome = "updateMany with a mixed-type $in modifies only some matches"
+
     /// True when this deviation applies to the server under test.
     public var applies: Bool { TestServer.isNX27017 }
 }

@@ -234,6 +234,15 @@ extension ErasureEngine {
             progress.planned = total
             progress.matched = total
             try await apply(statement, progress: &progress)
+            if statement.retainUntil != nil {
+                var owners: [BSON: (request: String, token: String?)] = [:]
+                for index in active {
+                    guard let subject = subjects[index] else { continue }
+                    let token = anonymizer?.token(for: subject)
+                    for id in bindings[index]?[ref.policy] ?? [] where owners[id] == nil { owners[id] = (requests[index].id, token) }
+                }
+                try await recordRetention(statement, owners: owners)
+            }
         }
         for index in active {
             let count = counts[index] ?? RuleCount()

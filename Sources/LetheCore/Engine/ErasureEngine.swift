@@ -285,6 +285,9 @@ public struct ErasureEngine: Sendable {
 
             for (index, statement) in statements.enumerated() where request.rules[index].stage == .pending {
                 try await apply(statement, progress: &request.rules[index])
+                if statement.retainUntil != nil {
+                    try await recordRetention(statement, owners: owners(of: subject, request: request.id))
+                }
                 request.rules[index].stage = .applied
                 try await state.save(request)
                 try await state.appendAudit([AuditEntry.rule(request.rules[index], of: request, at: now())])
@@ -404,6 +407,18 @@ public struct ErasureEngine: Sendable {
         return until.after.added(to: date.date)
     }
 
+    /// Every id of `subject` (under every policy) mapped to its request and token.
+    func owners(of subject: ErasureSubject, request: String) throws -> [BSON: (request: String, token: String?)] {
+        var owners: [BSON: (request: String, token: String?)] = [:]
+        let token = anonymizer?.token(for: subject)
+        for policy in policies {
+            for id in try SubjectBinding.bind(subject, idType: policy.subject.idType, includeIdentities: policy.subject.includeIdentities) {
+                owners[id] = (request, token)
+            }
+        }
+        return owners
+    }
+
     /// Whether a request's recorded rules are still the policies' rules.
     static func rules(_ statements: [RuleStatement], match request: ErasureRequest) -> Bool {
         statements.count == request.rules.count
@@ -465,6 +480,10 @@ public struct ErasureEngine: Sendable {
                 report.rules.append(line)
                 progress(line)
             }
+        }
+        for line in try await sweepRetainedDue(at: started, dryRun: dryRun) {
+            report.rules.append(line)
+            progress(line)
         }
         report.finishedAt = now()
         try await state.saveSweep(report)
@@ -564,6 +583,7 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     case subjectMissing(String)
     case keyMissing(policy: String)
     case cannotRetry(String, ErasureRequest.State)
+    case retainedNotForgotten(Int)
 
     public var description: String {
         switch self {
@@ -575,6 +595,8 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
             "request \(id) is \(state.rawValue); only a request waiting for approval can be approved"
         case .subjectMissing(let id):
             "request \(id) no longer holds the user's ids (they are removed when a request finishes); submit a new request"
+        case .retainedNotForgotten(let count):
+            "\(count) retained document(s) whose `then` was applied could not be removed from the ledger (lethe.retained); the sweep stopped so as not to apply it twice"
         case .cannotRetry(let id, let state):
             "request \(id) is \(state.rawValue); only a failed request can be retried"
         case .keyMissing(let policy):

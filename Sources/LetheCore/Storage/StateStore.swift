@@ -21,6 +21,12 @@ public protocol StateStore: Sendable {
     /// Records an event refused at intake (no personal data in it).
     func saveRefusal(_ refusal: IntakeRefusal) async throws
     func saveRefusals(_ refusals: [IntakeRefusal]) async throws
+    /// Records documents kept by a `retain` rule until `then` falls due.
+    func recordRetained(_ entries: [RetainedDocument]) async throws
+    /// Retained documents whose `then` is due at `date`, oldest first.
+    func dueRetained(at date: Date, limit: Int) async throws -> [RetainedDocument]
+    /// Removes entries whose `then` has been applied.
+    func forgetRetained(_ entries: [RetainedDocument]) async throws
     /// Appends to the audit trail (never changes or removes an entry).
     func appendAudit(_ entries: [AuditEntry]) async throws
     /// Records a finished sweep, for the period reports.

@@ -108,6 +108,9 @@ struct LeaseRenewingStateStore: StateStore {
     func saveRefusal(_ refusal: IntakeRefusal) async throws { try await base.saveRefusal(refusal) }
     func saveSweep(_ sweep: SweepReport) async throws { try await base.saveSweep(sweep) }
     func appendAudit(_ entries: [AuditEntry]) async throws { try await base.appendAudit(entries) }
+    func recordRetained(_ entries: [RetainedDocument]) async throws { try await base.recordRetained(entries) }
+    func dueRetained(at date: Date, limit: Int) async throws -> [RetainedDocument] { try await base.dueRetained(at: date, limit: limit) }
+    func forgetRetained(_ entries: [RetainedDocument]) async throws { try await base.forgetRetained(entries) }
     func saveAll(_ requests: [ErasureRequest]) async throws {
         let expiry = Date().addingTimeInterval(duration.seconds)
         try await base.saveAll(requests.map { request in

@@ -36,6 +36,7 @@ public struct MongoStateStore: StateStore {
     var refusals: MongoCollection { database.collection("refusals") }
     var sweeps: MongoCollection { database.collection("sweeps") }
     var audit: MongoCollection { database.collection("audit") }
+    var retained: MongoCollection { database.collection("retained") }
 
     /// Creates the indexes the queries here rely on. Idempotent.
     public func prepare() async throws {
@@ -47,6 +48,7 @@ public struct MongoStateStore: StateStore {
         try await refusals.createIndex(["at": 1])
         try await audit.createIndex(["requestId": 1, "at": 1])
         try await audit.createIndex(["at": 1])
+        try await retained.createIndex(["dueAtMilliseconds": 1])
     }
 
     public func subjectKey() async throws -> SecretKey {
@@ -213,6 +215,44 @@ public struct MongoStateStore: StateStore {
         var document: BSONDocument = ["_id": .string(refusal.id)]
         for (key, value) in try BSONCodable.encode(refusal) { document.append(key, value) }
         try await refusals.insertOne(document)
+    }
+
+    public func recordRetained(_ entries: [RetainedDocument]) async throws {
+        guard !entries.isEmpty else { return }
+        // One entry per document and rule: recording twice (a rerun) keeps one.
+        try await retained.bulkWrite(entries.map { entry in
+            let key: BSONDocument = ["policy": .string(entry.policy), "ruleIndex": .int32(Int32(entry.ruleIndex)),
+                                     "namespace": .string(entry.namespace.description), "documentId": entry.documentId]
+            var document = key
+            document["requestId"] = .string(entry.requestId)
+            document["database"] = .string(entry.namespace.database)
+            document["collection"] = .string(entry.namespace.collection)
+            document["dueAtMilliseconds"] = .int64(BSONDatetime(entry.dueAt).millisecondsSinceEpoch)
+            if let token = entry.token { document["token"] = .string(token) }
+            return .replaceOne(filter: key, replacement: document, upsert: true)
+        }, ordered: false)
+    }
+
+    public func dueRetained(at date: Date, limit: Int) async throws -> [RetainedDocument] {
+        try await retained.find(
+            ["dueAtMilliseconds": ["$lte": .int64(BSONDatetime(date).millisecondsSinceEpoch)]],
+            options: FindOptions(sort: ["dueAtMilliseconds": 1], limit: limit)
+        ).toArray().compactMap { document in
+            guard let request = document["requestId"]?.stringValue, let policy = document["policy"]?.stringValue,
+                  let rule = document["ruleIndex"]?.intValue, let database = document["database"]?.stringValue,
+                  let collection = document["collection"]?.stringValue, let id = document["documentId"],
+                  let due = document["dueAtMilliseconds"]?.int64Value else { return nil }
+            return RetainedDocument(requestId: request, policy: policy, ruleIndex: rule,
+                                    namespace: Namespace(database: database, collection: collection), documentId: id,
+                                    dueAt: BSONDatetime(millisecondsSinceEpoch: due).date, token: document["token"]?.stringValue,
+                                    ledgerId: document["_id"])
+        }
+    }
+
+    public func forgetRetained(_ entries: [RetainedDocument]) async throws {
+        let ids = entries.compactMap(\.ledgerId)
+        guard !ids.isEmpty else { return }
+        try await retained.deleteMany(["_id": ["$in": .array(ids)]])
     }
 
     public func appendAudit(_ entries: [AuditEntry]) async throws {

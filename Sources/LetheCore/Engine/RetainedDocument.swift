@@ -1,0 +1,147 @@
+import BSON
+import Foundation
+
+/// A document kept by a `retain` rule with `until` and `then`: when it falls due, the
+/// sweep applies `then` to it. By then the user's ids are gone, so what is kept here is
+/// the document's `_id`, the due date, and the user's keyed token (for `pseudonymize`):
+/// no personal data.
+public struct RetainedDocument: Sendable, Hashable {
+    public var requestId: String
+    public var policy: String
+    public var ruleIndex: Int
+    public var namespace: Namespace
+    public var documentId: BSON
+    public var dueAt: Date
+    /// The user's pseudonym token, for a `then` that pseudonymizes.
+    public var token: String?
+    /// The entry's own id in the ledger, once stored.
+    public var ledgerId: BSON?
+
+    public init(requestId: String, policy: String, ruleIndex: Int, namespace: Namespace, documentId: BSON, dueAt: Date,
+                token: String?, ledgerId: BSON? = nil) {
+        self.requestId = requestId
+        self.policy = policy
+        self.ruleIndex = ruleIndex
+        self.namespace = namespace
+        self.documentId = documentId
+        self.dueAt = dueAt
+        self.token = token
+        self.ledgerId = ledgerId
+    }
+}
+
+extension ErasureEngine {
+    /// Records, for a `retain` rule with `until` and `then`, every retained document
+    /// with its due date, attributed to the request (and token) whose id it holds.
+    func recordRetention(_ statement: RuleStatement, owners: [BSON: (request: String, token: String?)]) async throws {
+        guard let until = statement.retainUntil, case .retain(let retention) = statement.rule.action, retention.then != nil else { return }
+        var projection: BSONDocument = ["_id": 1]
+        for path in statement.rule.match + [until.field] { projection[String(path.prefix { $0 != "." })] = 1 }
+        let (paths, state, policy, ruleIndex, namespace) = (statement.rule.match, self.state, statement.policyName, statement.rule.index, statement.namespace)
+        try await retrying {
+            try await data.forEachBatch(statement.namespace, filter: statement.matchFilter, projection: projection, batchSize: options.batchSize) { documents in
+                let entries: [RetainedDocument] = documents.compactMap { document in
+                    guard let id = document["_id"], case .datetime(let date)? = document.value(atPath: until.field),
+                          let owner = paths.lazy.flatMap({ document.values(atPath: $0) }).compactMap({ owners[$0] }).first
+                    else { return nil }
+                    return RetainedDocument(requestId: owner.request, policy: policy, ruleIndex: ruleIndex, namespace: namespace,
+                                            documentId: id, dueAt: until.after.added(to: date.date), token: owner.token)
+                }
+                try await state.recordRetained(entries)
+            }
+        }
+    }
+
+    /// Applies `then` to retained documents that have fallen due, in batches; with
+    /// `dryRun`, only counts them. One sweep line per rule.
+    func sweepRetainedDue(at now: Date, dryRun: Bool) async throws -> [SweepReport.Rule] {
+        var lines: [String: SweepReport.Rule] = [:]
+        var seen = Set<String>()
+        while true {
+            let due = try await state.dueRetained(at: now, limit: options.batchSize)
+            guard !due.isEmpty else { break }
+            // Each pass must make progress: an entry seen twice was not forgotten, and
+            // looping on it would apply `then` again and again.
+            let keys = due.map { "\($0.policy)#\($0.ruleIndex)#\($0.namespace)#\($0.documentId)" }
+            guard seen.isDisjoint(with: keys) else {
+                throw EngineError.retainedNotForgotten(due.count)
+            }
+            seen.formUnion(keys)
+            var done: [RetainedDocument] = []
+            for group in Dictionary(grouping: due, by: { "\($0.policy)#\($0.ruleIndex)" }).values {
+                let first = group[0]
+                guard let policy = policies.first(where: { $0.name == first.policy }),
+                      let rule = policy.rules.first(where: { $0.index == first.ruleIndex }),
+                      case .retain(let retention) = rule.action, let then = retention.then else {
+                    // The policy no longer says what to do: keep the entries for a human.
+                    logger.warning("retained documents fell due under a rule that no longer has `then`", metadata: [LogKey.policy: .string(first.policy)])
+                    continue
+                }
+                var line = lines["\(first.policy)#\(first.ruleIndex)"] ?? SweepReport.Rule(
+                    policy: first.policy, ruleIndex: first.ruleIndex, namespace: first.namespace.description,
+                    action: "then-\(then.name)", matched: 0, deleted: 0, modified: 0
+                )
+                line.matched += group.count
+                if !dryRun {
+                    let counts = try await applyThen(then, to: group)
+                    line.deleted += counts.deleted
+                    line.modified += counts.modified
+                    done += group
+                }
+                lines["\(first.policy)#\(first.ruleIndex)"] = line
+            }
+            if dryRun || done.isEmpty { break }
+            try await state.forgetRetained(done)
+        }
+        return lines.values.sorted { ($0.policy, $0.ruleIndex) < ($1.policy, $1.ruleIndex) }
+    }
+
+    /// Ids split by BSON type: one `$in` per type. MongoDB takes mixed types in one
+    /// `$in`; the test server updates only some of them (docs/test-server.md).
+    static func byType(_ ids: [BSON]) -> [[BSON]] {
+        Dictionary(grouping: ids, by: \.typeByte).sorted { $0.key < $1.key }.map(\.value)
+    }
+
+    private func applyThen(_ then: RuleAction, to group: [RetainedDocument]) async throws -> (deleted: Int, modified: Int) {
+        let namespace = group[0].namespace
+        switch then {
+        case .delete:
+            var deleted = 0
+            for ids in Self.byType(group.map(\.documentId)) {
+                deleted += try await retrying { try await data.deleteMany(namespace, filter: ["_id": ["$in": .array(ids)]]) }
+            }
+            return (deleted, 0)
+        case .anonymize(let anonymization):
+            // One update per user token (the same token for all of one user's documents).
+            var updates: [UpdateStatement] = []
+            for (token, documents) in Dictionary(grouping: group, by: { $0.token ?? "" }) {
+                let plan = RuleStatement.anonymizePlan(anonymization, token: token.isEmpty ? nil : token)
+                for sameType in Self.byType(documents.map(\.documentId)) {
+                    let ids: BSONDocument = ["_id": ["$in": .array(sameType)]]
+                    if anonymization.hash.isEmpty {
+                        updates.append(UpdateStatement(filter: ids, update: plan.update, many: true))
+                    } else if let anonymizer {
+                        var projection: BSONDocument = ["_id": 1]
+                        for field in anonymization.hash { projection[String(field.prefix { $0 != "." })] = 1 }
+                        try await data.forEachBatch(namespace, filter: ids, projection: projection, batchSize: options.batchSize) { docs in
+                            let perDocument: [UpdateStatement] = docs.compactMap { doc in
+                                guard let id = doc["_id"], let update = RuleStatement.hashUpdate(for: doc, fields: anonymization.hash, set: plan.set, unset: anonymization.unset, anonymizer: anonymizer) else { return nil }
+                                return UpdateStatement(filter: ["_id": id], update: update)
+                            }
+                            if !perDocument.isEmpty { _ = try await data.bulkUpdate(namespace, perDocument) }
+                        }
+                    } else {
+                        throw EngineError.keyMissing(policy: group[0].policy)
+                    }
+                }
+            }
+            let counts = updates.isEmpty ? WriteCounts(matched: group.count, modified: group.count)
+                : try await retrying { try await data.bulkUpdate(namespace, updates) }
+            return (0, counts.modified)
+        case .pull, .retain:
+            // The loader refuses these as `then` of a retained document (a pull needs
+            // the user's ids, which are gone).
+            return (0, 0)
+        }
+    }
+}
