@@ -92,6 +92,10 @@ struct CLIServiceTests {
         let run = try LetheExecutable.run(fixture.arguments(["run", "--once"]), environment: fixture.environment)
         #expect(run.exitCode == 0, "\(run.output)")
         #expect(run.stdout.contains("processed 3 request(s): 3 done"))
+        let runs = try await fixture.pool.database(fixture.state).collection("runs").find().toArray()
+        #expect(runs.count == 1)
+        #expect(runs.first?["done"]?.intValue == 3)
+        #expect(runs.first?.value(atPath: "documents.delete")?.intValue == 6)
         #expect(try await fixture.database.collection("notes").countDocuments() == 0)
     }
 

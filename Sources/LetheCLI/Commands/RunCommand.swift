@@ -34,6 +34,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
         let code = try await withRuntime(connection: connection, policies: policies, engine: engine) { runtime in
+            let runStarted = Date()
             let inbox = engine.inboxNamespace
             let intake = try await InboxConsumer(
                 collection: runtime.pool.database(inbox.database).collection(inbox.collection),
@@ -42,7 +43,8 @@ struct RunCommand: AsyncParsableCommand {
             if intake.accepted.count + intake.ignored + intake.refused.count > 0 {
                 print("inbox: \(intake.accepted.filter { !$0.duplicate }.count) new request(s), \(intake.ignored) ignored, \(intake.refused.count) refused (`lethe refusals` lists why)")
             }
-            let worker = QueueWorker(engine: runtime.engine, options: .init(leaseDuration: .seconds(leaseSeconds), requestsPerBatch: requestsPerBatch))
+            let workerOptions = QueueWorker.Options(leaseDuration: .seconds(leaseSeconds), requestsPerBatch: requestsPerBatch)
+            let worker = QueueWorker(engine: runtime.engine, options: workerOptions)
             let before = runtime.pool.monitor.snapshot()
             let started = ContinuousClock.now
             let summary = try await worker.drain()
@@ -60,6 +62,7 @@ struct RunCommand: AsyncParsableCommand {
                 let data = try JSONSerialization.data(withJSONObject: stats, options: [.prettyPrinted, .sortedKeys])
                 try data.write(to: URL(fileURLWithPath: statsFile))
             }
+            try await runtime.state.saveRun(RunReport(startedAt: runStarted, finishedAt: Date(), worker: workerOptions.owner, summary: summary, intake: intake))
             let failed = summary.count(.failed)
             let waiting = summary.count(.held) + summary.count(.needsApproval)
             print("processed \(summary.processed.count) request(s): \(summary.count(.done)) done, \(failed) failed, \(waiting) waiting\(summary.leasesLost > 0 ? ", \(summary.leasesLost) taken over by other workers" : "")")

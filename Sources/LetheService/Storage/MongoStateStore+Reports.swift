@@ -60,3 +60,45 @@ extension MongoStateStore {
         }
     }
 }
+
+/// What one `lethe run --once` did: counts only.
+public struct RunReport: Sendable, Hashable, Codable {
+    public var startedAt: Date
+    public var finishedAt: Date
+    public var worker: String
+    public var processed: Int
+    public var done: Int
+    public var failed: Int
+    public var waiting: Int
+    public var eventsAccepted: Int
+    public var eventsRefused: Int
+    /// Documents by action.
+    public var documents: [String: Int]
+
+    public init(startedAt: Date, finishedAt: Date, worker: String, summary: QueueWorker.Summary, intake: IntakeSummary) {
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.worker = worker
+        processed = summary.processed.count
+        done = summary.count(.done)
+        failed = summary.count(.failed)
+        waiting = summary.count(.held) + summary.count(.needsApproval)
+        eventsAccepted = intake.accepted.filter { !$0.duplicate }.count
+        eventsRefused = intake.refused.count
+        documents = summary.documents
+    }
+}
+
+extension MongoStateStore {
+    var runs: MongoCollection { database.collection("runs") }
+
+    public func saveRun(_ run: RunReport) async throws {
+        try await runs.insertOne(try BSONCodable.encode(run))
+    }
+
+    /// Runs recorded, newest first.
+    public func runReports(limit: Int = 100) async throws -> [RunReport] {
+        try await runs.find([:], options: FindOptions(sort: ["startedAt": -1], limit: limit)).toArray()
+            .map { try BSONCodable.decode(RunReport.self, from: $0) }
+    }
+}
