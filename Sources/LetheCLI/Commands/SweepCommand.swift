@@ -6,7 +6,7 @@ import LetheService
 struct SweepCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
-        abstract: "Apply the policies' retention rules: erase documents older than their period.",
+        abstract: "Apply the retention rules (documents past their period) and the `then` of retained documents now due.",
         discussion: "In bounded batches; run with --dry-run first to see what would go. The sweep is recorded in the state database."
     )
 
