@@ -144,12 +144,13 @@ elif [ -n "$rev" ]; then
     sha=$(git rev-parse --verify "$rev^{commit}") || die "--rev $rev is not a commit"
     src="$LETHE_ROOT/.build-bench/rev-src"
     say "building lethe (release) from a clean export of ${sha:0:7}"
-    # Extracted again only for another commit: fresh timestamps would rebuild everything.
-    if [ "$(cat "$src/.bench-commit" 2>/dev/null)" != "$sha" ]; then
+    # Extracted again only when the sources differ: fresh timestamps rebuild everything.
+    key="$(git rev-parse "$sha:Sources" "$sha:Package.swift" | tr '\n' ' ')"
+    if [ "$(cat "$src/.bench-sources" 2>/dev/null)" != "$key" ]; then
         rm -rf "$src"; mkdir -p "$src"
         git archive "$sha" | tar -x -C "$src"
         [ -f Package.resolved ] && cp Package.resolved "$src/"
-        echo "$sha" >"$src/.bench-commit"
+        echo "$key" >"$src/.bench-sources"
     fi
     build_release "$src" "$LETHE_ROOT/.build-bench/rev-build"
     lethe_desc="commit ${sha:0:7} (clean export), $build_flags"
