@@ -42,9 +42,9 @@ struct BatchProcessingIntegrationTests {
         let receipts = try await done.asyncMap { try await batched.runtime.state.receipt(requestId: $0.id) }
         #expect(receipts.allSatisfy { $0?.outcome == "completed" })
         // One write per rule for the whole batch, whatever the number of users: the
-        // two delete rules are two commands; everything (reads, writes, bookkeeping)
-        // stays within a constant.
-        #expect(spent.started("delete") == 2, "\(spent.byCommand)")
+        // two delete rules are two commands (the third removes the batch's checkpoint);
+        // everything (reads, writes, bookkeeping) stays within a constant.
+        #expect(spent.started("delete") == 3, "\(spent.byCommand)")
         #expect(spent.totalStarted <= 40, "\(spent.byCommand)")
     }
 
@@ -66,6 +66,44 @@ struct BatchProcessingIntegrationTests {
         #expect(perRequest < 0.35, "commands per request: \(perRequest) (\(spent.byCommand))")
     }
 
+    @Test("a batch stopped after three rules resumes from its checkpoint: those rules are not run again, the counts are whole")
+    func resumeFromCheckpoint() async throws {
+        let sequential = try await TodoFixture.make()
+        defer { Task { await sequential.tearDown() } }
+        var sequentialRules: [[RuleProgress]] = []
+        for user in Self.users { sequentialRules.append(try await sequential.erase(user).rules) }
+
+        let fixture = try await TodoFixture.make()
+        defer { Task { await fixture.tearDown() } }
+        let engine = fixture.runtime.engine
+        var received: [ErasureRequest] = []
+        for user in Self.users { received.append(try await engine.submit(user, source: "test")) }
+        // The process "dies" right after the third checkpoint: nothing else is saved.
+        let dying = engine.with(state: StopAfterCheckpoints(base: fixture.runtime.state, allowed: 3))
+        await #expect(throws: LeaseLost.self) { try await dying.processBatch(received) }
+        let stored = try await received.asyncMap { try #require(try await fixture.runtime.state.request(id: $0.id)) }
+        #expect(stored.allSatisfy { $0.state == .running && $0.rules.allSatisfy { $0.stage == .pending } })
+        #expect(try await fixture.runtime.state.checkpoints(requestIds: stored.map(\.id)).count == 1)
+
+        let before = fixture.runtime.pool.monitor.snapshot()
+        let done = try await engine.processBatch(stored)
+        let spent = fixture.runtime.pool.monitor.snapshot().subtracting(before)
+        #expect(done.allSatisfy { $0.state == .done }, "\(done.map(\.note))")
+        #expect(try await fixture.contentSnapshot() == sequential.contentSnapshot())
+        for (batch, single) in zip(done, sequentialRules) {
+            #expect(batch.rules.map(\.deleted) == single.map(\.deleted))
+            #expect(batch.rules.map(\.modified) == single.map(\.modified))
+            #expect(batch.rules.map(\.retained) == single.map(\.retained))
+        }
+        // Rules 1-3 (two deletes among them) came from the checkpoint: the deletes sent
+        // are the last rule's and the checkpoint's removal.
+        #expect(spent.started("delete") == 2, "\(spent.byCommand)")
+        #expect(try await fixture.runtime.state.checkpoints(requestIds: stored.map(\.id)).isEmpty)
+        let trail = try await fixture.runtime.state.auditTrail(requestId: done[0].id)
+        #expect(trail.last?.event == .finished)
+        #expect(trail.last?.details?.filter { $0.hasSuffix("verified") }.count == done[0].rules.count - 1)
+    }
+
     @Test("in a batch, a held user waits and an over-limit request needs approval; the others finish")
     func mixedBatch() async throws {
         let fixture = try await TodoFixture.make(options: .init(maxDocumentsPerRequest: 9))
@@ -83,6 +121,31 @@ struct BatchProcessingIntegrationTests {
         #expect(done.map(\.state) == [.needsApproval, .held, .done])
         #expect(try await fixture.database.collection("Item").countDocuments(["owner_id": "alice-0001"]) == 3)
         #expect(try await fixture.database.collection("Item").countDocuments(["owner_id": "carol-0003"]) == 0)
+    }
+}
+
+/// Passes `allowed` checkpoints through, then acts as a process that died: it throws
+/// (a lease lost is the one error the engine does not record).
+struct StopAfterCheckpoints: ForwardingStateStore {
+    let base: any StateStore
+    let allowed: Int
+    private let seen = Counter()
+
+    init(base: any StateStore, allowed: Int) {
+        self.base = base
+        self.allowed = allowed
+    }
+
+    func saveCheckpoint(_ checkpoint: BatchCheckpoint) async throws {
+        try await base.saveCheckpoint(checkpoint)
+        if seen.increment() >= allowed { throw LeaseLost(requestId: checkpoint.requestIds[0]) }
+    }
+
+    final class Counter: @unchecked Sendable {
+        // @unchecked: guarded by the lock.
+        private let lock = NSLock()
+        private var value = 0
+        func increment() -> Int { lock.withLock { value += 1; return value } }
     }
 }
 

@@ -37,6 +37,7 @@ struct AuditCommand: AsyncParsableCommand {
                 } else {
                     let counts = entry.counts.map { " " + $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") } ?? ""
                     print("\(iso.string(from: entry.at))  \(entry.event.rawValue.padding(toLength: 19, withPad: " ", startingAt: 0)) \(entry.requestId ?? "-")\(entry.rule.map { "  \($0)" } ?? "")\(counts)\(entry.note.map { "  \($0)" } ?? "")")
+                    for line in entry.details ?? [] { print("      \(line)") }
                 }
             }
             if entries.isEmpty, !json { print("no audit entries") }

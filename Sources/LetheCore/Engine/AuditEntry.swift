@@ -8,6 +8,8 @@ import Foundation
 public struct AuditEntry: Sendable, Hashable, Codable {
     public enum Event: String, Sendable, Hashable, Codable {
         case received, refused, held, needsApproval = "needs-approval", approved, retried, started
+        /// Per-rule entries of trails written before version 0.3; a request's rules are
+        /// now the `details` of its closing entry (and its receipt).
         case ruleApplied = "rule-applied", verified, verificationFailed = "verification-failed"
         case failed, finished, sweep
     }
@@ -26,6 +28,8 @@ public struct AuditEntry: Sendable, Hashable, Codable {
     public var counts: [String: Int]?
     /// Why (refusal code, hold id, retention reason, failure): never personal data.
     public var note: String?
+    /// Closing entries: one line per rule, what it did and how it verified.
+    public var details: [String]?
 
     public init(at: Date, event: Event, requestId: String? = nil, subjectPseudonym: String? = nil, channel: String? = nil,
                 policies: [String]? = nil, rule: String? = nil, counts: [String: Int]? = nil, note: String? = nil) {
@@ -46,11 +50,36 @@ public struct AuditEntry: Sendable, Hashable, Codable {
                    policies: request.policies.map { "\($0.name)@\($0.fingerprint)" }, note: note)
     }
 
-    /// One entry per rule a request has applied, with its counts.
-    static func rule(_ progress: RuleProgress, of request: ErasureRequest, at: Date) -> AuditEntry {
-        var entry = about(request, .ruleApplied, at: at, note: progress.retainReason)
-        entry.rule = "\(progress.policy) #\(progress.ruleIndex + 1) \(progress.action) \(progress.namespace)"
-        entry.counts = ["matched": progress.matched, "deleted": progress.deleted, "modified": progress.modified, "retained": progress.retained]
+    /// The entry that closes a request: its outcome, its totals, and one line per rule.
+    /// One entry, not one per rule: the trail stays small enough to write for a whole
+    /// batch at once, and the per-rule figures are the receipt's.
+    static func closing(_ request: ErasureRequest, at: Date) -> AuditEntry {
+        var entry = about(request, request.state == .done ? .finished : .failed, at: at,
+                          note: request.state == .done ? "erased as the policies say; receipt stored" : request.note)
+        entry.counts = [
+            "deleted": request.rules.reduce(0) { $0 + $1.deleted }, "modified": request.rules.reduce(0) { $0 + $1.modified },
+            "retained": request.rules.reduce(0) { $0 + $1.retained }, "remaining": request.rules.reduce(0) { $0 + ($1.remaining ?? 0) },
+        ]
+        entry.details = request.rules.map(Self.line)
         return entry
+    }
+
+    /// `todo-app #1 delete todo.Item: matched 4, deleted 4, verified`.
+    static func line(_ rule: RuleProgress) -> String {
+        var parts = ["matched \(rule.matched)"]
+        switch rule.action {
+        case "delete": parts.append("deleted \(rule.deleted)")
+        case "retain":
+            parts.append("retained \(rule.retained)")
+            if let until = rule.retainedUntil { parts.append("until \(until.formatted(.iso8601.year().month().day()))") }
+            if let reason = rule.retainReason { parts.append(reason) }
+        default: parts.append("modified \(rule.modified)")
+        }
+        switch rule.stage {
+        case .verified: if rule.action != "retain" { parts.append("verified") }
+        case .verificationFailed: parts.append("VERIFICATION FAILED: \(rule.remaining ?? 0) left")
+        case .pending, .applied: parts.append("not finished")
+        }
+        return "\(rule.policy) #\(rule.ruleIndex + 1) \(rule.action) \(rule.namespace): " + parts.joined(separator: ", ")
     }
 }

@@ -3,10 +3,11 @@ import Foundation
 
 /// Backlogs: many requests erased together. Per rule, one set-based write serves every
 /// request of the batch (`$in` of all their ids), while each request still gets its
-/// own exact counts: before the write, one read of the documents still needing the
-/// action (only their match fields, streamed) attributes each document to the
-/// requests whose ids it holds. Bookkeeping is batched as well: one bulk save of the
-/// requests per rule, one bulk write of receipts.
+/// own exact counts: before the write, one read attributes each document still needing
+/// the action to the requests whose ids it holds (grouped by the server where it can).
+/// Bookkeeping is batched as well: the requests are saved when the batch starts and
+/// when it ends; in between, each rule's counts go to one small checkpoint document,
+/// and the audit entries are written together at the end.
 extension ErasureEngine {
     /// Runs a batch of requests as far as each can go (like `process`, for many).
     /// A batch of one goes through `process`.
@@ -17,6 +18,16 @@ extension ErasureEngine {
             return done
         }
         var requests = claimed
+        let ruleRefs: [(policy: Int, rule: ErasureRule)] = policies.indices.flatMap { p in policies[p].rules.map { (p, $0) } }
+        // Rules an interrupted run of these requests applied come back from its checkpoint.
+        let earlier = try await state.checkpoints(requestIds: requests.map(\.id))
+        for index in requests.indices where requests[index].state == .running && rules(ruleRefs, match: requests[index]) {
+            for checkpoint in earlier {
+                for rule in checkpoint.restore(into: &requests[index]) {
+                    if case .retain(let retention) = ruleRefs[rule].rule.action { requests[index].rules[rule].retainReason = retention.reason }
+                }
+            }
+        }
         let held = try await state.heldSubjects(among: requests.map(\.subjectPseudonym))
         var bindings: [Int: [[BSON]]] = [:]  // request index -> ids per policy
         var subjects: [Int: ErasureSubject] = [:]
@@ -57,13 +68,19 @@ extension ErasureEngine {
             subjects[index] = subject
         }
         var active = bindings.keys.sorted()
-        let ruleRefs: [(policy: Int, rule: ErasureRule)] = policies.indices.flatMap { p in policies[p].rules.map { (p, $0) } }
 
         // Count, per request, what each rule covers: the guard rail and the receipts.
         var attributed: [[Int: RuleCount]] = []
-        for ref in ruleRefs {
-            let statement = combined(ref, active, bindings)
-            attributed.append(try await attribute(statement, ref: ref, active: active, bindings: bindings, filter: statement.pendingFilter))
+        for (ruleNumber, ref) in ruleRefs.enumerated() {
+            let pending = active.filter { requests[$0].rules[ruleNumber].stage == .pending }
+            // Retained documents count for the receipt, not for the guard rail: they are
+            // counted while they are recorded, in one read.
+            guard !pending.isEmpty, !ref.rule.action.isRetain else {
+                attributed.append([:])
+                continue
+            }
+            let statement = combined(ref, pending, bindings)
+            attributed.append(try await attribute(statement, ref: ref, active: pending, bindings: bindings, filter: statement.pendingFilter))
         }
         var approved: [Int] = []
         for index in active {
@@ -94,18 +111,23 @@ extension ErasureEngine {
             requests[index].note = nil
             entries.append(AuditEntry.about(requests[index], .started, at: started, note: "attempt \(requests[index].attempts), in a batch of \(active.count)"))
         }
-        try await state.saveAll(requests)
+        // Those that start are marked in one small update (their full record is saved
+        // at the end, their start time kept by the checkpoint meanwhile); those that
+        // wait or failed are saved now.
+        let waiting = requests.filter { [.held, .needsApproval, .failed].contains($0.state) }
+        if !waiting.isEmpty { try await state.saveAll(waiting) }
+        try await state.markStarted(requestIds: active.map { requests[$0].id }, lease: nil)
         try await state.appendAudit(entries)
 
+        var checkpoint = BatchCheckpoint(requestIds: active.map { requests[$0].id }, startedAt: started)
         do {
             for (ruleNumber, ref) in ruleRefs.enumerated() {
                 let pending = active.filter { requests[$0].rules[ruleNumber].stage == .pending }
                 guard !pending.isEmpty else { continue }
                 try await applyCombined(ref, ruleNumber: ruleNumber, requests: &requests, active: pending,
                                         bindings: bindings, subjects: subjects, counts: attributed[ruleNumber])
-                try await state.saveAll(pending.map { requests[$0] })
-                let at = now()
-                try await state.appendAudit(pending.map { AuditEntry.rule(requests[$0].rules[ruleNumber], of: requests[$0], at: at) })
+                checkpoint.record(rule: ruleNumber, of: pending.map { requests[$0] })
+                try await state.saveCheckpoint(checkpoint)
             }
             // Verification: one query per rule for the whole batch; leftovers, if any,
             // are attributed so that only the requests they belong to fail.
@@ -132,8 +154,10 @@ extension ErasureEngine {
                 requests[index].state = .failed
                 requests[index].note = "stopped by an error, progress kept (run it again to resume): \(error)"
             }
+            // The requests now hold the progress themselves: the checkpoint has served.
             try await state.saveAll(requests)
-            try await state.appendAudit(active.map { AuditEntry.about(requests[$0], .failed, at: now(), note: requests[$0].note) })
+            try await state.appendAudit(active.map { AuditEntry.closing(requests[$0], at: now()) })
+            try await removeCheckpoints([checkpoint] + earlier, finished: Set(active.map { requests[$0].id }))
             return requests
         }
 
@@ -147,12 +171,28 @@ extension ErasureEngine {
         }
         if !receipts.isEmpty { try await state.saveReceipts(receipts) }
         try await state.appendAudit(active.flatMap { Self.closingEntries(requests[$0], at: finished) })
-        try await state.saveAll(requests)
+        try await state.saveAll(requests, releasingLeases: true)
+        for index in requests.indices { requests[index].lease = nil }
+        try await removeCheckpoints([checkpoint] + earlier, finished: Set(requests.map(\.id)))
         logger.info("batch finished", metadata: [
             "lethe.requests": .stringConvertible(requests.count),
             "lethe.done": .stringConvertible(requests.filter { $0.state == .done }.count),
         ])
         return requests
+    }
+
+    /// Removes the checkpoints whose requests have all been saved with their progress
+    /// (an earlier one may also hold requests of another batch: it stays for them).
+    private func removeCheckpoints(_ checkpoints: [BatchCheckpoint], finished: Set<String>) async throws {
+        for checkpoint in checkpoints where !checkpoint.applied.isEmpty && checkpoint.requestIds.allSatisfy(finished.contains) {
+            try await state.removeCheckpoint(id: checkpoint.id)
+        }
+    }
+
+    /// Whether a request's recorded rules are still these rules.
+    func rules(_ refs: [(policy: Int, rule: ErasureRule)], match request: ErasureRequest) -> Bool {
+        refs.count == request.rules.count
+            && zip(refs, request.rules).allSatisfy { policies[$0.policy].name == $1.policy && $0.rule.index == $1.ruleIndex }
     }
 
     /// What one rule covers for one request.
@@ -169,19 +209,27 @@ extension ErasureEngine {
         return RuleStatement(policy: policies[ref.policy], rule: ref.rule, ids: ids, token: nil)
     }
 
-    /// Reads the match fields of the documents matching `filter` and counts, per
-    /// request, the documents holding one of its ids (each document once per request).
+    /// Counts, per request, the documents matching `filter` that hold one of its ids
+    /// (each document once per request). Where it can, the server groups the documents
+    /// by their match field and sends one line per distinct value (about one per user)
+    /// rather than every document; otherwise the match fields are read.
     func attribute(_ statement: RuleStatement, ref: (policy: Int, rule: ErasureRule), active: [Int],
                    bindings: [Int: [[BSON]]], filter: BSONDocument) async throws -> [Int: RuleCount] {
         var owners: [BSON: [Int]] = [:]
         for index in active { for id in bindings[index]?[ref.policy] ?? [] { owners[id, default: []].append(index) } }
         let paths = ref.rule.match
         let until = statement.retainUntil
+        let attributionFilter = ref.rule.action.isRetain ? statement.matchFilter : filter
+        let counter = AttributionCounter()
+        let ownerMap = owners
+        // Grouping serves one match field without dates. ObjectIds are read: a `$match`
+        // on them inside an aggregation finds nothing on some servers (docs/test-server.md).
+        if paths.count == 1, until == nil, !owners.keys.contains(where: { $0.objectIdValue != nil }),
+           let grouped = try await attributeGrouped(statement, path: paths[0], owners: ownerMap, filter: attributionFilter) {
+            return grouped
+        }
         var projection: BSONDocument = ["_id": 1]
         for path in paths + (until.map { [$0.field] } ?? []) { projection[String(path.prefix { $0 != "." })] = 1 }
-        let counter = AttributionCounter()
-        let attributionFilter = ref.rule.action.isRetain ? statement.matchFilter : filter
-        let ownerMap = owners
         try await retrying {
             counter.reset()
             try await data.forEachBatch(statement.namespace, filter: attributionFilter, projection: projection, batchSize: max(options.batchSize, 1_000)) { documents in
@@ -206,11 +254,39 @@ extension ErasureEngine {
         return counter.value
     }
 
+    /// `attribute` by a `$group` on the match field. Every group must name an id it was
+    /// filtered by; a server that groups arrays or nested paths differently leaves some
+    /// documents unnamed, and then nil says to read them instead.
+    private func attributeGrouped(_ statement: RuleStatement, path: String, owners: [BSON: [Int]],
+                                  filter: BSONDocument) async throws -> [Int: RuleCount]? {
+        let pipeline: [BSONDocument] = [["$match": .document(filter)], ["$group": ["_id": .string("$" + path), "n": ["$sum": 1]]]]
+        let counter = AttributionCounter()
+        let unnamed = ModifiedCounter()
+        try await retrying {
+            counter.reset()
+            unnamed.reset()
+            try await data.forEachResult(statement.namespace, pipeline: pipeline, batchSize: max(options.batchSize, 1_000)) { groups in
+                var local: [Int: RuleCount] = [:]
+                for group in groups {
+                    guard let documents = group["n"]?.intValue else { continue }
+                    var holders = Set<Int>()
+                    let key = group["_id"] ?? .null
+                    for value in [key] + (key.arrayValue ?? []) { holders.formUnion(owners[value] ?? []) }
+                    if holders.isEmpty { unnamed.add(documents) }
+                    for holder in holders { local[holder, default: RuleCount()].documents += documents }
+                }
+                counter.merge(local)
+            }
+        }
+        return unnamed.value == 0 ? counter.value : nil
+    }
+
     /// Carries out one rule for the requests in `active` with as few commands as the
     /// action allows, and records each request's counts.
     func applyCombined(_ ref: (policy: Int, rule: ErasureRule), ruleNumber: Int, requests: inout [ErasureRequest], active: [Int],
-                       bindings: [Int: [[BSON]]], subjects: [Int: ErasureSubject], counts: [Int: RuleCount]) async throws {
+                       bindings: [Int: [[BSON]]], subjects: [Int: ErasureSubject], counts attributed: [Int: RuleCount]) async throws {
         let statement = combined(ref, active, bindings)
+        var counts = attributed
         let total = active.reduce(0) { $0 + (counts[$1]?.documents ?? 0) }
         switch ref.rule.action {
         case .anonymize(let anonymization) where !anonymization.pseudonymize.isEmpty || !anonymization.hash.isEmpty:
@@ -229,20 +305,14 @@ extension ErasureEngine {
             } else {
                 try await hashCombined(statement, ref: ref, active: active, bindings: bindings, subjects: subjects, anonymization: anonymization, anonymizer: anonymizer)
             }
+        case .retain(let retention):
+            counts = try await retainCombined(statement, ref: ref, active: active, bindings: bindings,
+                                              requestIds: requests.map(\.id), subjects: subjects, recording: retention.then != nil)
         default:
             var progress = RuleProgress(policy: statement.policyName, ruleIndex: ref.rule.index, namespace: statement.namespace.description, action: statement.actionName)
             progress.planned = total
             progress.matched = total
             try await apply(statement, progress: &progress)
-            if statement.retainUntil != nil {
-                var owners: [BSON: (request: String, token: String?)] = [:]
-                for index in active {
-                    guard let subject = subjects[index] else { continue }
-                    let token = anonymizer?.token(for: subject)
-                    for id in bindings[index]?[ref.policy] ?? [] where owners[id] == nil { owners[id] = (requests[index].id, token) }
-                }
-                try await recordRetention(statement, owners: owners)
-            }
         }
         for index in active {
             let count = counts[index] ?? RuleCount()
@@ -258,6 +328,54 @@ extension ErasureEngine {
             }
             requests[index].rules[ruleNumber].stage = .applied
         }
+    }
+
+    /// Retention for a batch, in one read of the retained documents: per request, how
+    /// many are kept and until when; with `recording`, each goes to the ledger of
+    /// documents whose `then` falls due later (attributed to one request holding it).
+    private func retainCombined(_ statement: RuleStatement, ref: (policy: Int, rule: ErasureRule), active: [Int],
+                                bindings: [Int: [[BSON]]], requestIds: [String], subjects: [Int: ErasureSubject],
+                                recording: Bool) async throws -> [Int: RuleCount] {
+        var owners: [BSON: [Int]] = [:]
+        var tokens: [Int: String] = [:]
+        for index in active {
+            for id in bindings[index]?[ref.policy] ?? [] { owners[id, default: []].append(index) }
+            if let subject = subjects[index], let anonymizer { tokens[index] = anonymizer.token(for: subject) }
+        }
+        let until = statement.retainUntil
+        var projection: BSONDocument = ["_id": 1]
+        for path in ref.rule.match + (until.map { [$0.field] } ?? []) { projection[String(path.prefix { $0 != "." })] = 1 }
+        let (ownerMap, tokenMap, paths, state) = (owners, tokens, ref.rule.match, self.state)
+        let (policy, ruleIndex, namespace) = (statement.policyName, ref.rule.index, statement.namespace)
+        let counter = AttributionCounter()
+        try await retrying {
+            counter.reset()
+            try await data.forEachBatch(namespace, filter: statement.matchFilter, projection: projection, batchSize: options.batchSize) { documents in
+                var local: [Int: RuleCount] = [:]
+                var entries: [RetainedDocument] = []
+                for document in documents {
+                    var holders = Set<Int>()
+                    for path in paths {
+                        for value in document.values(atPath: path) { holders.formUnion(ownerMap[value] ?? []) }
+                    }
+                    var due: Date?
+                    if let until, case .datetime(let date)? = document.value(atPath: until.field) {
+                        due = until.after.added(to: date.date)
+                    }
+                    for holder in holders {
+                        local[holder, default: RuleCount()].documents += 1
+                        if let due, due > (local[holder]?.dueAt ?? .distantPast) { local[holder]?.dueAt = due }
+                    }
+                    if recording, let due, let id = document["_id"], let owner = holders.min() {
+                        entries.append(RetainedDocument(requestId: requestIds[owner], policy: policy, ruleIndex: ruleIndex, namespace: namespace,
+                                                        documentId: id, dueAt: due, token: tokenMap[owner]))
+                    }
+                }
+                if !entries.isEmpty { try await state.recordRetained(entries) }
+                counter.merge(local)
+            }
+        }
+        return counter.value
     }
 
     /// Hashing for a batch: one cursor over the documents still needing it, each

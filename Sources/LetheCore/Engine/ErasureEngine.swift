@@ -290,7 +290,6 @@ public struct ErasureEngine: Sendable {
                 }
                 request.rules[index].stage = .applied
                 try await state.save(request)
-                try await state.appendAudit([AuditEntry.rule(request.rules[index], of: request, at: now())])
             }
             try await verify(statements, request: &request)
         } catch let lost as LeaseLost {
@@ -442,17 +441,9 @@ public struct ErasureEngine: Sendable {
         }.joined(separator: "; ")
     }
 
-    /// The entries that close a request: verification per rule, then the outcome.
+    /// The entries that close a request.
     static func closingEntries(_ request: ErasureRequest, at date: Date) -> [AuditEntry] {
-        var entries: [AuditEntry] = request.rules.filter { $0.action != "retain" }.map { progress in
-            var entry = AuditEntry.about(request, progress.stage == .verified ? .verified : .verificationFailed, at: date)
-            entry.rule = "\(progress.policy) #\(progress.ruleIndex + 1) \(progress.action) \(progress.namespace)"
-            entry.counts = ["remaining": progress.remaining ?? 0]
-            return entry
-        }
-        entries.append(AuditEntry.about(request, request.state == .done ? .finished : .failed, at: date,
-                                        note: request.state == .done ? "erased as the policies say; receipt stored" : request.note))
-        return entries
+        [AuditEntry.closing(request, at: date)]
     }
 
     // MARK: Sweeps
@@ -573,6 +564,7 @@ final class ModifiedCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var total = 0
     func add(_ count: Int) { lock.withLock { total += count } }
+    func reset() { lock.withLock { total = 0 } }
     var value: Int { lock.withLock { total } }
 }
 

@@ -33,6 +33,12 @@ public protocol DataStore: Sendable {
         _ namespace: Namespace, filter: BSONDocument, projection: BSONDocument, batchSize: Int,
         _ body: @Sendable ([BSONDocument]) async throws -> Void
     ) async throws
+    /// Runs an aggregation pipeline and hands its results over in batches of at most
+    /// `batchSize`.
+    func forEachResult(
+        _ namespace: Namespace, pipeline: [BSONDocument], batchSize: Int,
+        _ body: @Sendable ([BSONDocument]) async throws -> Void
+    ) async throws
     /// Sends every update as one unordered bulk write (one round trip per
     /// server batch limit, not per update).
     func bulkUpdate(_ namespace: Namespace, _ updates: [UpdateStatement]) async throws -> WriteCounts

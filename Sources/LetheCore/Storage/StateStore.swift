@@ -34,8 +34,20 @@ public protocol StateStore: Sendable {
 
     // MARK: Batches (one command for many requests)
 
-    /// Saves several requests in one round trip (fenced by lease like `save`).
-    func saveAll(_ requests: [ErasureRequest]) async throws
+    /// Saves several requests in one round trip (fenced by lease like `save`); with
+    /// `releasingLeases`, the saved requests are no longer leased (the batch is over).
+    func saveAll(_ requests: [ErasureRequest], releasingLeases: Bool) async throws
+    /// Marks these requests running (one more attempt, no note) in one command; with
+    /// `lease`, only while `lease.owner` holds them, and extended to its expiry.
+    func markStarted(requestIds: [String], lease: Lease?) async throws
+    /// Records a batch's progress after a rule (one small document for the batch).
+    func saveCheckpoint(_ checkpoint: BatchCheckpoint) async throws
+    /// Checkpoints of unfinished batches that hold any of these requests.
+    func checkpoints(requestIds: [String]) async throws -> [BatchCheckpoint]
+    func removeCheckpoint(id: String) async throws
+    /// Extends `owner`'s leases on these requests; throws `LeaseLost` when another
+    /// worker took any of them over.
+    func renewLeases(requestIds: [String], owner: String, until expiry: Date) async throws
     func saveReceipts(_ receipts: [Receipt]) async throws
     /// Which of these pseudonyms have a legal hold.
     func heldSubjects(among pseudonyms: [String]) async throws -> Set<String>
@@ -51,6 +63,12 @@ public protocol StateStore: Sendable {
     func insertAll(_ requests: [ErasureRequest]) async throws -> Set<String>
     /// Gives back every lease `owner` still holds on these requests.
     func releaseAll(requestIds: [String], owner: String) async throws
+}
+
+extension StateStore {
+    public func saveAll(_ requests: [ErasureRequest]) async throws {
+        try await saveAll(requests, releasingLeases: false)
+    }
 }
 
 /// Thrown by `StateStore.save` when another worker took the request's lease.

@@ -64,12 +64,14 @@ public struct QueueWorker: Sendable {
             guard !claimed.isEmpty else { break }
             let ids = claimed.map(\.id)
             do {
-                for request in try await leasedEngine.processBatch(claimed) {
+                let processed = try await leasedEngine.processBatch(claimed)
+                for request in processed {
                     summary.processed[request.id] = request.state
                     guard request.finishedAt != nil else { continue }
                     for rule in request.rules { summary.documents[rule.action, default: 0] += rule.deleted + rule.modified + rule.retained }
                 }
-                try await engine.state.releaseAll(requestIds: ids, owner: options.owner)
+                // A finished batch gave its leases back with its last save.
+                try await engine.state.releaseAll(requestIds: processed.filter { $0.lease != nil }.map(\.id), owner: options.owner)
             } catch let lost as LeaseLost {
                 summary.leasesLost += 1
                 for id in ids { summary.processed[id] = summary.processed[id] ?? .running }
@@ -85,11 +87,20 @@ public struct QueueWorker: Sendable {
     }
 }
 
-/// Renews the worker's lease every time the engine records progress.
-struct LeaseRenewingStateStore: StateStore {
+/// Renews the worker's leases as the engine records progress: with every save, and
+/// with a batch's checkpoints once a third of the lease has passed (one command for the
+/// whole batch, not one per request and rule).
+struct LeaseRenewingStateStore: ForwardingStateStore {
     let base: any StateStore
     let owner: String
     let duration: Duration
+    private let lastRenewal = LastRenewal()
+
+    init(base: any StateStore, owner: String, duration: Duration) {
+        self.base = base
+        self.owner = owner
+        self.duration = duration
+    }
 
     func save(_ request: ErasureRequest) async throws {
         var renewed = request
@@ -97,38 +108,41 @@ struct LeaseRenewingStateStore: StateStore {
         try await base.save(renewed)
     }
 
-    func subjectKey() async throws -> SecretKey { try await base.subjectKey() }
-    func request(id: String) async throws -> ErasureRequest? { try await base.request(id: id) }
-    func saveReceipt(_ receipt: Receipt) async throws { try await base.saveReceipt(receipt) }
-    func receipt(requestId: String) async throws -> Receipt? { try await base.receipt(requestId: requestId) }
-    func activeHold(subjectPseudonym: String) async throws -> LegalHold? { try await base.activeHold(subjectPseudonym: subjectPseudonym) }
-    func addHold(_ hold: LegalHold) async throws { try await base.addHold(hold) }
-    func holds() async throws -> [LegalHold] { try await base.holds() }
-    func removeHold(id: String) async throws -> Bool { try await base.removeHold(id: id) }
-    func saveRefusal(_ refusal: IntakeRefusal) async throws { try await base.saveRefusal(refusal) }
-    func saveSweep(_ sweep: SweepReport) async throws { try await base.saveSweep(sweep) }
-    func appendAudit(_ entries: [AuditEntry]) async throws { try await base.appendAudit(entries) }
-    func recordRetained(_ entries: [RetainedDocument]) async throws { try await base.recordRetained(entries) }
-    func dueRetained(at date: Date, limit: Int) async throws -> [RetainedDocument] { try await base.dueRetained(at: date, limit: limit) }
-    func forgetRetained(_ entries: [RetainedDocument]) async throws { try await base.forgetRetained(entries) }
-    func saveAll(_ requests: [ErasureRequest]) async throws {
-        let expiry = Date().addingTimeInterval(duration.seconds)
+    func saveAll(_ requests: [ErasureRequest], releasingLeases: Bool) async throws {
+        let now = Date()
+        let expiry = now.addingTimeInterval(duration.seconds)
         try await base.saveAll(requests.map { request in
             var renewed = request
             renewed.lease = Lease(owner: owner, expiresAt: expiry)
             return renewed
-        })
+        }, releasingLeases: releasingLeases)
+        lastRenewal.set(now)
     }
-    func saveReceipts(_ receipts: [Receipt]) async throws { try await base.saveReceipts(receipts) }
-    func heldSubjects(among pseudonyms: [String]) async throws -> Set<String> { try await base.heldSubjects(among: pseudonyms) }
-    func claimBatch(owner: String, until expiry: Date, limit: Int, excluding: [String], now: Date) async throws -> [ErasureRequest] {
-        try await base.claimBatch(owner: owner, until: expiry, limit: limit, excluding: excluding, now: now)
+
+    func markStarted(requestIds: [String], lease: Lease?) async throws {
+        let now = Date()
+        try await base.markStarted(requestIds: requestIds, lease: Lease(owner: owner, expiresAt: now.addingTimeInterval(duration.seconds)))
+        lastRenewal.set(now)
     }
-    func releaseAll(requestIds: [String], owner: String) async throws { try await base.releaseAll(requestIds: requestIds, owner: owner) }
-    func requests(dedupeKeys: [String]) async throws -> [String: ErasureRequest] { try await base.requests(dedupeKeys: dedupeKeys) }
-    func openRequests(subjectPseudonyms: [String]) async throws -> [String: ErasureRequest] { try await base.openRequests(subjectPseudonyms: subjectPseudonyms) }
-    func insertAll(_ requests: [ErasureRequest]) async throws -> Set<String> { try await base.insertAll(requests) }
-    func saveRefusals(_ refusals: [IntakeRefusal]) async throws { try await base.saveRefusals(refusals) }
+
+    func saveCheckpoint(_ checkpoint: BatchCheckpoint) async throws {
+        try await base.saveCheckpoint(checkpoint)
+        let now = Date()
+        if now.timeIntervalSince(lastRenewal.get()) > duration.seconds / 3 {
+            try await base.renewLeases(requestIds: checkpoint.requestIds, owner: owner, until: now.addingTimeInterval(duration.seconds))
+            lastRenewal.set(now)
+        }
+    }
+}
+
+/// When the leases were last extended (shared by the copies of the store).
+private final class LastRenewal: @unchecked Sendable {
+    // @unchecked: guarded by the lock.
+    private let lock = NSLock()
+    private var date = Date()
+
+    func get() -> Date { lock.withLock { date } }
+    func set(_ newValue: Date) { lock.withLock { date = newValue } }
 }
 
 extension Duration {

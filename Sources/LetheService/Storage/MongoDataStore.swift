@@ -43,11 +43,23 @@ public struct MongoDataStore: DataStore {
         _ body: @Sendable ([BSONDocument]) async throws -> Void
     ) async throws {
         let cursor = try await collection(namespace).find(filter, options: FindOptions(projection: projection, batchSize: batchSize))
+        try await Self.inBatches(cursor, of: batchSize, body)
+    }
+
+    public func forEachResult(
+        _ namespace: Namespace, pipeline: [BSONDocument], batchSize: Int,
+        _ body: @Sendable ([BSONDocument]) async throws -> Void
+    ) async throws {
+        let cursor = try await collection(namespace).aggregate(pipeline, options: AggregateOptions(batchSize: batchSize))
+        try await Self.inBatches(cursor, of: batchSize, body)
+    }
+
+    private static func inBatches(_ cursor: MongoCursor, of size: Int, _ body: @Sendable ([BSONDocument]) async throws -> Void) async throws {
         var batch: [BSONDocument] = []
-        batch.reserveCapacity(batchSize)
+        batch.reserveCapacity(size)
         for try await document in cursor {
             batch.append(document)
-            if batch.count == batchSize {
+            if batch.count == size {
                 try await body(batch)
                 batch.removeAll(keepingCapacity: true)
             }

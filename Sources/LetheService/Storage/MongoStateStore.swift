@@ -37,6 +37,7 @@ public struct MongoStateStore: StateStore {
     var sweeps: MongoCollection { database.collection("sweeps") }
     var audit: MongoCollection { database.collection("audit") }
     var retained: MongoCollection { database.collection("retained") }
+    var batches: MongoCollection { database.collection("batches") }
 
     /// Creates the indexes the queries here rely on. Idempotent.
     public func prepare() async throws {
@@ -49,6 +50,7 @@ public struct MongoStateStore: StateStore {
         try await audit.createIndex(["requestId": 1, "at": 1])
         try await audit.createIndex(["at": 1])
         try await retained.createIndex(["dueAtMilliseconds": 1])
+        try await batches.createIndex(["requestIds": 1])
     }
 
     public func subjectKey() async throws -> SecretKey {
@@ -94,24 +96,82 @@ public struct MongoStateStore: StateStore {
         if request.lease != nil, result.matchedCount == 0 { throw LeaseLost(requestId: request.id) }
     }
 
-    public func saveAll(_ batch: [ErasureRequest]) async throws {
-        guard batch.count > 1 else {
+    public func saveAll(_ batch: [ErasureRequest], releasingLeases: Bool) async throws {
+        guard batch.count > 1 || releasingLeases else {
             if let only = batch.first { try await save(only) }
             return
         }
+        guard !batch.isEmpty else { return }
         let models: [WriteModel] = try batch.map { request in
             var filter: BSONDocument = ["_id": .string(request.id)]
             if let lease = request.lease { filter["lease.owner"] = .string(lease.owner) }
-            return .replaceOne(filter: filter, replacement: try stored(request), upsert: request.lease == nil)
+            var replacement = try stored(request)
+            if releasingLeases { replacement["lease"] = nil }
+            return .replaceOne(filter: filter, replacement: replacement, upsert: request.lease == nil)
         }
         let result = try await requests.bulkWrite(models, ordered: false)
         let leased = batch.filter { $0.lease != nil }
         if !leased.isEmpty, result.matchedCount + result.upsertedCount < batch.count {
-            // Some lease was taken over: which one is found by the next save of each.
-            for request in leased where try await self.request(id: request.id)?.lease?.owner != request.lease?.owner {
-                throw LeaseLost(requestId: request.id)
+            // Some lease was taken over: find which. A request this save released has
+            // no lease left, like one another worker finished: its attempt tells them apart.
+            for request in leased {
+                let current = try await self.request(id: request.id)
+                let ours = releasingLeases
+                    ? current?.lease == nil && current?.attempts == request.attempts && current?.state == request.state
+                    : current?.lease?.owner == request.lease?.owner
+                if !ours { throw LeaseLost(requestId: request.id) }
             }
         }
+    }
+
+    public func markStarted(requestIds: [String], lease: Lease?) async throws {
+        guard !requestIds.isEmpty else { return }
+        var filter: BSONDocument = ["_id": ["$in": .array(requestIds.map { .string($0) })]]
+        var set: BSONDocument = ["state": .string(ErasureRequest.State.running.rawValue)]
+        if let lease {
+            filter["lease.owner"] = .string(lease.owner)
+            set["lease.expiresAtMilliseconds"] = .int64(lease.expiresAtMilliseconds)
+        }
+        let result = try await requests.updateMany(filter, ["$set": .document(set), "$inc": ["attempts": 1], "$unset": ["note": ""]])
+        if let lease, result.matchedCount < requestIds.count { throw try await leaseLost(among: requestIds, owner: lease.owner) }
+    }
+
+    /// Which of these requests `owner` no longer holds, as the error to throw.
+    private func leaseLost(among requestIds: [String], owner: String) async throws -> LeaseLost {
+        let held = Set(try await requests.find(
+            ["_id": ["$in": .array(requestIds.map { .string($0) })], "lease.owner": .string(owner)],
+            options: FindOptions(projection: ["_id": 1])
+        ).toArray().compactMap { $0["_id"]?.stringValue })
+        return LeaseLost(requestId: requestIds.first { !held.contains($0) } ?? requestIds[0])
+    }
+
+    public func saveCheckpoint(_ checkpoint: BatchCheckpoint) async throws {
+        var document: BSONDocument = ["_id": .string(checkpoint.id)]
+        for (key, value) in try BSONCodable.encode(checkpoint) where key != "id" { document.append(key, value) }
+        try await batches.bulkWrite([.replaceOne(filter: ["_id": .string(checkpoint.id)], replacement: document, upsert: true)])
+    }
+
+    public func checkpoints(requestIds: [String]) async throws -> [BatchCheckpoint] {
+        guard !requestIds.isEmpty else { return [] }
+        return try await batches.find(["requestIds": ["$in": .array(requestIds.map { .string($0) })]]).toArray().map { document in
+            var decodable = document
+            decodable["id"] = document["_id"]
+            return try BSONCodable.decode(BatchCheckpoint.self, from: decodable)
+        }
+    }
+
+    public func removeCheckpoint(id: String) async throws {
+        try await batches.deleteOne(["_id": .string(id)])
+    }
+
+    public func renewLeases(requestIds: [String], owner: String, until expiry: Date) async throws {
+        guard !requestIds.isEmpty else { return }
+        let ms = Lease(owner: owner, expiresAt: expiry).expiresAtMilliseconds
+        let result = try await requests.updateMany(
+            ["_id": ["$in": .array(requestIds.map { .string($0) })], "lease.owner": .string(owner)],
+            ["$set": ["lease.expiresAtMilliseconds": .int64(ms)]]
+        )
+        if result.matchedCount < requestIds.count { throw try await leaseLost(among: requestIds, owner: owner) }
     }
 
     public func saveReceipts(_ batch: [Receipt]) async throws {
