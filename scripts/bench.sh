@@ -113,28 +113,14 @@ else
 fi
 say "server: $uri"
 
-# Release build. Swift 6.3.1 crashes in LLVM's coroutine splitting on LetheCLI
-# (PingCommand.run) with full optimisation; when it does, the build is retried with
-# LLVM's optimisations off (Swift's own SIL optimisations stay on), and the report says so.
+# Release build (Package.swift leaves the command-line module unoptimised: Swift 6.3.1
+# crashes optimising it; everything it calls is optimised).
 build_release() {  # $1: package directory, $2: scratch path
-    local flags=() marker="$2/.bench-compiler-crash" version
-    version=$(swift --version 2>/dev/null | head -n 1)
-    # A compiler known (by an earlier run) to crash goes straight to the workaround.
-    if [ "$(cat "$marker" 2>/dev/null)" = "$version" ] \
-        || ! (cd "$1" && swift build -c release --product lethe --scratch-path "$2") >"$BENCH_RUN/build.log" 2>&1; then
-        if [ "$(cat "$marker" 2>/dev/null)" = "$version" ] || grep -q "While splitting coroutine" "$BENCH_RUN/build.log"; then
-            say "swift-frontend crashes splitting a coroutine (a compiler bug): building with -Xfrontend -disable-llvm-optzns"
-            mkdir -p "$2" && echo "$version" >"$marker"
-            flags=(-Xswiftc -Xfrontend -Xswiftc -disable-llvm-optzns)
-            if ! (cd "$1" && swift build -c release --product lethe --scratch-path "$2" "${flags[@]}") >"$BENCH_RUN/build.log" 2>&1; then
-                grep -E "error" "$BENCH_RUN/build.log" | head -20 >&2; die "the release build failed (log: .run/bench/build.log)"
-            fi
-        else
-            grep -E "error" "$BENCH_RUN/build.log" | head -20 >&2; die "the release build failed (log: .run/bench/build.log)"
-        fi
+    if ! (cd "$1" && swift build -c release --product lethe --scratch-path "$2") >"$BENCH_RUN/build.log" 2>&1; then
+        grep -E "error" "$BENCH_RUN/build.log" | head -20 >&2; die "the release build failed (log: .run/bench/build.log)"
     fi
     lethe="$(cd "$1" && swift build -c release --show-bin-path --scratch-path "$2")/lethe"
-    build_flags="swift build -c release${flags[*]:+ ${flags[*]}}"
+    build_flags="swift build -c release"
 }
 commit=$(git rev-parse --short HEAD)
 if [ -n "$lethe" ]; then

@@ -10,18 +10,25 @@ struct PingCommand: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
-        let pool: MongoClientPool
-        do { pool = try connection.makePool() } catch { throw report(error) }
+        let pool = try connection.openPool()
+        let result = await Result { try await describe(pool) }
+        await pool.shutdown()
+        print(try result.mapError(report).get())
+    }
+
+    /// One line: the hosts, the server's version and its wire version.
+    private func describe(_ pool: MongoClientPool) async throws -> String {
+        let hello = try await pool.hello()
+        let version = await buildVersion(pool)
+        let hosts = try connection.connectionString().hosts.joined(separator: ",")
+        return "connected to \(hosts) (server version \(version), wire version \(hello["maxWireVersion"]?.intValue ?? 0))"
+    }
+
+    private func buildVersion(_ pool: MongoClientPool) async -> String {
         do {
-            let hello = try await pool.hello()
-            let build = try? await pool.database("admin").runCommand(["buildInfo": 1])
-            let version = build?["version"]?.stringValue ?? "unknown"
-            print("connected to \(try connection.connectionString().hosts.joined(separator: ","))"
-                + " (server version \(version), wire version \(hello["maxWireVersion"]?.intValue ?? 0))")
-            await pool.shutdown()
+            return try await pool.database("admin").runCommand(["buildInfo": 1])["version"]?.stringValue ?? "unknown"
         } catch {
-            await pool.shutdown()
-            throw report(error)
+            return "unknown"
         }
     }
 }

@@ -30,17 +30,12 @@ struct ValidateCommand: AsyncParsableCommand {
             print("\(policy.sourceFile): policy \(policy.name) v\(policy.version) valid, \(policy.rules.count) rule(s), \(policy.retention.count) retention rule(s), fingerprint \(policy.fingerprint)")
         }
         guard checkDb else { return }
-        let pool: MongoKit.MongoClientPool
-        do { pool = try connection.makePool() } catch { throw report(error) }
-        do {
-            let checks = try await PolicyDatabaseCheck.run(result.policies, pool: pool)
-            for check in checks { print(check.description) }
-            await pool.shutdown()
-            let warnings = checks.filter { !$0.isClean }.count
-            print(warnings == 0 ? "database check: all rules ok" : "database check: \(warnings) warning(s)")
-        } catch {
-            await pool.shutdown()
-            throw report(error)
-        }
+        let pool = try connection.openPool()
+        let outcome = await Result { try await PolicyDatabaseCheck.run(result.policies, pool: pool) }
+        await pool.shutdown()
+        let checks = try outcome.mapError(report).get()
+        for check in checks { print(check.description) }
+        let warnings = checks.filter { !$0.isClean }.count
+        print(warnings == 0 ? "database check: all rules ok" : "database check: \(warnings) warning(s)")
     }
 }

@@ -108,19 +108,19 @@ func withRuntime<T>(
     } catch {
         throw report(error)
     }
-    let runtime: LetheRuntime
-    do { runtime = try await LetheRuntime.start(configuration) } catch { throw report(error) }
-    do {
-        let result = try await body(runtime)
-        await runtime.shutdown()
-        return result
-    } catch let exit as ExitCode {
-        await runtime.shutdown()
-        throw exit
-    } catch {
-        await runtime.shutdown()
-        throw report(error)
+    let runtime = try await start(configuration)
+    // One shutdown after the body, whatever its outcome.
+    let outcome = await Result { try await body(runtime) }
+    await runtime.shutdown()
+    switch outcome {
+    case .success(let value): return value
+    case .failure(let exit as ExitCode): throw exit
+    case .failure(let error): throw report(error)
     }
+}
+
+private func start(_ configuration: LetheConfiguration) async throws -> LetheRuntime {
+    do { return try await LetheRuntime.start(configuration) } catch { throw report(error) }
 }
 
 /// Prints a request's outcome and returns the exit code it deserves.

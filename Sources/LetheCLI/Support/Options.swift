@@ -34,6 +34,18 @@ struct ConnectionOptions: ParsableArguments {
     func makePool() throws -> MongoClientPool {
         try MongoClientPool(connectionString(), options: .init(maximumSize: 4))
     }
+
+    /// `makePool`, with a failure reported to the person and turned into its exit code.
+    func openPool() throws -> MongoClientPool {
+        do { return try makePool() } catch { throw report(error) }
+    }
+}
+
+extension Result where Failure == any Error {
+    /// The outcome of an async throwing body.
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
 }
 
 /// Exit codes, as documented in `lethe --help`.
