@@ -129,6 +129,12 @@ struct LeaseRenewingStateStore: StateStore {
     func openRequests(subjectPseudonyms: [String]) async throws -> [String: ErasureRequest] { try await base.openRequests(subjectPseudonyms: subjectPseudonyms) }
     func insertAll(_ requests: [ErasureRequest]) async throws -> Set<String> { try await base.insertAll(requests) }
     func saveRefusals(_ refusals: [IntakeRefusal]) async throws { try await base.saveRefusals(refusals) }
+    func orphanCandidates(subjectPseudonyms: [String]) async throws -> [String: Date] {
+        try await base.orphanCandidates(subjectPseudonyms: subjectPseudonyms)
+    }
+    func recordOrphanCandidates(_ subjectPseudonyms: [String], at date: Date) async throws {
+        try await base.recordOrphanCandidates(subjectPseudonyms, at: date)
+    }
 }
 
 extension Duration {
