@@ -544,18 +544,65 @@ public struct SweepReport: Sendable, Hashable, Codable {
         public var ruleIndex: Int
         public var namespace: String
         public var action: String
-        /// Documents past their period (still needing the action).
+        /// Documents past their period (still needing the action); for an orphan
+        /// sweep, the documents of the orphans that the rule covers.
         public var matched: Int
         public var deleted: Int
         public var modified: Int
+        /// Orphan sweeps only: orphan ids (each a user to erase) that the rule's
+        /// documents hold.
+        public var users: Int?
+
+        public init(policy: String, ruleIndex: Int, namespace: String, action: String, matched: Int, deleted: Int, modified: Int,
+                    users: Int? = nil) {
+            self.policy = policy
+            self.ruleIndex = ruleIndex
+            self.namespace = namespace
+            self.action = action
+            self.matched = matched
+            self.deleted = deleted
+            self.modified = modified
+            self.users = users
+        }
     }
 
-    /// `retention` for age-based sweeps.
+    /// What an orphan sweep found, as counts (never an id).
+    public struct Orphans: Sendable, Hashable, Codable {
+        /// Distinct ids (of users and of their identities) the rules' documents hold.
+        public var linked: Int
+        /// Linked ids found in no users collection, without a request yet.
+        public var orphans: Int
+        /// Orphans first seen less than the grace period ago: left for a later sweep.
+        public var waiting: Int
+        /// Orphans with a request already (from an earlier sweep or a deletion event).
+        public var alreadyRequested: Int
+        /// Requests recorded by this sweep (0 in a dry run).
+        public var requested: Int
+        /// Ids that cannot be a request (not a plain id, or not of the policies' idType).
+        public var refused: Int
+        /// Why the sweep would stop, in a dry run that crossed a limit.
+        public var refusal: String?
+
+        public init(linked: Int, orphans: Int, waiting: Int, alreadyRequested: Int, requested: Int, refused: Int, refusal: String? = nil) {
+            self.linked = linked
+            self.orphans = orphans
+            self.waiting = waiting
+            self.alreadyRequested = alreadyRequested
+            self.requested = requested
+            self.refused = refused
+            self.refusal = refusal
+        }
+    }
+
+    /// `retention` for age-based sweeps (with the `then` of retained documents now
+    /// due), `orphans` for the orphan sweep.
     public var kind: String
     public var dryRun: Bool
     public var startedAt: Date
     public var finishedAt: Date
     public var rules: [Rule]
+    /// Orphan sweeps only.
+    public var orphans: Orphans? = nil
 }
 
 /// A dry-run line: what one rule would do now.
