@@ -334,20 +334,25 @@ public struct ErasureEngine: Sendable {
 
     // MARK: Applying one rule
 
-    func apply(_ statement: RuleStatement, progress: inout RuleProgress) async throws {
+    /// `batchDone`, when given, hears the documents written so far after each bounded
+    /// batch (for a progress display).
+    func apply(_ statement: RuleStatement, progress: inout RuleProgress,
+               batchDone: (@Sendable (Int) -> Void)? = nil) async throws {
         let ns = statement.namespace
         switch statement.write {
         case .delete:
-            progress.deleted += try await inBatches(ns, filter: statement.pendingFilter, expected: progress.planned) { filter in
+            progress.deleted += try await inBatches(ns, filter: statement.pendingFilter, expected: progress.planned, batchDone: batchDone) { filter in
                 try await data.deleteMany(ns, filter: filter)
             }
         case .update(let update):
-            progress.modified += try await inBatches(ns, filter: statement.pendingFilter, expected: progress.planned) { filter in
+            progress.modified += try await inBatches(ns, filter: statement.pendingFilter, expected: progress.planned, batchDone: batchDone) { filter in
                 try await data.updateMany(ns, filter: filter, update: update).modified
             }
         case .pull(let pulls):
             for pull in pulls {
-                progress.modified += try await inBatches(ns, filter: pull.filter, expected: progress.planned) { filter in
+                let before = progress.modified
+                progress.modified += try await inBatches(ns, filter: pull.filter, expected: progress.planned,
+                                                         batchDone: batchDone.map { done in { @Sendable written in done(before + written) } }) { filter in
                     try await data.updateMany(ns, filter: filter, update: pull.update).modified
                 }
             }
@@ -368,6 +373,7 @@ public struct ErasureEngine: Sendable {
                     }
                     guard !updates.isEmpty else { return }
                     total.add(try await data.bulkUpdate(ns, updates).modified)
+                    batchDone?(total.value)
                 }
             }
             progress.modified += total.value
@@ -380,10 +386,12 @@ public struct ErasureEngine: Sendable {
 
     /// Runs `write` once over `filter` when the set is small; otherwise in batches of
     /// `batchSize` documents picked by `_id`, until none is left.
-    private func inBatches(_ ns: Namespace, filter: BSONDocument, expected: Int,
+    private func inBatches(_ ns: Namespace, filter: BSONDocument, expected: Int, batchDone: (@Sendable (Int) -> Void)? = nil,
                            _ write: (BSONDocument) async throws -> Int) async throws -> Int {
         if expected <= options.batchSize {
-            return try await retrying { try await write(filter) }
+            let written = try await retrying { try await write(filter) }
+            batchDone?(written)
+            return written
         }
         var total = 0
         while true {
@@ -391,6 +399,7 @@ public struct ErasureEngine: Sendable {
             if ids.isEmpty { break }
             let batch: BSONDocument = ["$and": [.document(filter), ["_id": ["$in": .array(ids)]]]]
             total += try await retrying { try await write(batch) }
+            batchDone?(total)
             if ids.count < options.batchSize { break }
         }
         return total
@@ -459,7 +468,11 @@ public struct ErasureEngine: Sendable {
 
     /// Applies every policy's `retention` rules at `now`: documents older than the
     /// period are deleted or anonymized, in bounded batches. With `dryRun`, only counts.
-    public func sweep(dryRun: Bool, progress: @Sendable (SweepReport.Rule) -> Void = { _ in }) async throws -> SweepReport {
+    /// `progress` hears each rule when it is done; `batchDone`, each rule's documents
+    /// written so far out of those matched, after every bounded batch (for a progress
+    /// bar: the engine itself draws nothing).
+    public func sweep(dryRun: Bool, progress: @Sendable (SweepReport.Rule) -> Void = { _ in },
+                      batchDone: @escaping @Sendable (SweepProgress) -> Void = { _ in }) async throws -> SweepReport {
         let started = now()
         var report = SweepReport(kind: "retention", dryRun: dryRun, startedAt: started, finishedAt: started, rules: [])
         for policy in policies {
@@ -473,7 +486,11 @@ public struct ErasureEngine: Sendable {
                 if !dryRun, line.matched > 0 {
                     var applied = RuleProgress(policy: policy.name, ruleIndex: retention.index, namespace: line.namespace, action: line.action)
                     applied.planned = line.matched
-                    try await apply(statement, progress: &applied)
+                    let (matched, name) = (line.matched, line)
+                    batchDone(SweepProgress(rule: name, done: 0, total: matched))
+                    try await apply(statement, progress: &applied) { written in
+                        batchDone(SweepProgress(rule: name, done: min(written, matched), total: matched))
+                    }
                     line.deleted = applied.deleted
                     line.modified = applied.modified
                 }
@@ -603,6 +620,20 @@ public struct SweepReport: Sendable, Hashable, Codable {
     public var rules: [Rule]
     /// Orphan sweeps only.
     public var orphans: Orphans? = nil
+}
+
+/// How far one sweep rule has got: documents written out of those matched.
+public struct SweepProgress: Sendable, Hashable {
+    /// The rule, with its counts as they were before it started.
+    public var rule: SweepReport.Rule
+    public var done: Int
+    public var total: Int
+
+    public init(rule: SweepReport.Rule, done: Int, total: Int) {
+        self.rule = rule
+        self.done = done
+        self.total = total
+    }
 }
 
 /// A dry-run line: what one rule would do now.
