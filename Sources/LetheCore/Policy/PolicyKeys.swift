@@ -96,7 +96,7 @@ struct PolicyKey {
             "idType": "'idType' goes under subject, e.g. `subject: { idType: string }`",
             "includeIdentities": "'includeIdentities' goes under subject, e.g. `subject: { includeIdentities: true }`",
             "olderThan": "'olderThan' goes in an item of the retention list",
-            "field": "'field' goes in an item of the retention list",
+            "field": "'field' goes in an item of the retention list, or under users",
         ]
         for key in rule where !topLevel.contains(key) {
             out[key] = "'\(key)' goes in an item of the rules list"
