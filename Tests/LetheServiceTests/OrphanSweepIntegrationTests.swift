@@ -77,6 +77,8 @@ struct OrphanSweepIntegrationTests {
         #expect(byCollection["orders"]?.matched == 1)
         #expect(try await fixture.snapshot() == before, "a dry run changes nothing")
         #expect(try await fixture.runtime.state.requests().isEmpty)
+        let carol = SubjectPseudonymizer(key: testSubjectKey).pseudonym(for: ErasureSubject(userId: Self.carol))
+        #expect(try await fixture.runtime.state.orphanCandidates(subjectPseudonyms: [carol]).isEmpty, "not even a candidate")
         // Nothing in what was recorded holds the id.
         let sweeps = try await fixture.runtime.pool.database(fixture.database.name + "_state").collection("sweeps").find().toArray()
         let audit = try await fixture.runtime.state.auditTrail()
