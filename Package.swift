@@ -122,7 +122,8 @@ let package = Package(
         ),
         .testTarget(
             name: "LetheCLITests",
-            dependencies: ["LetheService", "LetheCore", "MongoKit", "LetheTestSupport"],
+            // LetheCLI for its pure helpers (the progress bar), tested without a terminal.
+            dependencies: ["LetheCLI", "LetheService", "LetheCore", "MongoKit", "LetheTestSupport"],
             swiftSettings: strict
         ),
     ]

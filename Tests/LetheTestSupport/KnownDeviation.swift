@@ -49,6 +49,14 @@ public enum KnownDeviation: String, CaseIterable, Sendable {
     /// matches every document but modifies only some. Lethe sends one `$in` per type.
     case mixedTypeInUpdatesSome = "updateMany with a mixed-type $in modifies only some matches"
 
+    /// `distinct` of a path through an array of documents (`authors.id`) returns
+    /// nothing. The orphan sweep reads ids with `find`, correct on both.
+    case distinctThroughArraysOfDocumentsEmpty = "distinct of a path through an array of documents returns nothing"
+    /// `$group` by an array field groups by a JSON string of the array (`'["a","b"]'`),
+    /// and an expression path through an array of documents (`$authors.id`) is null.
+    /// The orphan sweep reads ids with `find`, correct on both.
+    case groupByArraysAsStrings = "$group by an array field groups by its JSON text"
+
     /// True when this deviation applies to the server under test.
     public var applies: Bool { TestServer.isNX27017 }
 }

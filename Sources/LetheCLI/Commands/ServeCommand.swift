@@ -22,6 +22,12 @@ struct ServeCommand: AsyncParsableCommand {
     var pollSeconds: Double = 5
     @Option(name: .long, help: ArgumentHelp("When to run the retention sweeps, as a cron expression in UTC (repeatable), e.g. '0 3 * * *'.", valueName: "cron"))
     var sweepCron: [String] = []
+    @Option(name: .long, help: ArgumentHelp("When to run the orphan sweep (`lethe sweep --orphans`), as a cron expression in UTC (repeatable); its requests go to the worker.", valueName: "cron"))
+    var orphanSweepCron: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Scheduled orphan sweeps refuse when more orphan ids than this are found.", valueName: "n"))
+    var maxOrphans: Int = 100
+    @Option(name: .long, help: ArgumentHelp("Scheduled orphan sweeps refuse when the orphans are more than this percentage of the linked ids.", valueName: "percent"))
+    var maxOrphanPercent: Double = 10
     @Option(name: .long, help: ArgumentHelp("Requests erased together.", valueName: "n"))
     var requestsPerBatch: Int = 500
     @OptionGroup var policyOptions: PolicyOptions
@@ -34,6 +40,11 @@ struct ServeCommand: AsyncParsableCommand {
         for expression in sweepCron {
             do { _ = try CronSchedule(expression) } catch { throw ValidationError("--sweep-cron: \(error)") }
         }
+        for expression in orphanSweepCron {
+            do { _ = try CronSchedule(expression) } catch { throw ValidationError("--orphan-sweep-cron: \(error)") }
+        }
+        guard maxOrphans >= 0 else { throw ValidationError("--max-orphans cannot be negative") }
+        guard (0...100).contains(maxOrphanPercent) else { throw ValidationError("--max-orphan-percent must be between 0 and 100") }
         if !noHttp {
             guard Self.address(listen) != nil else { throw ValidationError("--listen must be host:port, such as 127.0.0.1:8080") }
             let environment = ProcessInfo.processInfo.environment
@@ -50,6 +61,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
+        if !orphanSweepCron.isEmpty, !policies.contains(where: { $0.users != nil }) {
+            printError("error: --orphan-sweep-cron needs a policy that says where its users are listed; add e.g. `users: { collection: custom_user_data, field: user_id }` (docs/policies.md, users)")
+            throw LetheExit.invalidInput
+        }
         let environment = ProcessInfo.processInfo.environment
         var http: HTTPIntake.Options?
         if !noHttp, let address = Self.address(listen) {
@@ -61,6 +76,8 @@ struct ServeCommand: AsyncParsableCommand {
         let options = LetheServer.Options(
             pollInterval: .milliseconds(Int(pollSeconds * 1000)),
             sweepSchedules: try sweepCron.map { try CronSchedule($0) },
+            orphanSweepSchedules: try orphanSweepCron.map { try CronSchedule($0) },
+            orphanOptions: .init(maxOrphans: maxOrphans, maxShare: maxOrphanPercent / 100),
             http: http,
             worker: .init(requestsPerBatch: requestsPerBatch)
         )
@@ -71,7 +88,7 @@ struct ServeCommand: AsyncParsableCommand {
             var logger = Logger(label: "lethe.serve")
             logger.logLevel = .info
             let group = LetheServer.serviceGroup(runtime: runtime, intake: intake, inbox: consumer, options: options, logger: logger)
-            printError("lethe serve: \(policies.count) polic(ies), inbox \(inbox.database).\(inbox.collection)\(http.map { ", HTTP on \($0.host):\($0.port)" } ?? ""), sweeps \(sweepCron.isEmpty ? "off" : sweepCron.joined(separator: "; "))")
+            printError("lethe serve: \(policies.count) polic(ies), inbox \(inbox.database).\(inbox.collection)\(http.map { ", HTTP on \($0.host):\($0.port)" } ?? ""), sweeps \(sweepCron.isEmpty ? "off" : sweepCron.joined(separator: "; ")), orphan sweeps \(orphanSweepCron.isEmpty ? "off" : orphanSweepCron.joined(separator: "; "))")
             try await group.run()
             printError("lethe serve: stopped")
         }

@@ -333,20 +333,25 @@ public struct ErasureEngine: Sendable {
 
     // MARK: Applying one rule
 
-    func apply(_ statement: RuleStatement, progress: inout RuleProgress) async throws {
+    /// `batchDone`, when given, hears the documents written so far after each bounded
+    /// batch (for a progress display).
+    func apply(_ statement: RuleStatement, progress: inout RuleProgress,
+               batchDone: (@Sendable (Int) -> Void)? = nil) async throws {
         let ns = statement.namespace
         switch statement.write {
         case .delete:
-            progress.deleted += try await inBatches(ns, filter: statement.pendingFilter, expected: progress.planned) { filter in
+            progress.deleted += try await inBatches(ns, filter: statement.pendingFilter, expected: progress.planned, batchDone: batchDone) { filter in
                 try await data.deleteMany(ns, filter: filter)
             }
         case .update(let update):
-            progress.modified += try await inBatches(ns, filter: statement.pendingFilter, expected: progress.planned) { filter in
+            progress.modified += try await inBatches(ns, filter: statement.pendingFilter, expected: progress.planned, batchDone: batchDone) { filter in
                 try await data.updateMany(ns, filter: filter, update: update).modified
             }
         case .pull(let pulls):
             for pull in pulls {
-                progress.modified += try await inBatches(ns, filter: pull.filter, expected: progress.planned) { filter in
+                let before = progress.modified
+                progress.modified += try await inBatches(ns, filter: pull.filter, expected: progress.planned,
+                                                         batchDone: batchDone.map { done in { @Sendable written in done(before + written) } }) { filter in
                     try await data.updateMany(ns, filter: filter, update: pull.update).modified
                 }
             }
@@ -367,6 +372,7 @@ public struct ErasureEngine: Sendable {
                     }
                     guard !updates.isEmpty else { return }
                     total.add(try await data.bulkUpdate(ns, updates).modified)
+                    batchDone?(total.value)
                 }
             }
             progress.modified += total.value
@@ -379,10 +385,12 @@ public struct ErasureEngine: Sendable {
 
     /// Runs `write` once over `filter` when the set is small; otherwise in batches of
     /// `batchSize` documents picked by `_id`, until none is left.
-    private func inBatches(_ ns: Namespace, filter: BSONDocument, expected: Int,
+    private func inBatches(_ ns: Namespace, filter: BSONDocument, expected: Int, batchDone: (@Sendable (Int) -> Void)? = nil,
                            _ write: (BSONDocument) async throws -> Int) async throws -> Int {
         if expected <= options.batchSize {
-            return try await retrying { try await write(filter) }
+            let written = try await retrying { try await write(filter) }
+            batchDone?(written)
+            return written
         }
         var total = 0
         while true {
@@ -390,6 +398,7 @@ public struct ErasureEngine: Sendable {
             if ids.isEmpty { break }
             let batch: BSONDocument = ["$and": [.document(filter), ["_id": ["$in": .array(ids)]]]]
             total += try await retrying { try await write(batch) }
+            batchDone?(total)
             if ids.count < options.batchSize { break }
         }
         return total
@@ -450,7 +459,11 @@ public struct ErasureEngine: Sendable {
 
     /// Applies every policy's `retention` rules at `now`: documents older than the
     /// period are deleted or anonymized, in bounded batches. With `dryRun`, only counts.
-    public func sweep(dryRun: Bool, progress: @Sendable (SweepReport.Rule) -> Void = { _ in }) async throws -> SweepReport {
+    /// `progress` hears each rule when it is done; `batchDone`, each rule's documents
+    /// written so far out of those matched, after every bounded batch (for a progress
+    /// bar: the engine itself draws nothing).
+    public func sweep(dryRun: Bool, progress: @Sendable (SweepReport.Rule) -> Void = { _ in },
+                      batchDone: @escaping @Sendable (SweepProgress) -> Void = { _ in }) async throws -> SweepReport {
         let started = now()
         var report = SweepReport(kind: "retention", dryRun: dryRun, startedAt: started, finishedAt: started, rules: [])
         for policy in policies {
@@ -464,7 +477,11 @@ public struct ErasureEngine: Sendable {
                 if !dryRun, line.matched > 0 {
                     var applied = RuleProgress(policy: policy.name, ruleIndex: retention.index, namespace: line.namespace, action: line.action)
                     applied.planned = line.matched
-                    try await apply(statement, progress: &applied)
+                    let (matched, name) = (line.matched, line)
+                    batchDone(SweepProgress(rule: name, done: 0, total: matched))
+                    try await apply(statement, progress: &applied) { written in
+                        batchDone(SweepProgress(rule: name, done: min(written, matched), total: matched))
+                    }
                     line.deleted = applied.deleted
                     line.modified = applied.modified
                 }
@@ -535,18 +552,79 @@ public struct SweepReport: Sendable, Hashable, Codable {
         public var ruleIndex: Int
         public var namespace: String
         public var action: String
-        /// Documents past their period (still needing the action).
+        /// Documents past their period (still needing the action); for an orphan
+        /// sweep, the documents of the orphans that the rule covers.
         public var matched: Int
         public var deleted: Int
         public var modified: Int
+        /// Orphan sweeps only: orphan ids (each a user to erase) that the rule's
+        /// documents hold.
+        public var users: Int?
+
+        public init(policy: String, ruleIndex: Int, namespace: String, action: String, matched: Int, deleted: Int, modified: Int,
+                    users: Int? = nil) {
+            self.policy = policy
+            self.ruleIndex = ruleIndex
+            self.namespace = namespace
+            self.action = action
+            self.matched = matched
+            self.deleted = deleted
+            self.modified = modified
+            self.users = users
+        }
     }
 
-    /// `retention` for age-based sweeps.
+    /// What an orphan sweep found, as counts (never an id).
+    public struct Orphans: Sendable, Hashable, Codable {
+        /// Distinct ids (of users and of their identities) the rules' documents hold.
+        public var linked: Int
+        /// Linked ids found in no users collection, without a request yet.
+        public var orphans: Int
+        /// Orphans first seen less than the grace period ago: left for a later sweep.
+        public var waiting: Int
+        /// Orphans with a request already (from an earlier sweep or a deletion event).
+        public var alreadyRequested: Int
+        /// Requests recorded by this sweep (0 in a dry run).
+        public var requested: Int
+        /// Ids that cannot be a request (not a plain id, or not of the policies' idType).
+        public var refused: Int
+        /// Why the sweep would stop, in a dry run that crossed a limit.
+        public var refusal: String?
+
+        public init(linked: Int, orphans: Int, waiting: Int, alreadyRequested: Int, requested: Int, refused: Int, refusal: String? = nil) {
+            self.linked = linked
+            self.orphans = orphans
+            self.waiting = waiting
+            self.alreadyRequested = alreadyRequested
+            self.requested = requested
+            self.refused = refused
+            self.refusal = refusal
+        }
+    }
+
+    /// `retention` for age-based sweeps (with the `then` of retained documents now
+    /// due), `orphans` for the orphan sweep.
     public var kind: String
     public var dryRun: Bool
     public var startedAt: Date
     public var finishedAt: Date
     public var rules: [Rule]
+    /// Orphan sweeps only.
+    public var orphans: Orphans? = nil
+}
+
+/// How far one sweep rule has got: documents written out of those matched.
+public struct SweepProgress: Sendable, Hashable {
+    /// The rule, with its counts as they were before it started.
+    public var rule: SweepReport.Rule
+    public var done: Int
+    public var total: Int
+
+    public init(rule: SweepReport.Rule, done: Int, total: Int) {
+        self.rule = rule
+        self.done = done
+        self.total = total
+    }
 }
 
 /// A dry-run line: what one rule would do now.

@@ -35,6 +35,8 @@ public struct Policy: Sendable, Hashable {
     public let rules: [ErasureRule]
     /// Rules applied periodically to everybody's documents by age.
     public let retention: [RetentionRule]
+    /// Where the existing users are listed, for the orphan sweep; nil when not given.
+    public let users: UsersSpec?
     /// `sha256:` and 16 hex digits identifying the meaning of the policy: comments,
     /// key order, layout and descriptions do not change it; any change to what the
     /// policy does (including a changed default) does.
@@ -53,6 +55,7 @@ public struct Policy: Sendable, Hashable {
         maxDocumentsPerRequest: Int? = nil,
         rules: [ErasureRule],
         retention: [RetentionRule] = [],
+        users: UsersSpec? = nil,
         sourceFile: String = ""
     ) {
         self.version = version
@@ -64,12 +67,13 @@ public struct Policy: Sendable, Hashable {
         self.maxDocumentsPerRequest = maxDocumentsPerRequest
         self.rules = rules
         self.retention = retention
+        self.users = users
         self.sourceFile = sourceFile
         self.fingerprint = PolicyCanonicalForm.fingerprint(
             version: version, name: name, database: database, subject: subject,
             deadline: deadline ?? Self.defaultDeadline,
             maxDocumentsPerRequest: maxDocumentsPerRequest ?? Self.defaultMaxDocumentsPerRequest,
-            rules: rules, retention: retention
+            rules: rules, retention: retention, users: users
         )
     }
 
@@ -79,6 +83,11 @@ public struct Policy: Sendable, Hashable {
     /// `maxDocumentsPerRequest`, or `defaultMaxDocumentsPerRequest` (10000).
     public var effectiveMaxDocumentsPerRequest: Int {
         maxDocumentsPerRequest ?? Self.defaultMaxDocumentsPerRequest
+    }
+
+    /// The namespace of the users collection, when `users` is given.
+    public var usersNamespace: Namespace? {
+        users.map { Namespace(database: $0.database ?? database, collection: $0.collection) }
     }
 
     /// The names of the collections the policy touches, in first-use order.

@@ -14,11 +14,11 @@ enum PolicyCanonicalForm {
     static func fingerprint(
         version: Int, name: String, database: String, subject: SubjectSpec,
         deadline: PolicyDuration, maxDocumentsPerRequest: Int,
-        rules: [ErasureRule], retention: [RetentionRule]
+        rules: [ErasureRule], retention: [RetentionRule], users: UsersSpec? = nil
     ) -> String {
         let text = render(
             version: version, name: name, database: database, subject: subject, deadline: deadline,
-            maxDocumentsPerRequest: maxDocumentsPerRequest, rules: rules, retention: retention
+            maxDocumentsPerRequest: maxDocumentsPerRequest, rules: rules, retention: retention, users: users
         )
         let digest = SHA256.hash(data: Data(text.utf8))
         let hex = digest.map { String(format: "%02x", $0) }.joined()
@@ -28,7 +28,7 @@ enum PolicyCanonicalForm {
     static func render(
         version: Int, name: String, database: String, subject: SubjectSpec,
         deadline: PolicyDuration, maxDocumentsPerRequest: Int,
-        rules: [ErasureRule], retention: [RetentionRule]
+        rules: [ErasureRule], retention: [RetentionRule], users: UsersSpec? = nil
     ) -> String {
         var lines = [
             "lethe-policy-canonical 1",
@@ -49,6 +49,13 @@ enum PolicyCanonicalForm {
             lines.append(
                 "retention collection=\(quote(rule.collection)) field=\(quote(rule.field)) "
                     + "olderThan=\(rule.olderThan) where=\(filter(rule.scope)) action=\(action(rule.action))"
+            )
+        }
+        // Only when given, so that the fingerprints of policies without it stay as they were.
+        if let users {
+            lines.append(
+                "users database=\(quote(users.database ?? database)) collection=\(quote(users.collection)) "
+                    + "field=\(quote(users.field)) identities=\(users.identities.map(quote) ?? "none") grace=\(users.effectiveGrace)"
             )
         }
         return lines.joined(separator: "\n") + "\n"

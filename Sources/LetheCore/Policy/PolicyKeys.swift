@@ -53,6 +53,13 @@ struct PolicyKey {
             PolicyKey(name: "field", expected: "the path of a date field", example: "field: last_seen"),
             PolicyKey(name: "after", expected: durationExpected, example: "after: 10y"),
             PolicyKey(name: "olderThan", expected: durationExpected, example: "olderThan: 180d"),
+            PolicyKey(
+                name: "users", expected: "a mapping with collection and field",
+                example: "users: { collection: custom_user_data, field: user_id }"),
+            PolicyKey(
+                name: "identities", expected: "the path of a field listing the user's identity ids",
+                example: "identities: identity_ids"),
+            PolicyKey(name: "grace", expected: durationExpected, example: "grace: 1d"),
         ].map { ($0.name, $0) }
     )
 
@@ -66,7 +73,7 @@ struct PolicyKey {
 
     static let topLevel = [
         "version", "name", "database", "description", "subject", "deadline", "maxDocumentsPerRequest", "rules",
-        "retention",
+        "retention", "users",
     ]
     static let subject = ["idType", "includeIdentities"]
     static let rule = [
@@ -78,6 +85,7 @@ struct PolicyKey {
     static let retentionRule = [
         "collection", "field", "olderThan", "where", "action", "description", "set", "unset", "hash", "pseudonymize",
     ]
+    static let users = ["database", "collection", "field", "identities", "grace"]
     static let changeKeys = ["set", "unset", "hash", "pseudonymize"]
     static let retainKeys = ["reason", "until", "then"]
 
@@ -88,7 +96,7 @@ struct PolicyKey {
             "idType": "'idType' goes under subject, e.g. `subject: { idType: string }`",
             "includeIdentities": "'includeIdentities' goes under subject, e.g. `subject: { includeIdentities: true }`",
             "olderThan": "'olderThan' goes in an item of the retention list",
-            "field": "'field' goes in an item of the retention list",
+            "field": "'field' goes in an item of the retention list, or under users",
         ]
         for key in rule where !topLevel.contains(key) {
             out[key] = "'\(key)' goes in an item of the rules list"
@@ -102,6 +110,13 @@ struct PolicyKey {
         "field": "'field' belongs to retention rules, or to until in a retain rule",
         "after": "'after' goes under until, e.g. `until: { field: created_at, after: 10y }`",
         "idType": "'idType' goes under the top-level subject",
+    ]
+    static let misplacedInUsers: [String: String] = [
+        "match": "did you mean 'field'? it names the field of a users document that holds the user's id",
+        "idField": "did you mean 'field'?",
+        "userId": "did you mean 'field'?",
+        "minimumAge": "did you mean 'grace'?",
+        "idType": "'idType' goes under the top-level subject; it applies to the users collection too",
     ]
     static let misplacedInRetention: [String: String] = [
         "match": "retention rules apply to everybody's documents by age, so they have no match; per-user rules go under rules",

@@ -258,6 +258,8 @@ extension PolicyParser {
         case date
         /// A field named in `where`.
         case filter
+        /// `users.field`, `users.identities`: where a users document holds ids.
+        case user
     }
 
     /// One field path or a list of them, each checked; nil when any is invalid.
@@ -327,6 +329,7 @@ extension PolicyParser {
                 case .change: "name the field to change"
                 case .date: "name the date field, e.g. created_at"
                 case .filter: "name the field the condition is about"
+                case .user: "name the field of a users document that holds the id, e.g. user_id"
                 }
             error(node, path, purpose == .match ? "empty match" : "empty field path", expected: expected, hint: hint)
             return false

@@ -129,11 +129,53 @@ struct PolicyParser {
             }
         }
 
+        let users = top["users"].flatMap { parseUsers($0.value, subject: subject) }
+
         guard errorCount == 0, let name, let database else { return nil }
         return Policy(
             version: Policy.currentVersion, name: name, database: database, description: description,
             subject: subject, deadline: deadline, maxDocumentsPerRequest: maxDocuments, rules: rules,
-            retention: retention, sourceFile: file)
+            retention: retention, users: users, sourceFile: file)
+    }
+
+    /// `users`: where the orphan sweep finds the existing users.
+    private mutating func parseUsers(_ node: Node, subject: SubjectSpec) -> UsersSpec? {
+        let errorsBefore = errorCount
+        guard let f = fields(node, "users", allowed: PolicyKey.users, misplaced: PolicyKey.misplacedInUsers) else { return nil }
+        var database: String?
+        if let entry = f["database"], let text = string(entry.value, "users.database") {
+            if let problem = Self.databaseNameProblem(text) {
+                error(
+                    entry.value, "users.database", "invalid database name '\(text)': \(problem)",
+                    expected: "a MongoDB database name",
+                    hint: "leave it out when the users collection is in the policy's database")
+            } else {
+                database = text
+            }
+        }
+        let collection = required(f, "collection").flatMap { collectionName($0.value, "users.collection") }
+        var field: String?
+        if let entry = f["field"] {
+            field = singlePath(entry.value, "users.field", purpose: .user)
+        } else if !f.suggested.contains("field") {
+            // Not `required`: elsewhere `field` is a date, here it is the user id.
+            error(
+                f.node, "users", "missing required key 'field'", expected: "the field of a users document holding the user's id",
+                hint: "add e.g. `field: user_id`")
+        }
+        let identities = f["identities"].flatMap { singlePath($0.value, "users.identities", purpose: .user) }
+        let grace = f["grace"].flatMap { duration($0.value, "users.grace") }
+        guard errorCount == errorsBefore, let collection, let field else { return nil }
+        if subject.includeIdentities, identities == nil {
+            // Documents may hold identity ids (that is what includeIdentities says), and
+            // a users collection that does not list them would make them look orphaned.
+            warning(
+                f.node, "users", "identity ids will look orphaned: subject.includeIdentities is true but users has no identities",
+                expected: "users.identities, the field listing each user's identity ids",
+                hint: "add e.g. `identities: identity_ids` if users documents list them, or set "
+                    + "`subject.includeIdentities: false` if documents only ever hold user ids")
+        }
+        return UsersSpec(database: database, collection: collection, field: field, identities: identities, grace: grace)
     }
 
     private mutating func parseSubject(_ node: Node) -> SubjectSpec {

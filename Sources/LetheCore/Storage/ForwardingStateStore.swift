@@ -44,4 +44,10 @@ extension ForwardingStateStore {
     }
     public func insertAll(_ requests: [ErasureRequest]) async throws -> Set<String> { try await base.insertAll(requests) }
     public func releaseAll(requestIds: [String], owner: String) async throws { try await base.releaseAll(requestIds: requestIds, owner: owner) }
+    public func orphanCandidates(subjectPseudonyms: [String]) async throws -> [String: Date] {
+        try await base.orphanCandidates(subjectPseudonyms: subjectPseudonyms)
+    }
+    public func recordOrphanCandidates(_ subjectPseudonyms: [String], at date: Date) async throws {
+        try await base.recordOrphanCandidates(subjectPseudonyms, at: date)
+    }
 }

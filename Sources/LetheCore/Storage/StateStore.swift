@@ -63,6 +63,16 @@ public protocol StateStore: Sendable {
     func insertAll(_ requests: [ErasureRequest]) async throws -> Set<String>
     /// Gives back every lease `owner` still holds on these requests.
     func releaseAll(requestIds: [String], owner: String) async throws
+
+    // MARK: Orphan sweep
+
+    /// When each of these users was first seen orphaned, for those seen before, by
+    /// pseudonym. The orphan sweep's grace period counts from there.
+    func orphanCandidates(subjectPseudonyms: [String]) async throws -> [String: Date]
+    /// Records these users as seen orphaned at `date` (a user's first sighting is
+    /// kept) and forgets every other candidate: one that is no longer orphaned (a new
+    /// user whose users document has since been written) starts again from nothing.
+    func recordOrphanCandidates(_ subjectPseudonyms: [String], at date: Date) async throws
 }
 
 extension StateStore {

@@ -13,14 +13,21 @@ public enum LetheServer {
         public var pollInterval: Duration
         /// When to run the retention sweeps (UTC). Default: none.
         public var sweepSchedules: [CronSchedule]
+        /// When to run the orphan sweep (UTC); its requests go to the worker. Default: none.
+        public var orphanSweepSchedules: [CronSchedule]
+        /// The orphan sweep's limits. Default: `ErasureEngine.OrphanOptions()`.
+        public var orphanOptions: ErasureEngine.OrphanOptions
         /// The HTTP intake; nil to run without it. Default nil.
         public var http: HTTPIntake.Options?
         public var worker: QueueWorker.Options
 
         public init(pollInterval: Duration = .seconds(5), sweepSchedules: [CronSchedule] = [],
+                    orphanSweepSchedules: [CronSchedule] = [], orphanOptions: ErasureEngine.OrphanOptions = .init(),
                     http: HTTPIntake.Options? = nil, worker: QueueWorker.Options = .init()) {
             self.pollInterval = pollInterval
             self.sweepSchedules = sweepSchedules
+            self.orphanSweepSchedules = orphanSweepSchedules
+            self.orphanOptions = orphanOptions
             self.http = http
             self.worker = worker
         }
@@ -33,8 +40,10 @@ public enum LetheServer {
             WorkerService(worker: QueueWorker(engine: runtime.engine, options: options.worker), inbox: inbox,
                           pollInterval: options.pollInterval, metrics: metrics, logger: logger),
         ]
-        if !options.sweepSchedules.isEmpty {
-            services.append(SweepService(engine: runtime.engine, schedules: options.sweepSchedules, metrics: metrics, logger: logger))
+        if !options.sweepSchedules.isEmpty || !options.orphanSweepSchedules.isEmpty {
+            services.append(SweepService(engine: runtime.engine, schedules: options.sweepSchedules,
+                                         orphanSchedules: options.orphanSweepSchedules, orphanOptions: options.orphanOptions,
+                                         metrics: metrics, logger: logger))
         }
         if let http = options.http, let intake {
             let pool = runtime.pool
@@ -84,29 +93,48 @@ struct WorkerService: Service {
     }
 }
 
-/// Runs the retention sweeps when their cron schedules say.
+/// Runs the retention sweeps and the orphan sweep when their cron schedules say. The
+/// orphan sweep only records requests: the worker service erases them at its next poll.
 struct SweepService: Service {
     let engine: ErasureEngine
     let schedules: [CronSchedule]
+    let orphanSchedules: [CronSchedule]
+    let orphanOptions: ErasureEngine.OrphanOptions
     let metrics: ServiceMetrics
     let logger: Logger
 
     func run() async throws {
         while !Task.isShuttingDownGracefully {
             let now = Date()
-            guard let next = schedules.compactMap({ $0.next(after: now) }).min() else { return }
+            let nextRetention = schedules.compactMap { $0.next(after: now) }.min()
+            let nextOrphans = orphanSchedules.compactMap { $0.next(after: now) }.min()
+            guard let next = [nextRetention, nextOrphans].compactMap({ $0 }).min() else { return }
             do {
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(next.timeIntervalSince(now))) }
             } catch {
                 return
             }
-            do {
-                let report = try await engine.sweep(dryRun: false)
-                metrics.recordSweep()
-                logger.info("scheduled sweep done", metadata: ["lethe.documents": .stringConvertible(report.rules.reduce(0) { $0 + $1.deleted + $1.modified })])
-            } catch {
-                metrics.recordError()
-                logger.error("scheduled sweep failed", metadata: ["lethe.reason": .string("\(error)")])
+            if nextRetention == next {
+                do {
+                    let report = try await engine.sweep(dryRun: false)
+                    metrics.recordSweep()
+                    logger.info("scheduled sweep done", metadata: ["lethe.documents": .stringConvertible(report.rules.reduce(0) { $0 + $1.deleted + $1.modified })])
+                } catch {
+                    metrics.recordError()
+                    logger.error("scheduled sweep failed", metadata: ["lethe.reason": .string("\(error)")])
+                }
+            }
+            if nextOrphans == next {
+                do {
+                    let report = try await engine.sweepOrphans(dryRun: false, options: orphanOptions)
+                    metrics.recordSweep()
+                    logger.info("scheduled orphan sweep done", metadata: ["lethe.requested": .stringConvertible(report.orphans?.requested ?? 0)])
+                } catch {
+                    // A refusal (an empty users collection, too many orphans) needs a person;
+                    // the message says what to check, and nothing was changed.
+                    metrics.recordError()
+                    logger.error("scheduled orphan sweep failed", metadata: ["lethe.reason": .string("\(error)")])
+                }
             }
         }
     }

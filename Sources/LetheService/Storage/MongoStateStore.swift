@@ -38,6 +38,7 @@ public struct MongoStateStore: StateStore {
     var audit: MongoCollection { database.collection("audit") }
     var retained: MongoCollection { database.collection("retained") }
     var batches: MongoCollection { database.collection("batches") }
+    var orphans: MongoCollection { database.collection("orphans") }
 
     /// Creates the indexes the queries here rely on. Idempotent.
     public func prepare() async throws {
@@ -50,7 +51,10 @@ public struct MongoStateStore: StateStore {
         try await audit.createIndex(["requestId": 1, "at": 1])
         try await audit.createIndex(["at": 1])
         try await retained.createIndex(["dueAtMilliseconds": 1])
+        // One entry per document and rule: recording again (a rerun) adds nothing.
+        try await retained.createIndex(["documentId": 1, "policy": 1, "ruleIndex": 1, "namespace": 1], options: IndexOptions(unique: true))
         try await batches.createIndex(["requestIds": 1])
+        try await orphans.createIndex(["subjectPseudonym": 1], options: IndexOptions(unique: true))
     }
 
     public func subjectKey() async throws -> SecretKey {
@@ -279,18 +283,23 @@ public struct MongoStateStore: StateStore {
 
     public func recordRetained(_ entries: [RetainedDocument]) async throws {
         guard !entries.isEmpty else { return }
-        // One entry per document and rule: recording twice (a rerun) keeps one.
-        try await retained.bulkWrite(entries.map { entry in
-            let key: BSONDocument = ["policy": .string(entry.policy), "ruleIndex": .int32(Int32(entry.ruleIndex)),
-                                     "namespace": .string(entry.namespace.description), "documentId": entry.documentId]
-            var document = key
+        // Inserted, not upserted: the unique index keeps one entry per document and rule,
+        // and an insert costs a fraction of an upsert (which must look the entry up).
+        let documents: [BSONDocument] = entries.map { entry in
+            var document: BSONDocument = ["policy": .string(entry.policy), "ruleIndex": .int32(Int32(entry.ruleIndex)),
+                                          "namespace": .string(entry.namespace.description), "documentId": entry.documentId]
             document["requestId"] = .string(entry.requestId)
             document["database"] = .string(entry.namespace.database)
             document["collection"] = .string(entry.namespace.collection)
             document["dueAtMilliseconds"] = .int64(BSONDatetime(entry.dueAt).millisecondsSinceEpoch)
             if let token = entry.token { document["token"] = .string(token) }
-            return .replaceOne(filter: key, replacement: document, upsert: true)
-        }, ordered: false)
+            return document
+        }
+        do {
+            try await retained.insertMany(documents, ordered: false)
+        } catch let error as MongoError where error.code == .duplicateKey && error.writeErrors.allSatisfy({ $0.code == 11000 }) {
+            // Recorded by an earlier run of the same request: unordered, the rest went in.
+        }
     }
 
     public func dueRetained(at date: Date, limit: Int) async throws -> [RetainedDocument] {
@@ -313,6 +322,33 @@ public struct MongoStateStore: StateStore {
         let ids = entries.compactMap(\.ledgerId)
         guard !ids.isEmpty else { return }
         try await retained.deleteMany(["_id": ["$in": .array(ids)]])
+    }
+
+    public func orphanCandidates(subjectPseudonyms: [String]) async throws -> [String: Date] {
+        var seen: [String: Date] = [:]
+        for chunk in stride(from: 0, to: subjectPseudonyms.count, by: 1_000).map({ subjectPseudonyms[$0..<min($0 + 1_000, subjectPseudonyms.count)] }) {
+            let found = try await orphans.find(["subjectPseudonym": ["$in": .array(chunk.map { .string($0) })]]).toArray()
+            for document in found {
+                guard let pseudonym = document["subjectPseudonym"]?.stringValue,
+                      let first = document["firstSeenMilliseconds"]?.int64Value else { continue }
+                seen[pseudonym] = BSONDatetime(millisecondsSinceEpoch: first).date
+            }
+        }
+        return seen
+    }
+
+    public func recordOrphanCandidates(_ subjectPseudonyms: [String], at date: Date) async throws {
+        // Milliseconds, not dates: a date `$set` by an update is not a date on every
+        // server (docs/test-server.md), and the grace period compares them.
+        let at = BSON.int64(BSONDatetime(date).millisecondsSinceEpoch)
+        if !subjectPseudonyms.isEmpty {
+            try await orphans.bulkWrite(subjectPseudonyms.map { pseudonym in
+                .updateOne(filter: ["subjectPseudonym": .string(pseudonym)],
+                           update: ["$setOnInsert": ["firstSeenMilliseconds": at], "$set": ["lastSeenMilliseconds": at]],
+                           options: UpdateOptions(upsert: true))
+            }, ordered: false)
+        }
+        try await orphans.deleteMany(["lastSeenMilliseconds": ["$lt": at]])
     }
 
     public func appendAudit(_ entries: [AuditEntry]) async throws {

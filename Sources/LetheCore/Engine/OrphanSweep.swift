@@ -1,0 +1,325 @@
+import BSON
+import Foundation
+
+/// The orphan sweep: ids that the data links to but that belong to no existing user
+/// (found in no policy's `users` collection) are deleted users whose deletion event
+/// never arrived. Each becomes an ordinary request, erased by the same rules.
+///
+/// Reads are streamed: the rules' documents in batches (their match fields only), and
+/// the users collections by `$in` of the linked ids, so memory holds the distinct
+/// linked ids, never a collection. Finding documents and users with `find` rather than
+/// `distinct` or `$group` keeps to what every server does alike: `distinct` answers in
+/// one reply of at most 16 MB, and `$group` neither flattens arrays (`members`) nor
+/// reaches into arrays of documents (`authors.id`) the way a query's match does.
+extension ErasureEngine {
+    public struct OrphanOptions: Sendable {
+        /// Refuse when more orphan ids than this are found. Default 100.
+        public var maxOrphans: Int
+        /// Refuse when the orphans are more than this share (0 to 1) of the linked
+        /// ids. Default 0.1 (10 %).
+        public var maxShare: Double
+        /// Go on past both limits. Default false.
+        public var allowMany: Bool
+
+        public init(maxOrphans: Int = 100, maxShare: Double = 0.1, allowMany: Bool = false) {
+            self.maxOrphans = maxOrphans
+            self.maxShare = maxShare
+            self.allowMany = allowMany
+        }
+    }
+
+    /// The request source, audit channel and dedupe-key prefix of orphan requests.
+    public static let orphanSource = "orphan-sweep"
+
+    /// Finds the orphans of every policy with `users`, and (unless `dryRun`) records a
+    /// request for each one first seen at least the grace period ago. The requests
+    /// are carried out by the queue worker like any other. Throws `OrphanSweepError`
+    /// before recording anything when a users collection is empty or lacks its field,
+    /// or when the orphans cross a limit; a dry run reports the limit instead.
+    public func sweepOrphans(dryRun: Bool, options: OrphanOptions = OrphanOptions(),
+                             progress: @Sendable (SweepReport.Rule) -> Void = { _ in }) async throws -> SweepReport {
+        let started = now()
+        let withUsers = policies.filter { $0.users != nil }
+        guard !withUsers.isEmpty else { throw OrphanSweepError.noUsersConfigured }
+        try await checkUsersCollections(withUsers)
+
+        // Every id each rule's documents link to, typed as the policy says.
+        var linkedByRule: [(policy: Policy, rule: ErasureRule, ids: Set<BSON>)] = []
+        var linked = Set<BSON>()
+        for policy in withUsers {
+            for rule in policy.rules {
+                let ids = try await linkedIds(policy: policy, rule: rule)
+                linkedByRule.append((policy, rule, ids))
+                linked.formUnion(ids)
+            }
+        }
+        let existing = try await existingForms(of: linked)
+        let orphanIds = linked.filter { Self.forms(of: $0).isDisjoint(with: existing) }
+
+        // One user per id text: an ObjectId and the string of its hex are one user. An
+        // identity id counts as its own: once the users document is gone, nothing says
+        // whose it was, and its own request erases what it links to.
+        let linkedUsers = Set(linked.compactMap(Self.text(of:))).count
+        var subjects: [String: ErasureSubject] = [:]
+        var refused = 0
+        for text in Set(orphanIds.compactMap(Self.text(of:))) {
+            do {
+                try SubjectBinding.checkPlain(text, which: "an orphan id")
+                subjects[text] = ErasureSubject(userId: text)
+            } catch {
+                refused += 1
+            }
+        }
+        let key = SubjectPseudonymizer(key: try await state.subjectKey())
+        let pseudonyms = subjects.mapValues { key.pseudonym(for: $0) }
+        let dedupeKeys = pseudonyms.mapValues { "\(Self.orphanSource):\($0)" }
+        let known = try await state.requests(dedupeKeys: Array(dedupeKeys.values))
+        let open = try await state.openRequests(subjectPseudonyms: Array(pseudonyms.values))
+        let fresh = subjects.keys.filter { known[dedupeKeys[$0]!] == nil && open[pseudonyms[$0]!] == nil }.sorted()
+
+        var counts = SweepReport.Orphans(linked: linkedUsers, orphans: fresh.count, waiting: 0,
+                                         alreadyRequested: subjects.count - fresh.count, requested: 0, refused: refused)
+        if !options.allowMany, let limit = Self.limitCrossed(orphans: fresh.count, linked: linkedUsers, options: options) {
+            counts.refusal = limit
+            if !dryRun {
+                try await state.appendAudit([AuditEntry(
+                    at: now(), event: .sweep, channel: Self.orphanSource, policies: withUsers.map { "\($0.name)@\($0.fingerprint)" },
+                    counts: ["linked": linkedUsers, "orphans": fresh.count], note: "orphans: refused, \(limit)"
+                )])
+                throw OrphanSweepError.tooMany(orphans: fresh.count, linked: linkedUsers, limit: limit)
+            }
+        }
+
+        // The grace period: a user created moments ago may have data before the app
+        // has written their users document. Only orphans seen that long ago go ahead.
+        let grace = withUsers.map(\.users!.effectiveGrace).max { $0.added(to: started) < $1.added(to: started) }!
+        let firstSeen = try await state.orphanCandidates(subjectPseudonyms: fresh.map { pseudonyms[$0]! })
+        let due = fresh.filter { text in firstSeen[pseudonyms[text]!].map { grace.added(to: $0) <= started } ?? false }
+        counts.waiting = fresh.count - due.count
+
+        // Per rule: the orphans it links to and their documents it covers.
+        let freshTexts = Set(fresh)
+        var report = SweepReport(kind: "orphans", dryRun: dryRun, startedAt: started, finishedAt: started, rules: [])
+        for (policy, rule, ids) in linkedByRule {
+            let ruleOrphans = ids.filter { id in orphanIds.contains(id) && Self.text(of: id).map(freshTexts.contains) == true }
+            let statement = RuleStatement(policy: policy, rule: rule, ids: [], token: nil)
+            var line = SweepReport.Rule(
+                policy: policy.name, ruleIndex: rule.index, namespace: statement.namespace.description,
+                action: statement.actionName, matched: 0, deleted: 0, modified: 0,
+                users: Set(ruleOrphans.compactMap(Self.text(of:))).count
+            )
+            for chunk in Self.chunks(Array(ruleOrphans), of: self.options.batchSize) {
+                let filter = RuleStatement(policy: policy, rule: rule, ids: chunk, token: nil).matchFilter
+                line.matched += try await retrying { try await data.count(statement.namespace, filter: filter) }
+            }
+            report.rules.append(line)
+            progress(line)
+        }
+
+        if !dryRun {
+            try await state.recordOrphanCandidates(fresh.map { pseudonyms[$0]! }, at: started)
+            let arrivals = due.map {
+                Arrival(subject: subjects[$0]!, dedupeKey: dedupeKeys[$0]!, source: Self.orphanSource,
+                        reason: "orphan sweep: the user's ids are linked from the data, but no users collection lists them")
+            }
+            for chunk in Self.chunks(arrivals, of: self.options.batchSize) {
+                for result in try await receiveAll(chunk) {
+                    switch result {
+                    case .success(let received): counts.requested += received.isNew ? 1 : 0
+                    case .failure: counts.refused += 1
+                    }
+                }
+            }
+        }
+        report.orphans = counts
+        report.finishedAt = now()
+        try await state.saveSweep(report)
+        try await state.appendAudit([AuditEntry(
+            at: report.finishedAt, event: .sweep, channel: Self.orphanSource,
+            policies: withUsers.map { "\($0.name)@\($0.fingerprint)" },
+            counts: ["linked": counts.linked, "orphans": counts.orphans, "waiting": counts.waiting,
+                     "alreadyRequested": counts.alreadyRequested, "requested": counts.requested, "refused": counts.refused],
+            note: "orphans\(dryRun ? " (dry run)" : "")\(counts.refusal.map { ", would be refused: \($0)" } ?? "")"
+        )])
+        logger.info("orphan sweep finished", metadata: [
+            LogKey.state: .string(dryRun ? "dry-run" : "applied"),
+            "lethe.orphans": .stringConvertible(counts.orphans), "lethe.requested": .stringConvertible(counts.requested),
+        ])
+        return report
+    }
+
+    /// Why `orphans` out of `linked` ids is too many under `options`, or nil.
+    public static func limitCrossed(orphans: Int, linked: Int, options: OrphanOptions) -> String? {
+        if orphans > options.maxOrphans {
+            return "\(orphans) orphan id(s), more than the limit of \(options.maxOrphans)"
+        }
+        if linked > 0, Double(orphans) > options.maxShare * Double(linked) {
+            let percent = (Double(orphans) * 100 / Double(linked)).rounded()
+            return "\(orphans) orphan id(s) are \(Int(percent)) % of the \(linked) linked ids, more than the limit of \(Self.percent(options.maxShare)) %"
+        }
+        return nil
+    }
+
+    private static func percent(_ share: Double) -> String {
+        let value = share * 100
+        return value == value.rounded() ? String(Int(value)) : String(format: "%.1f", value)
+    }
+
+    /// A users collection that is empty, missing, or without the field would make
+    /// every user an orphan: most likely a wrong name in the policy.
+    private func checkUsersCollections(_ withUsers: [Policy]) async throws {
+        for policy in withUsers {
+            let (namespace, users) = (policy.usersNamespace!, policy.users!)
+            let total = try await retrying { try await data.count(namespace, filter: [:]) }
+            guard total > 0 else { throw OrphanSweepError.usersCollectionEmpty(policy: policy.name, namespace: namespace) }
+            let withField = try await retrying { try await data.count(namespace, filter: [users.field: ["$exists": true]]) }
+            guard withField > 0 else {
+                throw OrphanSweepError.usersFieldMissing(policy: policy.name, namespace: namespace, field: users.field)
+            }
+        }
+    }
+
+    /// The distinct ids of the policy's id type held at the rule's match paths, over
+    /// the documents the rule covers (its `where` included).
+    private func linkedIds(policy: Policy, rule: ErasureRule) async throws -> Set<BSON> {
+        let namespace = Namespace(database: policy.database, collection: rule.collection)
+        let present: [BSONDocument] = rule.match.map { [$0: ["$exists": true]] }
+        var filter: BSONDocument = present.count == 1 ? present[0] : ["$or": .array(present.map { .document($0) })]
+        if let scope = rule.scope, !scope.isEmpty { filter = ["$and": [.document(scope), .document(filter)]] }
+        // Top-level fields, as elsewhere: nested projections are where servers differ.
+        var projection: BSONDocument = ["_id": 1]
+        for path in rule.match { projection[String(path.prefix { $0 != "." })] = 1 }
+        let (paths, idType) = (rule.match, policy.subject.idType)
+        let collected = IDCollector()
+        try await retrying {
+            collected.reset()
+            try await data.forEachBatch(namespace, filter: filter, projection: projection, batchSize: options.batchSize) { documents in
+                collected.add(documents.flatMap { document in
+                    paths.flatMap { document.values(atPath: $0) }.filter { Self.isID($0, of: idType) }
+                })
+            }
+        }
+        return collected.ids
+    }
+
+    /// Every form of the linked ids found in a users collection (at `field` or
+    /// `identities`), looked up a batch of ids at a time.
+    private func existingForms(of linked: Set<BSON>) async throws -> Set<BSON> {
+        var existing = Set<BSON>()
+        var sources: [(namespace: Namespace, paths: [String])] = []
+        for policy in policies {
+            guard let users = policy.users, let namespace = policy.usersNamespace else { continue }
+            let paths = [users.field] + (users.identities.map { [$0] } ?? [])
+            if !sources.contains(where: { $0.namespace == namespace && $0.paths == paths }) { sources.append((namespace, paths)) }
+        }
+        for chunk in Self.chunks(Array(linked), of: options.batchSize) {
+            let forms = Array(Set(chunk.flatMap(Self.forms(of:))))
+            for source in sources {
+                // One `$in` per BSON type: mixed-type `$in` is where servers differ.
+                let clauses: [BSON] = source.paths.flatMap { path in
+                    Self.byType(forms).map { ids -> BSON in [path: ["$in": .array(ids)]] }
+                }
+                var projection: BSONDocument = ["_id": 1]
+                for path in source.paths { projection[String(path.prefix { $0 != "." })] = 1 }
+                let found = IDCollector()
+                let paths = source.paths
+                try await retrying {
+                    found.reset()
+                    try await data.forEachBatch(source.namespace, filter: ["$or": .array(clauses)], projection: projection,
+                                                batchSize: options.batchSize) { documents in
+                        found.add(documents.flatMap { document in paths.flatMap { document.values(atPath: $0) } })
+                    }
+                }
+                for value in found.ids { existing.formUnion(Self.forms(of: value)) }
+            }
+        }
+        return existing
+    }
+
+    /// Whether `value` can be a user id of `idType` in the data. Lethe's own tokens
+    /// and hashes are not: an anonymized document keeps them in its match field, and
+    /// they belong to no users document by design.
+    static func isID(_ value: BSON, of idType: SubjectIDType) -> Bool {
+        switch (value, idType) {
+        case (.string(let text), .string), (.string(let text), .any): !isLetheValue(text)
+        case (.objectId, .objectId), (.objectId, .any): true
+        case (.binary(let binary), .uuid), (.binary(let binary), .any): binary.data.count == 16 && binary.subtype == BSONBinary.subtypeUUID
+        default: false
+        }
+    }
+
+    /// `anon_` and 24 hex digits (a pseudonym token), or `h1:` and 32 (a hash).
+    static func isLetheValue(_ text: String) -> Bool {
+        func hex(_ rest: Substring, count: Int) -> Bool { rest.count == count && rest.allSatisfy(\.isHexDigit) }
+        if text.hasPrefix(Anonymizer.tokenPrefix) { return hex(text.dropFirst(Anonymizer.tokenPrefix.count), count: 24) }
+        if text.hasPrefix(Anonymizer.hashPrefix) { return hex(text.dropFirst(Anonymizer.hashPrefix.count), count: 32) }
+        return false
+    }
+
+    /// The id as text, as a request holds it: a string as written, an ObjectId as its
+    /// hex digits, a UUID in its lower-case form.
+    static func text(of value: BSON) -> String? {
+        switch value {
+        case .string(let text): text
+        case .objectId(let id): id.hex
+        case .binary(let binary): binary.uuid?.uuidString.lowercased()
+        default: nil
+        }
+    }
+
+    /// The id and every typed form of its text: a users collection may store the id as
+    /// another type than the data does (an ObjectId there, its hex string here).
+    static func forms(of value: BSON) -> Set<BSON> {
+        var forms: Set<BSON> = [value]
+        guard let text = text(of: value) else { return forms }
+        forms.insert(.string(text))
+        if let id = BSONObjectId(text) { forms.insert(.objectId(id)) }
+        if let uuid = UUID(uuidString: text) {
+            forms.insert(.binary(BSONBinary(uuid: uuid)))
+            forms.insert(.string(uuid.uuidString))
+        }
+        return forms
+    }
+
+    static func chunks<T>(_ items: [T], of size: Int) -> [[T]] {
+        stride(from: 0, to: items.count, by: max(size, 1)).map { Array(items[$0..<min($0 + max(size, 1), items.count)]) }
+    }
+}
+
+/// Collects the ids of a streamed batch loop.
+final class IDCollector: @unchecked Sendable {
+    // @unchecked: `forEachBatch` calls its body serially; the lock is for the compiler's
+    // benefit and for any store that might not.
+    private let lock = NSLock()
+    private var collected = Set<BSON>()
+    func add(_ values: [BSON]) { lock.withLock { collected.formUnion(values) } }
+    func reset() { lock.withLock { collected.removeAll() } }
+    var ids: Set<BSON> { lock.withLock { collected } }
+}
+
+/// Why the orphan sweep stopped before recording anything. Names policies, namespaces
+/// and counts, never an id.
+public enum OrphanSweepError: Error, Sendable, CustomStringConvertible {
+    case noUsersConfigured
+    case usersCollectionEmpty(policy: String, namespace: Namespace)
+    case usersFieldMissing(policy: String, namespace: Namespace, field: String)
+    case tooMany(orphans: Int, linked: Int, limit: String)
+
+    public var description: String {
+        switch self {
+        case .noUsersConfigured:
+            "no policy says where its users are listed, so no orphan can be told apart; add e.g. "
+                + "`users: { collection: custom_user_data, field: user_id }` to the policy (docs/policies.md, users)"
+        case .usersCollectionEmpty(let policy, let namespace):
+            "the users collection \(namespace) of policy \(policy) is empty or does not exist, so every user would look "
+                + "orphaned; nothing was changed. Check users.collection (and users.database) in the policy"
+        case .usersFieldMissing(let policy, let namespace, let field):
+            "no document of the users collection \(namespace) of policy \(policy) has the field '\(field)', so every user "
+                + "would look orphaned; nothing was changed. Check users.field in the policy"
+        case .tooMany(let orphans, let linked, let limit):
+            "refusing: \(limit) (\(orphans) of \(linked)); nothing was changed. A wrong users collection or field makes "
+                + "users look orphaned: check the policy's users, run `lethe sweep --orphans --dry-run`, and if the orphans "
+                + "are real, run again with --allow-many (or raise --max-orphans / --max-orphan-percent)"
+        }
+    }
+}
