@@ -114,6 +114,7 @@ let package = Package(
             dependencies: [
                 "LetheService", "LetheCore", "MongoKit", "LetheTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),

@@ -107,6 +107,9 @@ struct WorkerService: Service {
                 if let inbox { metrics.record(try await inbox.drain()) }
                 metrics.record(try await worker.drain(shouldStop: { Task.isShuttingDownGracefully }))
             } catch {
+                // Cancelled (not a graceful shutdown, which lets the pass finish): the
+                // pass was cut short, which is no failure to report.
+                if Task.isCancelled { break }
                 // A server outage must not end the service: count it, wait, try again.
                 metrics.recordError()
                 logger.error("worker pass failed; retrying at the next poll", metadata: [LogKey.reason: .string("\(error)")])
