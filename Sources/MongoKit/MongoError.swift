@@ -36,6 +36,9 @@ public struct MongoError: Error, Sendable, Hashable, CustomStringConvertible, Cu
         public static let invalidArgument = Code("invalid-argument")
         /// The pool is shutting down or shut down.
         public static let poolClosed = Code("pool-closed")
+        /// The server does not offer change streams here (a standalone server, an old
+        /// or MongoDB-compatible server without `$changeStream`).
+        public static let changeStreamsUnavailable = Code("change-streams-unavailable")
         /// Anything else libmongoc reports.
         public static let driverError = Code("driver-error")
     }
@@ -192,6 +195,21 @@ extension MongoError {
             serverCode: serverCode, codeName: reply?["codeName"]?.stringValue,
             detail: raw, writeErrors: writeErrors, errorLabels: labels
         )
+    }
+
+    /// Server codes that refuse a change stream outright: 40573 (only on replica sets:
+    /// a standalone server), 40324 (unknown stage `$changeStream`: a server older than
+    /// 3.6, or a compatible one without it), 115 CommandNotSupported.
+    static let changeStreamRefusalCodes: Set<Int> = [40573, 40324, 115]
+
+    /// `error` from opening or reading a change stream, with a refusal made plain.
+    static func changeStream(_ error: MongoError) -> MongoError {
+        guard error.code == .commandFailed, let serverCode = error.serverCode,
+              changeStreamRefusalCodes.contains(serverCode) else { return error }
+        var mapped = error
+        mapped.code = .changeStreamsUnavailable
+        mapped.message = "the server does not offer change streams here; they need a replica set or a sharded cluster (MongoDB 4.0 or later)"
+        return mapped
     }
 
     static func poolClosed(_ operation: String) -> MongoError {

@@ -149,6 +149,45 @@ struct CLIServiceTests {
         #expect(try await fixture.database.collection("notes").countDocuments() == 0)
     }
 
+    @Test("serve with a 60 s poll erases what lethe enqueue records within 15 s, through a change stream; --change-streams off still polls; both stop promptly")
+    func changeStreams() async throws {
+        let fixture = try await ServiceFixture.make(users: 2)
+        defer { Task { await fixture.tearDown() } }
+        let help = try LetheExecutable.run(["serve", "--help"])
+        #expect(help.stdout.contains("--change-streams <auto|off>"))
+        let bad = try LetheExecutable.run(fixture.arguments(["serve", "--no-http", "--change-streams", "sometimes"]), environment: fixture.environment)
+        #expect(bad.exitCode == 64)
+        #expect(bad.stderr.contains("auto") && bad.stderr.contains("off"))
+
+        // A standalone server has none: there auto must say so and poll.
+        let streams = try await TestServer.offersChangeStreams(fixture.pool)
+        for (mode, poll, user) in [("auto", streams ? "60" : "0.3", 0), ("off", "0.3", 1)] {
+            let serve = try LetheExecutable.start(fixture.arguments(["serve", "--no-http", "--poll-seconds", poll, "--change-streams", mode]),
+                                                  environment: fixture.environment)
+            let started = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < started, !serve.stderrSoFar.contains("worker started") { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(serve.stderrSoFar.contains("change streams \(mode)"))
+            // Past serve's first pass: with a 60 s poll, only a change stream can find it in time.
+            try await Task.sleep(for: .seconds(1))
+            let enqueued = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", "-"]), environment: fixture.environment,
+                                                   stdin: fixture.events(user..<(user + 1)))
+            #expect(enqueued.exitCode == 0, "\(enqueued.output)")
+            let deadline = ContinuousClock.now + .seconds(15)
+            var done = 0
+            while ContinuousClock.now < deadline {
+                done = try await fixture.requests().filter { $0["state"] == "done" }.count
+                if done == user + 1 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(done == user + 1, "--change-streams \(mode): the request was not done within 15 s")
+            serve.signal(SIGTERM)
+            let result = await serve.wait(timeout: .seconds(15))
+            #expect(result.exitCode == 0, "\(result.output)")
+            #expect(result.stderr.contains("lethe serve: stopped"))
+            #expect(result.stderr.contains("falls back to polling") == (mode == "auto" && !streams), "\(result.stderr)")
+        }
+    }
+
     @Test("serve stops cleanly on SIGTERM and SIGINT, and refuses to start HTTP without credentials")
     func gracefulShutdown() async throws {
         let fixture = try await ServiceFixture.make(users: 0)

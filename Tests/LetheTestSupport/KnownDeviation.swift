@@ -12,6 +12,20 @@ public enum KnownDeviation: String, CaseIterable, Sendable {
     case pipelineUpdatesRejected = "pipeline-style updates are rejected"
     /// Change-stream `fullDocument` renders ObjectIds in an internal shape.
     case changeStreamObjectIdShape = "change-stream fullDocument renders ObjectIds in an internal shape"
+    /// Change streams on a database (or the whole deployment) open but deliver no
+    /// events; collection streams do. Lethe watches collections, correct on both.
+    case databaseChangeStreamSilent = "database-level change streams deliver no events"
+    /// `$project` in a change-stream pipeline is ignored (`$match` works): events keep
+    /// `fullDocument`. Lethe never reads it.
+    case changeStreamProjectionIgnored = "$project in a change-stream pipeline is ignored"
+    /// No change stream is ever refused: not on admin, local or system collections, not
+    /// with unknown stages or bad options (a standalone mongod refuses all, code 40573).
+    case changeStreamsNeverRefused = "change streams are never refused"
+    /// A change stream's `getMore` answers at once when there is nothing, ignoring
+    /// `maxAwaitTimeMS`. `MongoChangeStream` paces empty waits (`minimumWaitInterval`).
+    case changeStreamWaitReturnsAtOnce = "change-stream getMore ignores maxAwaitTimeMS"
+    /// Dropping a watched collection sends no `invalidate` event; the stream stays open.
+    case changeStreamNoInvalidate = "dropping a watched collection sends no invalidate event"
 
     /// decimal128, regex, timestamp, minKey and maxKey values cannot be stored
     /// (write error code 8, "not JSON serializable").

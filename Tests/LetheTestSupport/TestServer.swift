@@ -19,6 +19,15 @@ public enum TestServer {
     /// deviations can be skipped by name, and only there.
     public static let isNX27017: Bool = ProcessInfo.processInfo.environment["LETHE_TEST_SERVER"] == "nx-27017"
 
+    /// Whether the server offers change streams: a replica set member or a mongos does,
+    /// a standalone server does not. nx-27017 answers `hello` like a standalone server
+    /// but offers them (`KnownDeviation.changeStreamsNeverRefused`).
+    public static func offersChangeStreams(_ pool: MongoClientPool) async throws -> Bool {
+        if KnownDeviation.changeStreamsNeverRefused.applies { return true }
+        let hello = try await pool.hello()
+        return hello["setName"] != nil || hello["msg"] == "isdbgrid"
+    }
+
     /// A new pool on the test server.
     public static func pool(maximumSize: Int = 4) throws -> MongoClientPool {
         guard let uri else { fatalError("integration test ran without MONGODB_URI") }

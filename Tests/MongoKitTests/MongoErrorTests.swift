@@ -1,4 +1,4 @@
-import MongoKit
+@testable import MongoKit
 import Testing
 
 @Suite("MongoError")
@@ -29,6 +29,23 @@ struct MongoErrorTests {
         #expect(!make(.commandFailed, server: 2).isRetriable)
         #expect(!make(.invalidArgument).isRetriable)
         #expect(!make(.authenticationFailed).isRetriable)
+    }
+
+    @Test("a refused change stream is named plainly, without the server's message; other errors stay as they are")
+    func changeStreamRefusal() {
+        let standalone = MongoError(
+            code: .commandFailed, operation: "watch", namespace: "lethe.inbox", message: "the server refused the command",
+            serverCode: 40573, codeName: "Location40573", detail: "The $changeStream stage is only supported on replica sets"
+        )
+        let mapped = MongoError.changeStream(standalone)
+        #expect(mapped.code == .changeStreamsUnavailable)
+        #expect(mapped.description == "MongoDB watch on lethe.inbox failed (change-streams-unavailable, server code 40573 Location40573): the server does not offer change streams here; they need a replica set or a sharded cluster (MongoDB 4.0 or later)")
+        #expect(mapped.debugDescription.contains("only supported on replica sets"))
+        #expect(!mapped.isRetriable)
+        let unauthorized = MongoError(code: .commandFailed, operation: "watch", message: "the server refused the command", serverCode: 13)
+        #expect(MongoError.changeStream(unauthorized) == unauthorized)
+        let network = MongoError(code: .connectionFailed, operation: "watch", message: "socket error")
+        #expect(MongoError.changeStream(network) == network)
     }
 
     @Test("write errors are counted in the description without their messages")

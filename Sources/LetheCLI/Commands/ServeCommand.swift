@@ -4,11 +4,17 @@ import LetheCore
 import LetheService
 import Logging
 
+extension LetheServer.ChangeStreamMode: ExpressibleByArgument {}
+
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Run continuously: take in the inbox and HTTP deliveries, process requests, run scheduled sweeps.",
         discussion: """
+            The worker looks at the inbox and the request queue every --poll-seconds, and with \
+            --change-streams auto (the default) also as soon as either gets an insert, through a change \
+            stream on each (a replica set or sharded cluster offers them; a standalone server does not, and \
+            serve then says so once and polls). --change-streams off: poll only.
             HTTP: POST /v1/events (signed with LETHE_HTTP_SECRET: header Lethe-Signature: t=<unix>,v1=<hex \
             HMAC-SHA256 of "<t>.<body>">, or Authorization: Bearer $LETHE_HTTP_TOKEN), GET /healthz, GET /metrics. \
             SIGTERM or SIGINT: finishes the batch in hand, gives back its leases, and exits 0.
@@ -20,6 +26,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Run without the HTTP intake.") var noHttp = false
     @Option(name: .long, help: ArgumentHelp("Seconds between looks at the inbox and the queue.", valueName: "seconds"))
     var pollSeconds: Double = 5
+    @Option(name: .long, help: ArgumentHelp("Wake on inserts into the inbox and the request queue through change streams where the server offers them (auto), or only poll (off).", valueName: "auto|off"))
+    var changeStreams: LetheServer.ChangeStreamMode = .auto
     @Option(name: .long, help: ArgumentHelp("When to run the retention sweeps, as a cron expression in UTC (repeatable), e.g. '0 3 * * *'.", valueName: "cron"))
     var sweepCron: [String] = []
     @Option(name: .long, help: ArgumentHelp("When to run the orphan sweep (`lethe sweep --orphans`), as a cron expression in UTC (repeatable); its requests go to the worker.", valueName: "cron"))
@@ -75,20 +83,22 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let options = LetheServer.Options(
             pollInterval: .milliseconds(Int(pollSeconds * 1000)),
+            changeStreams: changeStreams,
             sweepSchedules: try sweepCron.map { try CronSchedule($0) },
             orphanSweepSchedules: try orphanSweepCron.map { try CronSchedule($0) },
             orphanOptions: .init(maxOrphans: maxOrphans, maxShare: maxOrphanPercent / 100),
             http: http,
             worker: .init(requestsPerBatch: requestsPerBatch)
         )
-        try await withRuntime(connection: connection, policies: policies, engine: engine) { runtime in
+        try await withRuntime(connection: connection, policies: policies, engine: engine,
+                              extraClients: LetheServer.clientsHeld(by: options)) { runtime in
             let intake = RequestIntake(engine: runtime.engine)
             let inbox = engine.inboxNamespace
             let consumer = InboxConsumer(collection: runtime.pool.database(inbox.database).collection(inbox.collection), intake: intake)
             var logger = Logger(label: "lethe.serve")
             logger.logLevel = .info
             let group = LetheServer.serviceGroup(runtime: runtime, intake: intake, inbox: consumer, options: options, logger: logger)
-            printError("lethe serve: \(policies.count) polic(ies), inbox \(inbox.database).\(inbox.collection)\(http.map { ", HTTP on \($0.host):\($0.port)" } ?? ""), sweeps \(sweepCron.isEmpty ? "off" : sweepCron.joined(separator: "; ")), orphan sweeps \(orphanSweepCron.isEmpty ? "off" : orphanSweepCron.joined(separator: "; "))")
+            printError("lethe serve: \(policies.count) polic(ies), inbox \(inbox.database).\(inbox.collection)\(http.map { ", HTTP on \($0.host):\($0.port)" } ?? ""), sweeps \(sweepCron.isEmpty ? "off" : sweepCron.joined(separator: "; ")), orphan sweeps \(orphanSweepCron.isEmpty ? "off" : orphanSweepCron.joined(separator: "; ")), change streams \(changeStreams.rawValue)")
             try await group.run()
             printError("lethe serve: stopped")
         }

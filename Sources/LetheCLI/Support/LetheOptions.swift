@@ -90,12 +90,13 @@ struct SubjectOptions: ParsableArguments {
 }
 
 /// Builds the runtime, runs `body`, shuts down, and turns errors into messages and
-/// exit codes.
+/// exit codes. `extraClients`: pooled clients `body` holds for itself (serve's change
+/// streams), added to the pool so that they take none from the work.
 func withRuntime<T>(
-    connection: ConnectionOptions, policies: [Policy], engine: EngineOptions,
+    connection: ConnectionOptions, policies: [Policy], engine: EngineOptions, extraClients: Int = 0,
     _ body: (LetheRuntime) async throws -> T
 ) async throws -> T {
-    let configuration: LetheConfiguration
+    var configuration: LetheConfiguration
     do {
         configuration = LetheConfiguration(
             connectionString: try connection.connectionString(), policies: policies, stateDatabase: engine.stateDb,
@@ -103,6 +104,7 @@ func withRuntime<T>(
             subjectKey: try ProcessInfo.processInfo.environment["LETHE_SUBJECT_KEY"].flatMap { $0.isEmpty ? nil : try SecretKey(text: $0) },
             engine: engine.engineOptions
         )
+        configuration.poolSize += extraClients
     } catch let exit as ExitCode {
         throw exit
     } catch {

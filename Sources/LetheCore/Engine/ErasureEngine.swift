@@ -685,4 +685,7 @@ public enum LogKey {
     public static let reason = "lethe.reason"
     public static let attempt = "lethe.attempt"
     public static let policy = "lethe.policy"
+    /// `database.collection`: names of Lethe's own collections, never data.
+    public static let namespace = "lethe.namespace"
+    public static let retryIn = "lethe.retry-in"
 }

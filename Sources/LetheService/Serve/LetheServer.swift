@@ -8,9 +8,20 @@ import ServiceLifecycle
 /// intake, in one `ServiceGroup` that stops cleanly on SIGTERM/SIGINT: the batch in
 /// hand is finished and its leases given back, then the process exits.
 public enum LetheServer {
+    /// Whether the worker also watches change streams to wake before its next poll.
+    public enum ChangeStreamMode: String, Sendable, CaseIterable {
+        /// Use them where the server offers them; poll only otherwise.
+        case auto
+        /// Poll only.
+        case off
+    }
+
     public struct Options: Sendable {
         /// How often the worker looks for new requests and inbox events. Default 5 s.
+        /// With change streams it also looks as soon as either gets an insert.
         public var pollInterval: Duration
+        /// Change streams on the inbox and the request queue. Default `.auto`.
+        public var changeStreams: ChangeStreamMode
         /// When to run the retention sweeps (UTC). Default: none.
         public var sweepSchedules: [CronSchedule]
         /// When to run the orphan sweep (UTC); its requests go to the worker. Default: none.
@@ -21,10 +32,11 @@ public enum LetheServer {
         public var http: HTTPIntake.Options?
         public var worker: QueueWorker.Options
 
-        public init(pollInterval: Duration = .seconds(5), sweepSchedules: [CronSchedule] = [],
+        public init(pollInterval: Duration = .seconds(5), changeStreams: ChangeStreamMode = .auto, sweepSchedules: [CronSchedule] = [],
                     orphanSweepSchedules: [CronSchedule] = [], orphanOptions: ErasureEngine.OrphanOptions = .init(),
                     http: HTTPIntake.Options? = nil, worker: QueueWorker.Options = .init()) {
             self.pollInterval = pollInterval
+            self.changeStreams = changeStreams
             self.sweepSchedules = sweepSchedules
             self.orphanSweepSchedules = orphanSweepSchedules
             self.orphanOptions = orphanOptions
@@ -33,11 +45,21 @@ public enum LetheServer {
         }
     }
 
+    /// Pooled clients that serve holds for itself while running: one per change stream
+    /// (the inbox, the request queue). Add them to the pool size.
+    public static func clientsHeld(by options: Options) -> Int {
+        options.changeStreams == .off ? 0 : 2
+    }
+
     public static func serviceGroup(runtime: LetheRuntime, intake: (any EventIntake)?, inbox: InboxConsumer?,
                                     options: Options, logger: Logger) -> ServiceGroup {
         let metrics = ServiceMetrics(state: runtime.state)
+        let waker: ChangeStreamWaker? = switch options.changeStreams {
+        case .off: nil
+        case .auto: ChangeStreamWaker(collections: [inbox?.collection, runtime.state.requests].compactMap { $0 }, logger: logger)
+        }
         var services: [any Service] = [
-            WorkerService(worker: QueueWorker(engine: runtime.engine, options: options.worker), inbox: inbox,
+            WorkerService(worker: QueueWorker(engine: runtime.engine, options: options.worker), inbox: inbox, waker: waker,
                           pollInterval: options.pollInterval, metrics: metrics, logger: logger),
         ]
         if !options.sweepSchedules.isEmpty || !options.orphanSweepSchedules.isEmpty {
@@ -63,33 +85,50 @@ public enum LetheServer {
     }
 }
 
-/// Drains the inbox and the queue, then waits for the next poll; on graceful shutdown
-/// it finishes the batch in hand and returns.
+/// Drains the inbox and the queue, then waits for the next poll, or for a change
+/// stream to say something was inserted; on graceful shutdown it finishes the batch in
+/// hand and returns.
 struct WorkerService: Service {
     let worker: QueueWorker
     let inbox: InboxConsumer?
+    let waker: ChangeStreamWaker?
     let pollInterval: Duration
     let metrics: ServiceMetrics
     let logger: Logger
 
     func run() async throws {
         logger.info("worker started")
+        let signal = WakeSignal()
+        await withTaskGroup(of: Void.self) { group in
+            if let waker {
+                group.addTask { await cancelWhenGracefulShutdown { await waker.run(waking: signal) } }
+            }
+            await work(waking: signal)
+            // Ends the streams now; each gives its client back within its wait.
+            group.cancelAll()
+        }
+        logger.info("worker stopped")
+    }
+
+    private func work(waking signal: WakeSignal) async {
         while !Task.isShuttingDownGracefully {
             do {
                 if let inbox { metrics.record(try await inbox.drain()) }
                 metrics.record(try await worker.drain(shouldStop: { Task.isShuttingDownGracefully }))
             } catch {
+                // Cancelled (not a graceful shutdown, which lets the pass finish): the
+                // pass was cut short, which is no failure to report.
+                if Task.isCancelled { break }
                 // A server outage must not end the service: count it, wait, try again.
                 metrics.recordError()
-                logger.error("worker pass failed; retrying at the next poll", metadata: ["lethe.reason": .string("\(error)")])
+                logger.error("worker pass failed; retrying at the next poll", metadata: [LogKey.reason: .string("\(error)")])
             }
             do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
+                try await cancelWhenGracefulShutdown { try await signal.wait(timeout: pollInterval) }
             } catch {
                 break
             }
         }
-        logger.info("worker stopped")
     }
 }
 

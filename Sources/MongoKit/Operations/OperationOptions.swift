@@ -129,6 +129,50 @@ public struct AggregateOptions: Sendable {
     }
 }
 
+/// Options of `watch` (a change stream).
+public struct ChangeStreamOptions: Sendable {
+    /// How long one wait on the server lasts when nothing happens (`maxAwaitTimeMS`).
+    /// It also bounds how long a closed or cancelled stream keeps its client and a pool
+    /// thread (a wait in progress cannot be interrupted), so how long `shutdown()` can
+    /// wait for it. Default 1 s.
+    public var maxAwaitTime: Duration
+    /// The least time between the starts of two waits that found nothing, so that a
+    /// server answering an empty wait at once is not asked again in a tight loop.
+    /// Default 250 ms.
+    public var minimumWaitInterval: Duration
+    /// Events per server batch. Default: the server's.
+    public var batchSize: Int?
+    /// `updateLookup` to get the current document with update events. Default: the
+    /// server's (none).
+    public var fullDocument: String?
+    /// Resume after this token (`resumeToken` of an earlier stream). Default: start now.
+    public var resumeAfter: BSONDocument?
+    /// Like `resumeAfter`, but also past an `invalidate` event. Default: start now.
+    public var startAfter: BSONDocument?
+
+    public init(maxAwaitTime: Duration = .seconds(1), minimumWaitInterval: Duration = .milliseconds(250),
+                batchSize: Int? = nil, fullDocument: String? = nil,
+                resumeAfter: BSONDocument? = nil, startAfter: BSONDocument? = nil) {
+        self.maxAwaitTime = maxAwaitTime
+        self.minimumWaitInterval = minimumWaitInterval
+        self.batchSize = batchSize
+        self.fullDocument = fullDocument
+        self.resumeAfter = resumeAfter
+        self.startAfter = startAfter
+    }
+
+    var document: BSONDocument {
+        let (seconds, attoseconds) = maxAwaitTime.components
+        let milliseconds = max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        var opts: BSONDocument = ["maxAwaitTimeMS": .int64(milliseconds)]
+        if let batchSize { opts.append("batchSize", .int32(Int32(clamping: batchSize))) }
+        if let fullDocument { opts.append("fullDocument", .string(fullDocument)) }
+        if let resumeAfter { opts.append("resumeAfter", .document(resumeAfter)) }
+        if let startAfter { opts.append("startAfter", .document(startAfter)) }
+        return opts
+    }
+}
+
 public struct IndexOptions: Sendable {
     /// Index name. Default: the keys joined as the server names them (`owner_id_1`).
     public var name: String?

@@ -46,6 +46,9 @@ public final class MongoClientPool: @unchecked Sendable {
     private let state: NIOLockedValueBox<StateMachine>
     private let waiterIDs = NIOLockedValueBox(0)
     private let destroyed = NIOLockedValueBox(false)
+    /// Open change streams, closed by `shutdown()`: unlike a cursor, a stream never ends
+    /// by itself, so its client would otherwise never come back.
+    private let streams = NIOLockedValueBox<(closed: Bool, open: [ObjectIdentifier: @Sendable () -> Void])>((false, [:]))
 
     public convenience init(uri: String, options: Options = Options()) throws(MongoError) {
         try self.init(ConnectionString(uri), options: options)
@@ -161,11 +164,31 @@ public final class MongoClientPool: @unchecked Sendable {
         return try await lease.run(operation: operation, body)
     }
 
+    func track(_ stream: ChangeStreamBox) {
+        let closeNow = streams.withLockedValue { streams -> Bool in
+            if streams.closed { return true }
+            streams.open[ObjectIdentifier(stream)] = { [weak stream] in stream?.close(byShutdown: true) }
+            return false
+        }
+        if closeNow { stream.close(byShutdown: true) }
+    }
+
+    func untrack(_ stream: ChangeStreamBox) {
+        streams.withLockedValue { _ = $0.open.removeValue(forKey: ObjectIdentifier(stream)) }
+    }
+
     // MARK: Shutdown
 
-    /// Refuses new operations, waits for every checked-out client (open cursors
+    /// Refuses new operations, closes open change streams (each gives its client back
+    /// within its `maxAwaitTime`), waits for every checked-out client (open cursors
     /// included) to come back, then closes all connections. Safe to call twice.
     public func shutdown() async {
+        let openStreams = streams.withLockedValue { streams in
+            streams.closed = true
+            defer { streams.open = [:] }
+            return Array(streams.open.values)
+        }
+        openStreams.forEach { $0() }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let action = state.withLockedValue { $0.shutdown(continuation) }
             switch action {
