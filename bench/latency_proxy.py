@@ -36,7 +36,8 @@ OP_QUERY = 2004
 
 
 def command_name(message: bytes) -> str:
-    """The command of an OP_MSG: the first key of its body section (kind 0)."""
+    """The command of an OP_MSG: the first key of its body section (kind 0), and the
+    collection it names, if any ("update orders")."""
     opcode = struct.unpack_from("<i", message, 12)[0]
     if opcode == OP_QUERY:
         return "(OP_QUERY: connection handshake)"
@@ -47,7 +48,13 @@ def command_name(message: bytes) -> str:
         kind = message[i]
         if kind == 0:
             start = i + 1 + 4 + 1  # document length, then the first element's type
-            return message[start:message.index(b"\0", start)].decode("utf-8", "replace")
+            end = message.index(b"\0", start)
+            name = message[start:end].decode("utf-8", "replace")
+            # A collection-level command names its collection as the first value.
+            if message[start - 1] == 0x02:
+                length = struct.unpack_from("<i", message, end + 1)[0]
+                name += " " + message[end + 5:end + 4 + length].decode("utf-8", "replace")
+            return name
         i += 1 + struct.unpack_from("<i", message, i + 1)[0]
     return "(unknown)"
 
