@@ -219,13 +219,15 @@ def server_limit(db, ids: list, anon: Anonymizer) -> None:
     """The same effects with the fewest commands: one set-based command per rule over all
     the users' ids, no bookkeeping. Comments need each user's token and a keyed hash of
     each IP, which the server cannot compute: one read of the comments, then one bulk
-    write of updateMany operations, one per (user, IP) pair. (Projections name the
-    top-level field: nx-27017 returns a dotted projection flattened, as "author.id".)"""
+    write of one updateOne per comment, by _id. (One updateMany per (user, IP) pair is
+    fewer operations but, on nx-27017, 20 times slower: each scans the collection. The
+    limit takes the faster form. Projections name the top-level field: nx-27017 returns
+    a dotted projection flattened, as "author.id".)"""
     q = {"$in": ids}
     db.Item.delete_many({"owner_id": q})
     db.custom_user_data.delete_many({"user_id": q})
-    pairs = {(d["author"]["id"], d["author"].get("ip")) for d in db.comments.find({"author.id": q}, {"author": 1})}
-    ops = [UpdateMany({"author.id": uid, "author.ip": ip}, anon.comment_update(uid, ip)) for uid, ip in sorted(pairs, key=str)]
+    ops = [UpdateOne({"_id": d["_id"]}, anon.comment_update(d["author"]["id"], d["author"].get("ip")))
+           for d in db.comments.find({"author.id": q}, {"author": 1})]
     if ops:
         db.comments.bulk_write(ops, ordered=False)
     db.projects.update_many({"members": q}, {"$pull": {"members": q}})

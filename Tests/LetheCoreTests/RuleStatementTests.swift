@@ -30,10 +30,11 @@ struct RuleStatementTests {
             action: delete
         """)
         let statement = RuleStatement(policy: policy, rule: policy.rules[0], ids: Self.ids, token: nil)
-        let expected: BSONDocument = ["$and": [
-            ["archived": false],
-            ["$or": [["owner_id": ["$in": ["u1", "g-7"]]], ["shared_with": ["$in": ["u1", "g-7"]]]]],
-        ]]
+        // Field conditions at the top, where servers plan them best; operators under `$and`.
+        let expected: BSONDocument = [
+            "archived": false,
+            "$and": [["$or": [["owner_id": ["$in": ["u1", "g-7"]]], ["shared_with": ["$in": ["u1", "g-7"]]]]]],
+        ]
         #expect(statement.matchFilter == expected)
         #expect(statement.pendingFilter == expected)
         #expect(statement.namespace == Namespace(database: "app", collection: "notes"))
@@ -53,14 +54,14 @@ struct RuleStatementTests {
         let statement = RuleStatement(policy: policy, rule: policy.rules[0], ids: Self.ids, token: "anon_t")
         guard case .update(let update) = statement.write else { Issue.record("expected an update"); return }
         #expect(update == ["$set": ["author.name": "Deleted user", "author.id": "anon_t"], "$unset": ["author.email": ""]])
-        #expect(statement.pendingFilter == ["$and": [
-            ["author.id": ["$in": ["u1", "g-7"]]],
-            ["$or": [
+        #expect(statement.pendingFilter == [
+            "author.id": ["$in": ["u1", "g-7"]],
+            "$and": [["$or": [
                 ["author.name": ["$ne": "Deleted user"]],
                 ["author.id": ["$ne": "anon_t"]],
                 ["author.email": ["$exists": true]],
-            ]],
-        ]])
+            ]]],
+        ])
     }
 
     @Test("anonymize with hash: per-document updates that skip values already hashed")

@@ -71,6 +71,15 @@ public enum KnownDeviation: String, CaseIterable, Sendable {
     /// The orphan sweep reads ids with `find`, correct on both.
     case groupByArraysAsStrings = "$group by an array field groups by its JSON text"
 
+    /// `$group` with a document `_id` (`{m0: "$owner_id"}`) groups by the literal
+    /// document: its expressions are not evaluated. Lethe groups by one field path and
+    /// checks that every group names an id, else reads the documents instead.
+    case groupByDocumentKeyLiteral = "$group by a document of expressions does not evaluate them"
+    /// A filter with top-level fields beside a `$or` (`{at: {$lt: d}, kind: "a", $or:
+    /// [...]}`) can match by the `$or` alone. Lethe puts operators under `$and` beside
+    /// the fields, correct on both.
+    case fieldsBesideOrIgnored = "top-level fields beside a $or can be ignored"
+
     /// True when this deviation applies to the server under test.
     public var applies: Bool { TestServer.isNX27017 }
 }

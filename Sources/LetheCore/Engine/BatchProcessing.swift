@@ -137,7 +137,7 @@ extension ErasureEngine {
                 if !ref.rule.action.isRetain {
                     let left = try await retrying { try await data.ids(statement.namespace, filter: statement.pendingFilter, limit: options.verificationLimit) }
                     if !left.isEmpty {
-                        let narrowed: BSONDocument = ["$and": [.document(statement.pendingFilter), ["_id": ["$in": .array(left)]]]]
+                        let narrowed = RuleStatement.allOf([statement.pendingFilter, ["_id": ["$in": .array(left)]]])
                         leftovers = try await attribute(statement, ref: ref, active: active, bindings: bindings, filter: narrowed)
                     }
                 }

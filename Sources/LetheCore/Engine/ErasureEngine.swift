@@ -396,7 +396,7 @@ public struct ErasureEngine: Sendable {
         while true {
             let ids = try await retrying { try await data.ids(ns, filter: filter, limit: options.batchSize) }
             if ids.isEmpty { break }
-            let batch: BSONDocument = ["$and": [.document(filter), ["_id": ["$in": .array(ids)]]]]
+            let batch = RuleStatement.allOf([filter, ["_id": ["$in": .array(ids)]]])
             total += try await retrying { try await write(batch) }
             batchDone?(total)
             if ids.count < options.batchSize { break }

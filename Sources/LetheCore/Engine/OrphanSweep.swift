@@ -185,7 +185,7 @@ extension ErasureEngine {
         let namespace = Namespace(database: policy.database, collection: rule.collection)
         let present: [BSONDocument] = rule.match.map { [$0: ["$exists": true]] }
         var filter: BSONDocument = present.count == 1 ? present[0] : ["$or": .array(present.map { .document($0) })]
-        if let scope = rule.scope, !scope.isEmpty { filter = ["$and": [.document(scope), .document(filter)]] }
+        if let scope = rule.scope, !scope.isEmpty { filter = RuleStatement.allOf([filter, scope]) }
         // Top-level fields, as elsewhere: nested projections are where servers differ.
         var projection: BSONDocument = ["_id": 1]
         for path in rule.match { projection[String(path.prefix { $0 != "." })] = 1 }

@@ -42,7 +42,7 @@ public struct RuleStatement: Sendable {
 
         func scoped(_ filter: BSONDocument) -> BSONDocument {
             guard let scope = rule.scope, !scope.isEmpty else { return filter }
-            return ["$and": [.document(scope), .document(filter)]]
+            return Self.allOf([filter, scope])
         }
         let clauses: [BSONDocument] = rule.match.map { [$0: ["$in": idList]] }
         let match = clauses.count == 1 ? clauses[0] : ["$or": .array(clauses.map { .document($0) })]
@@ -68,7 +68,7 @@ public struct RuleStatement: Sendable {
             retainUntil = retention.until
         case .anonymize(let anonymization):
             let plan = Self.anonymizePlan(anonymization, token: token)
-            pendingFilter = ["$and": [.document(matchFilter), ["$or": .array(plan.pending.map { .document($0) })]]]
+            pendingFilter = Self.allOf([matchFilter, ["$or": .array(plan.pending.map { .document($0) })]])
             if anonymization.hash.isEmpty {
                 write = .update(plan.update)
             } else {
@@ -92,7 +92,7 @@ public struct RuleStatement: Sendable {
         let cutoff = BSON.datetime(BSONDatetime(retention.olderThan.subtracted(from: now)))
         let old: BSONDocument = [retention.field: ["$lt": cutoff]]
         if let scope = retention.scope, !scope.isEmpty {
-            matchFilter = ["$and": [.document(scope), .document(old)]]
+            matchFilter = Self.allOf([old, scope])
         } else {
             matchFilter = old
         }
@@ -100,7 +100,7 @@ public struct RuleStatement: Sendable {
         switch retention.action {
         case .anonymize(let anonymization):
             let plan = Self.anonymizePlan(anonymization, token: nil)
-            pendingFilter = ["$and": [.document(matchFilter), ["$or": .array(plan.pending.map { .document($0) })]]]
+            pendingFilter = Self.allOf([matchFilter, ["$or": .array(plan.pending.map { .document($0) })]])
             write = anonymization.hash.isEmpty
                 ? .update(plan.update)
                 : .hashEach(fields: anonymization.hash, set: plan.set, unset: anonymization.unset)
@@ -109,6 +109,32 @@ public struct RuleStatement: Sendable {
             pendingFilter = matchFilter
             write = .delete
         }
+    }
+
+    /// All of `parts`: their field conditions in one document (when no field repeats),
+    /// their operators (`$or`, `$nor`...) under one `$and` beside them. It means the same
+    /// as an `$and` of the parts; servers plan it better (nx-27017 uses an index only for
+    /// a top-level field: 3 to 10 times faster). Operators stay under `$and` because
+    /// nx-27017 matches some top-level fields beside a `$or` by the `$or` alone
+    /// (docs/test-server.md).
+    static func allOf(_ parts: [BSONDocument]) -> BSONDocument {
+        var fields = BSONDocument()
+        var operators: [BSON] = []
+        for part in parts {
+            var partOperators = BSONDocument()
+            for (key, value) in part {
+                if key.hasPrefix("$") {
+                    partOperators.append(key, value)
+                } else if fields[key] != nil {
+                    return ["$and": .array(parts.map { .document($0) })]
+                } else {
+                    fields.append(key, value)
+                }
+            }
+            if !partOperators.isEmpty { operators.append(.document(partOperators)) }
+        }
+        if !operators.isEmpty { fields.append("$and", .array(operators)) }
+        return fields
     }
 
     /// The `$set`/`$unset` of an anonymization, and the conditions under which a
