@@ -149,7 +149,7 @@ struct CLIServiceTests {
         #expect(try await fixture.database.collection("notes").countDocuments() == 0)
     }
 
-    @Test("serve with a 60 s poll erases what lethe enqueue records within 15 s, through a change stream; --change-streams off still polls; both stop promptly")
+    @Test("serve with a 60 s poll erases what lethe enqueue records within 15 s, through a change stream; --change-streams off still polls (with two lanes); both stop promptly")
     func changeStreams() async throws {
         let fixture = try await ServiceFixture.make(users: 2)
         defer { Task { await fixture.tearDown() } }
@@ -158,15 +158,18 @@ struct CLIServiceTests {
         let bad = try LetheExecutable.run(fixture.arguments(["serve", "--no-http", "--change-streams", "sometimes"]), environment: fixture.environment)
         #expect(bad.exitCode == 64)
         #expect(bad.stderr.contains("auto") && bad.stderr.contains("off"))
+        let noLanes = try LetheExecutable.run(fixture.arguments(["serve", "--no-http", "--concurrency", "0"]), environment: fixture.environment)
+        #expect(noLanes.exitCode == 64)
+        #expect(noLanes.stderr.contains("--concurrency must be between 1 and 64"))
 
         // A standalone server has none: there auto must say so and poll.
         let streams = try await TestServer.offersChangeStreams(fixture.pool)
-        for (mode, poll, user) in [("auto", streams ? "60" : "0.3", 0), ("off", "0.3", 1)] {
-            let serve = try LetheExecutable.start(fixture.arguments(["serve", "--no-http", "--poll-seconds", poll, "--change-streams", mode]),
-                                                  environment: fixture.environment)
+        for (mode, poll, user, lanes) in [("auto", streams ? "60" : "0.3", 0, "1"), ("off", "0.3", 1, "2")] {
+            let serve = try LetheExecutable.start(fixture.arguments(["serve", "--no-http", "--poll-seconds", poll, "--change-streams", mode,
+                                                                     "--concurrency", lanes]), environment: fixture.environment)
             let started = ContinuousClock.now + .seconds(30)
             while ContinuousClock.now < started, !serve.stderrSoFar.contains("worker started") { try await Task.sleep(for: .milliseconds(50)) }
-            #expect(serve.stderrSoFar.contains("change streams \(mode)"))
+            #expect(serve.stderrSoFar.contains("change streams \(mode), \(lanes) batch(es) at once"))
             // Past serve's first pass: with a 60 s poll, only a change stream can find it in time.
             try await Task.sleep(for: .seconds(1))
             let enqueued = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", "-"]), environment: fixture.environment,

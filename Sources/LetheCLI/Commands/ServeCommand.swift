@@ -38,6 +38,8 @@ struct ServeCommand: AsyncParsableCommand {
     var maxOrphanPercent: Double = 10
     @Option(name: .long, help: ArgumentHelp("Requests erased together.", valueName: "n"))
     var requestsPerBatch: Int = 500
+    @Option(name: .long, help: ArgumentHelp("Batches erased at once, each under its own leases.", valueName: "n"))
+    var concurrency: Int = 1
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var engine: EngineOptions
     @OptionGroup var connection: ConnectionOptions
@@ -45,6 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
     func validate() throws {
         guard pollSeconds > 0 else { throw ValidationError("--poll-seconds must be positive") }
         guard requestsPerBatch > 0 else { throw ValidationError("--requests-per-batch must be at least 1") }
+        guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 64") }
         for expression in sweepCron {
             do { _ = try CronSchedule(expression) } catch { throw ValidationError("--sweep-cron: \(error)") }
         }
@@ -88,7 +91,8 @@ struct ServeCommand: AsyncParsableCommand {
             orphanSweepSchedules: try orphanSweepCron.map { try CronSchedule($0) },
             orphanOptions: .init(maxOrphans: maxOrphans, maxShare: maxOrphanPercent / 100),
             http: http,
-            worker: .init(requestsPerBatch: requestsPerBatch)
+            worker: .init(requestsPerBatch: requestsPerBatch),
+            concurrency: concurrency
         )
         try await withRuntime(connection: connection, policies: policies, engine: engine,
                               extraClients: LetheServer.clientsHeld(by: options)) { runtime in
@@ -98,7 +102,7 @@ struct ServeCommand: AsyncParsableCommand {
             var logger = Logger(label: "lethe.serve")
             logger.logLevel = .info
             let group = LetheServer.serviceGroup(runtime: runtime, intake: intake, inbox: consumer, options: options, logger: logger)
-            printError("lethe serve: \(policies.count) polic(ies), inbox \(inbox.database).\(inbox.collection)\(http.map { ", HTTP on \($0.host):\($0.port)" } ?? ""), sweeps \(sweepCron.isEmpty ? "off" : sweepCron.joined(separator: "; ")), orphan sweeps \(orphanSweepCron.isEmpty ? "off" : orphanSweepCron.joined(separator: "; ")), change streams \(changeStreams.rawValue)")
+            printError("lethe serve: \(policies.count) polic(ies), inbox \(inbox.database).\(inbox.collection)\(http.map { ", HTTP on \($0.host):\($0.port)" } ?? ""), sweeps \(sweepCron.isEmpty ? "off" : sweepCron.joined(separator: "; ")), orphan sweeps \(orphanSweepCron.isEmpty ? "off" : orphanSweepCron.joined(separator: "; ")), change streams \(changeStreams.rawValue), \(concurrency) batch(es) at once")
             try await group.run()
             printError("lethe serve: stopped")
         }

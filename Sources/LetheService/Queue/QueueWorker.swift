@@ -36,6 +36,12 @@ public struct QueueWorker: Sendable {
         public var documents: [String: Int] = [:]
 
         public func count(_ state: ErasureRequest.State) -> Int { processed.values.filter { $0 == state }.count }
+        /// Adds another pass's figures (another lane's) to these.
+        public mutating func add(_ other: Summary) {
+            processed.merge(other.processed) { _, theirs in theirs }
+            leasesLost += other.leasesLost
+            documents.merge(other.documents, uniquingKeysWith: +)
+        }
         public var anyFailed: Bool { processed.values.contains(.failed) }
     }
 
@@ -47,6 +53,13 @@ public struct QueueWorker: Sendable {
         self.engine = engine
         self.options = options
         self.logger = logger
+    }
+
+    /// The same worker as lane `number` of several in one process: its own lease owner.
+    public func lane(_ number: Int) -> QueueWorker {
+        var laneOptions = options
+        laneOptions.owner = "\(options.owner)/\(number)"
+        return QueueWorker(engine: engine, options: laneOptions, logger: logger)
     }
 
     /// Runs every ready request once, then returns. `shouldStop` is checked between

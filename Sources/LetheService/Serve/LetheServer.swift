@@ -31,10 +31,12 @@ public enum LetheServer {
         /// The HTTP intake; nil to run without it. Default nil.
         public var http: HTTPIntake.Options?
         public var worker: QueueWorker.Options
+        /// Batches erased at once, each under its own leases. Default 1.
+        public var concurrency: Int
 
         public init(pollInterval: Duration = .seconds(5), changeStreams: ChangeStreamMode = .auto, sweepSchedules: [CronSchedule] = [],
                     orphanSweepSchedules: [CronSchedule] = [], orphanOptions: ErasureEngine.OrphanOptions = .init(),
-                    http: HTTPIntake.Options? = nil, worker: QueueWorker.Options = .init()) {
+                    http: HTTPIntake.Options? = nil, worker: QueueWorker.Options = .init(), concurrency: Int = 1) {
             self.pollInterval = pollInterval
             self.changeStreams = changeStreams
             self.sweepSchedules = sweepSchedules
@@ -42,13 +44,15 @@ public enum LetheServer {
             self.orphanOptions = orphanOptions
             self.http = http
             self.worker = worker
+            self.concurrency = max(concurrency, 1)
         }
     }
 
-    /// Pooled clients that serve holds for itself while running: one per change stream
-    /// (the inbox, the request queue). Add them to the pool size.
+    /// Pooled clients that serve needs beyond the usual: one per change stream (the
+    /// inbox, the request queue) and one per batch erased at once beyond the first.
+    /// Add them to the pool size.
     public static func clientsHeld(by options: Options) -> Int {
-        options.changeStreams == .off ? 0 : 2
+        (options.changeStreams == .off ? 0 : 2) + options.concurrency - 1
     }
 
     public static func serviceGroup(runtime: LetheRuntime, intake: (any EventIntake)?, inbox: InboxConsumer?,
@@ -60,7 +64,7 @@ public enum LetheServer {
         }
         var services: [any Service] = [
             WorkerService(worker: QueueWorker(engine: runtime.engine, options: options.worker), inbox: inbox, waker: waker,
-                          pollInterval: options.pollInterval, metrics: metrics, logger: logger),
+                          pollInterval: options.pollInterval, metrics: metrics, logger: logger, concurrency: options.concurrency),
         ]
         if !options.sweepSchedules.isEmpty || !options.orphanSweepSchedules.isEmpty {
             services.append(SweepService(engine: runtime.engine, schedules: options.sweepSchedules,
@@ -95,6 +99,8 @@ struct WorkerService: Service {
     let pollInterval: Duration
     let metrics: ServiceMetrics
     let logger: Logger
+    /// Batches erased at once, each by its own lane with its own lease owner.
+    var concurrency = 1
 
     func run() async throws {
         logger.info("worker started")
@@ -114,7 +120,7 @@ struct WorkerService: Service {
         while !Task.isShuttingDownGracefully {
             do {
                 if let inbox { metrics.record(try await inbox.drain()) }
-                metrics.record(try await worker.drain(shouldStop: { Task.isShuttingDownGracefully }))
+                metrics.record(try await drainQueue())
             } catch {
                 // Cancelled (not a graceful shutdown, which lets the pass finish): the
                 // pass was cut short, which is no failure to report.
@@ -128,6 +134,24 @@ struct WorkerService: Service {
             } catch {
                 break
             }
+        }
+    }
+}
+
+extension WorkerService {
+    /// One pass over the queue: `concurrency` lanes side by side, each claiming its own
+    /// batches (the leases keep them apart, as between processes).
+    func drainQueue() async throws -> QueueWorker.Summary {
+        let stop: @Sendable () -> Bool = { Task.isShuttingDownGracefully }
+        guard concurrency > 1 else { return try await worker.drain(shouldStop: stop) }
+        return try await withThrowingTaskGroup(of: QueueWorker.Summary.self) { group in
+            for lane in 1...concurrency {
+                let laneWorker = worker.lane(lane)
+                group.addTask { try await laneWorker.drain(shouldStop: stop) }
+            }
+            var total = QueueWorker.Summary()
+            for try await summary in group { total.add(summary) }
+            return total
         }
     }
 }
