@@ -234,20 +234,7 @@ extension ErasureEngine {
             counter.reset()
             try await data.forEachBatch(statement.namespace, filter: attributionFilter, projection: projection, batchSize: max(options.batchSize, 1_000)) { documents in
                 var local: [Int: RuleCount] = [:]
-                for document in documents {
-                    var holders = Set<Int>()
-                    for path in paths {
-                        for value in document.values(atPath: path) { holders.formUnion(ownerMap[value] ?? []) }
-                    }
-                    var due: Date?
-                    if let until, case .datetime(let date)? = document.value(atPath: until.field) {
-                        due = until.after.added(to: date.date)
-                    }
-                    for holder in holders {
-                        local[holder, default: RuleCount()].documents += 1
-                        if let due, due > (local[holder]?.dueAt ?? .distantPast) { local[holder]?.dueAt = due }
-                    }
-                }
+                for document in documents { _ = Self.count(document, paths: paths, until: until, owners: ownerMap, into: &local) }
                 counter.merge(local)
             }
         }
@@ -279,6 +266,25 @@ extension ErasureEngine {
             }
         }
         return unnamed.value == 0 ? counter.value : nil
+    }
+
+    /// Counts `document` for each request holding one of its match values (once per
+    /// request), with the date its `then` falls due; returns those requests and the date.
+    static func count(_ document: BSONDocument, paths: [String], until: RetentionDeadline?, owners: [BSON: [Int]],
+                      into counts: inout [Int: RuleCount]) -> (holders: Set<Int>, due: Date?) {
+        var holders = Set<Int>()
+        for path in paths {
+            for value in document.values(atPath: path) { holders.formUnion(owners[value] ?? []) }
+        }
+        var due: Date?
+        if let until, case .datetime(let date)? = document.value(atPath: until.field) {
+            due = until.after.added(to: date.date)
+        }
+        for holder in holders {
+            counts[holder, default: RuleCount()].documents += 1
+            if let due, due > (counts[holder]?.dueAt ?? .distantPast) { counts[holder]?.dueAt = due }
+        }
+        return (holders, due)
     }
 
     /// Carries out one rule for the requests in `active` with as few commands as the
@@ -354,18 +360,7 @@ extension ErasureEngine {
                 var local: [Int: RuleCount] = [:]
                 var entries: [RetainedDocument] = []
                 for document in documents {
-                    var holders = Set<Int>()
-                    for path in paths {
-                        for value in document.values(atPath: path) { holders.formUnion(ownerMap[value] ?? []) }
-                    }
-                    var due: Date?
-                    if let until, case .datetime(let date)? = document.value(atPath: until.field) {
-                        due = until.after.added(to: date.date)
-                    }
-                    for holder in holders {
-                        local[holder, default: RuleCount()].documents += 1
-                        if let due, due > (local[holder]?.dueAt ?? .distantPast) { local[holder]?.dueAt = due }
-                    }
+                    let (holders, due) = Self.count(document, paths: paths, until: until, owners: ownerMap, into: &local)
                     if recording, let due, let id = document["_id"], let owner = holders.min() {
                         entries.append(RetainedDocument(requestId: requestIds[owner], policy: policy, ruleIndex: ruleIndex, namespace: namespace,
                                                         documentId: id, dueAt: due, token: tokenMap[owner]))
