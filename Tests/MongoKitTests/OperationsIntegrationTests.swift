@@ -68,6 +68,16 @@ struct OperationsIntegrationTests {
 
             let page = try await collection.find([:], options: FindOptions(sort: ["n": 1], limit: 3, skip: 10)).toArray()
             #expect(page.compactMap { $0["n"]?.intValue } == [10, 11, 12])
+
+            // Batch by batch: every document once, no batch above the batch size.
+            var sizes: [Int] = []
+            var all: [Int] = []
+            try await collection.find(["owner": "odd"], options: FindOptions(sort: ["n": 1], batchSize: 40)).forEachBatch { batch in
+                sizes.append(batch.count)
+                all += batch.compactMap { $0["n"]?.intValue }
+            }
+            #expect(all == Array(stride(from: 1, through: 249, by: 2)))
+            #expect(sizes.allSatisfy { $0 <= 40 } && sizes.count >= 4, "\(sizes)")
         }
     }
 

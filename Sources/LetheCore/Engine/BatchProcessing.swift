@@ -356,7 +356,7 @@ extension ErasureEngine {
         let counter = AttributionCounter()
         try await retrying {
             counter.reset()
-            try await data.forEachBatch(namespace, filter: statement.matchFilter, projection: projection, batchSize: options.batchSize) { documents in
+            try await data.forEachBatch(namespace, filter: statement.matchFilter, projection: projection, batchSize: options.streamingBatchSize) { documents in
                 var local: [Int: RuleCount] = [:]
                 var entries: [RetainedDocument] = []
                 for document in documents {
@@ -391,7 +391,7 @@ extension ErasureEngine {
         for path in fields + ref.rule.match { projection[String(path.prefix { $0 != "." })] = 1 }
         let (ownerMap, setMap, paths) = (owner, sets, ref.rule.match)
         try await retrying {
-            try await data.forEachBatch(statement.namespace, filter: statement.pendingFilter, projection: projection, batchSize: options.batchSize) { documents in
+            try await data.forEachBatch(statement.namespace, filter: statement.pendingFilter, projection: projection, batchSize: options.streamingBatchSize) { documents in
                 let updates: [UpdateStatement] = documents.compactMap { document in
                     guard let id = document["_id"],
                           let holder = paths.lazy.flatMap({ document.values(atPath: $0) }).compactMap({ ownerMap[$0] }).first,

@@ -23,6 +23,11 @@ public struct ErasureEngine: Sendable {
         /// Leftover documents listed at most when verification fails. Default 1,000.
         public var verificationLimit: Int
 
+        /// Documents read and rewritten one by one (hashing, the ledger of retained
+        /// documents) are held at most this many at a time, whatever `batchSize` says:
+        /// memory stays flat however many documents a user has.
+        public var streamingBatchSize: Int { min(batchSize, 1_000) }
+
         public init(batchSize: Int = 5_000, maxDocumentsPerRequest: Int? = nil, maxAttempts: Int = 4,
                     initialBackoff: Duration = .milliseconds(200), verificationLimit: Int = 1_000) {
             self.batchSize = batchSize
@@ -363,7 +368,7 @@ public struct ErasureEngine: Sendable {
             for field in fields { projection[String(field.prefix { $0 != "." })] = 1 }
             let total = ModifiedCounter()
             try await retrying {
-                try await data.forEachBatch(ns, filter: statement.pendingFilter, projection: projection, batchSize: options.batchSize) { documents in
+                try await data.forEachBatch(ns, filter: statement.pendingFilter, projection: projection, batchSize: options.streamingBatchSize) { documents in
                     let updates: [UpdateStatement] = documents.compactMap { document in
                         guard let id = document["_id"],
                               let update = RuleStatement.hashUpdate(for: document, fields: fields, set: set, unset: unset, anonymizer: anonymizer)

@@ -39,7 +39,7 @@ extension ErasureEngine {
         for path in statement.rule.match + [until.field] { projection[String(path.prefix { $0 != "." })] = 1 }
         let (paths, state, policy, ruleIndex, namespace) = (statement.rule.match, self.state, statement.policyName, statement.rule.index, statement.namespace)
         try await retrying {
-            try await data.forEachBatch(statement.namespace, filter: statement.matchFilter, projection: projection, batchSize: options.batchSize) { documents in
+            try await data.forEachBatch(statement.namespace, filter: statement.matchFilter, projection: projection, batchSize: options.streamingBatchSize) { documents in
                 let entries: [RetainedDocument] = documents.compactMap { document in
                     guard let id = document["_id"], case .datetime(let date)? = document.value(atPath: until.field),
                           let owner = paths.lazy.flatMap({ document.values(atPath: $0) }).compactMap({ owners[$0] }).first
@@ -123,7 +123,7 @@ extension ErasureEngine {
                     } else if let anonymizer {
                         var projection: BSONDocument = ["_id": 1]
                         for field in anonymization.hash { projection[String(field.prefix { $0 != "." })] = 1 }
-                        try await data.forEachBatch(namespace, filter: ids, projection: projection, batchSize: options.batchSize) { docs in
+                        try await data.forEachBatch(namespace, filter: ids, projection: projection, batchSize: options.streamingBatchSize) { docs in
                             let perDocument: [UpdateStatement] = docs.compactMap { doc in
                                 guard let id = doc["_id"], let update = RuleStatement.hashUpdate(for: doc, fields: anonymization.hash, set: plan.set, unset: anonymization.unset, anonymizer: anonymizer) else { return nil }
                                 return UpdateStatement(filter: ["_id": id], update: update)

@@ -42,29 +42,14 @@ public struct MongoDataStore: DataStore {
         _ namespace: Namespace, filter: BSONDocument, projection: BSONDocument, batchSize: Int,
         _ body: @Sendable ([BSONDocument]) async throws -> Void
     ) async throws {
-        let cursor = try await collection(namespace).find(filter, options: FindOptions(projection: projection, batchSize: batchSize))
-        try await Self.inBatches(cursor, of: batchSize, body)
+        try await collection(namespace).find(filter, options: FindOptions(projection: projection, batchSize: batchSize)).forEachBatch(body)
     }
 
     public func forEachResult(
         _ namespace: Namespace, pipeline: [BSONDocument], batchSize: Int,
         _ body: @Sendable ([BSONDocument]) async throws -> Void
     ) async throws {
-        let cursor = try await collection(namespace).aggregate(pipeline, options: AggregateOptions(batchSize: batchSize))
-        try await Self.inBatches(cursor, of: batchSize, body)
-    }
-
-    private static func inBatches(_ cursor: MongoCursor, of size: Int, _ body: @Sendable ([BSONDocument]) async throws -> Void) async throws {
-        var batch: [BSONDocument] = []
-        batch.reserveCapacity(size)
-        for try await document in cursor {
-            batch.append(document)
-            if batch.count == size {
-                try await body(batch)
-                batch.removeAll(keepingCapacity: true)
-            }
-        }
-        if !batch.isEmpty { try await body(batch) }
+        try await collection(namespace).aggregate(pipeline, options: AggregateOptions(batchSize: batchSize)).forEachBatch(body)
     }
 
     public func bulkUpdate(_ namespace: Namespace, _ updates: [UpdateStatement]) async throws -> WriteCounts {

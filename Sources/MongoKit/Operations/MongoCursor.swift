@@ -31,6 +31,16 @@ public struct MongoCursor: AsyncSequence, Sendable {
         }
     }
 
+    /// Hands the documents over a batch at a time (up to the batch size the cursor was
+    /// opened with), holding one batch, not a batch and a copy of it.
+    public func forEachBatch(_ body: ([BSONDocument]) async throws -> Void) async throws {
+        while true {
+            let batch = try await box.nextBatch()
+            if batch.isEmpty { return }
+            try await body(batch)
+        }
+    }
+
     /// Every remaining document. For bounded results only.
     public func toArray() async throws -> [BSONDocument] {
         var all: [BSONDocument] = []
