@@ -63,14 +63,7 @@ struct RunCommand: AsyncParsableCommand {
                 try data.write(to: URL(fileURLWithPath: statsFile))
             }
             try await runtime.state.saveRun(RunReport(startedAt: runStarted, finishedAt: Date(), worker: workerOptions.owner, summary: summary, intake: intake))
-            let failed = summary.count(.failed)
-            let waiting = summary.count(.held) + summary.count(.needsApproval)
-            print("processed \(summary.processed.count) request(s): \(summary.count(.done)) done, \(failed) failed, \(waiting) waiting\(summary.leasesLost > 0 ? ", \(summary.leasesLost) taken over by other workers" : "")")
-            if failed > 0 {
-                print("failed requests: `lethe requests --state failed`; retry one with `lethe retry REQUEST_ID`")
-                return LetheExit.failed
-            }
-            return waiting > 0 ? LetheExit.waiting : .success
+            return summarize(summary)
         }
         throw code
     }

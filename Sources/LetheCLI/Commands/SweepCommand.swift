@@ -89,14 +89,6 @@ struct SweepCommand: AsyncParsableCommand {
         }
         print("requested \(counts.requested) (source \(ErasureEngine.orphanSource))")
         guard counts.requested > 0 else { return .success }
-        let summary = try await QueueWorker(engine: runtime.engine).drain()
-        let failed = summary.count(.failed)
-        let waiting = summary.count(.held) + summary.count(.needsApproval)
-        print("processed \(summary.processed.count) request(s): \(summary.count(.done)) done, \(failed) failed, \(waiting) waiting")
-        if failed > 0 {
-            print("failed requests: `lethe requests --state failed`; retry one with `lethe retry REQUEST_ID`")
-            return LetheExit.failed
-        }
-        return waiting > 0 ? LetheExit.waiting : .success
+        return summarize(try await QueueWorker(engine: runtime.engine).drain())
     }
 }

@@ -125,6 +125,20 @@ private func start(_ configuration: LetheConfiguration) async throws -> LetheRun
     do { return try await LetheRuntime.start(configuration) } catch { throw report(error) }
 }
 
+/// Prints what a pass over the queue did and returns the exit code it deserves:
+/// 1 if a request failed, 75 if some wait (held, needing approval).
+func summarize(_ summary: QueueWorker.Summary) -> ExitCode {
+    let failed = summary.count(.failed)
+    let waiting = summary.count(.held) + summary.count(.needsApproval)
+    print("processed \(summary.processed.count) request(s): \(summary.count(.done)) done, \(failed) failed, \(waiting) waiting"
+          + (summary.leasesLost > 0 ? ", \(summary.leasesLost) taken over by other workers" : ""))
+    if failed > 0 {
+        print("failed requests: `lethe requests --state failed`; retry one with `lethe retry REQUEST_ID`")
+        return LetheExit.failed
+    }
+    return waiting > 0 ? LetheExit.waiting : .success
+}
+
 /// Prints a request's outcome and returns the exit code it deserves.
 func summarize(_ request: ErasureRequest, stateDatabase: String) -> ExitCode {
     print("request \(request.id): \(request.state.rawValue)")
