@@ -18,10 +18,10 @@ extension ErasureEngine {
             return done
         }
         var requests = claimed
-        let ruleRefs: [(policy: Int, rule: ErasureRule)] = policies.indices.flatMap { p in policies[p].rules.map { (p, $0) } }
+        let ruleRefs = self.ruleRefs
         // Rules an interrupted run of these requests applied come back from its checkpoint.
         let earlier = try await state.checkpoints(requestIds: requests.map(\.id))
-        for index in requests.indices where requests[index].state == .running && rules(ruleRefs, match: requests[index]) {
+        for index in requests.indices where requests[index].state == .running && rulesMatch(requests[index]) {
             for checkpoint in earlier {
                 for rule in checkpoint.restore(into: &requests[index]) {
                     if case .retain(let retention) = ruleRefs[rule].rule.action { requests[index].rules[rule].retainReason = retention.reason }
@@ -49,20 +49,16 @@ extension ErasureEngine {
             }
             if request.state == .held { request.state = try RequestLifecycle.next(.held, on: .holdLifted) }
             if request.state == .failed { request.state = try RequestLifecycle.next(.failed, on: .retry) }
-            let statements: [RuleStatement]
-            do { statements = try self.statements(for: subject) } catch {
+            let perPolicy: [[BSON]]
+            do { perPolicy = try self.bindings(of: subject) } catch {
                 request.state = .failed
                 request.note = "\(error)"
                 continue
             }
-            guard Self.rules(statements, match: request) else {
+            guard rulesMatch(request) else {
                 request.state = .failed
                 request.note = Self.policiesChangedNote(request)
                 continue
-            }
-            var perPolicy: [[BSON]] = []
-            for policy in policies {
-                perPolicy.append(try SubjectBinding.bind(subject, idType: policy.subject.idType, includeIdentities: policy.subject.includeIdentities))
             }
             bindings[index] = perPolicy
             subjects[index] = subject
@@ -189,11 +185,6 @@ extension ErasureEngine {
         }
     }
 
-    /// Whether a request's recorded rules are still these rules.
-    func rules(_ refs: [(policy: Int, rule: ErasureRule)], match request: ErasureRequest) -> Bool {
-        refs.count == request.rules.count
-            && zip(refs, request.rules).allSatisfy { policies[$0.policy].name == $1.policy && $0.rule.index == $1.ruleIndex }
-    }
 
     /// What one rule covers for one request.
     struct RuleCount: Sendable {
@@ -339,7 +330,7 @@ extension ErasureEngine {
     /// Retention for a batch, in one read of the retained documents: per request, how
     /// many are kept and until when; with `recording`, each goes to the ledger of
     /// documents whose `then` falls due later (attributed to one request holding it).
-    private func retainCombined(_ statement: RuleStatement, ref: (policy: Int, rule: ErasureRule), active: [Int],
+    func retainCombined(_ statement: RuleStatement, ref: (policy: Int, rule: ErasureRule), active: [Int],
                                 bindings: [Int: [[BSON]]], requestIds: [String], subjects: [Int: ErasureSubject],
                                 recording: Bool) async throws -> [Int: RuleCount] {
         var owners: [BSON: [Int]] = [:]

@@ -70,19 +70,23 @@ public struct ErasureEngine: Sendable {
     /// is read when an id does not fit a policy's `idType`.
     public func statements(for subject: ErasureSubject) throws -> [RuleStatement] {
         let token = anonymizer?.token(for: subject)
-        var statements: [RuleStatement] = []
+        return zip(policies, try bindings(of: subject)).flatMap { policy, ids in
+            policy.rules.map { RuleStatement(policy: policy, rule: $0, ids: ids, token: token) }
+        }
+    }
+
+    /// The subject's ids typed as each policy says, in policy order. Throws before
+    /// anything is read when an id does not fit a policy's `idType`.
+    func bindings(of subject: ErasureSubject) throws -> [[BSON]] {
+        var bindings: [[BSON]] = []
         for policy in policies {
-            let ids: [BSON]
             do {
-                ids = try SubjectBinding.bind(subject, idType: policy.subject.idType, includeIdentities: policy.subject.includeIdentities)
+                bindings.append(try SubjectBinding.bind(subject, idType: policy.subject.idType, includeIdentities: policy.subject.includeIdentities))
             } catch {
                 throw EngineError.invalidSubject(policy: policy.name, error)
             }
-            for rule in policy.rules {
-                statements.append(RuleStatement(policy: policy, rule: rule, ids: ids, token: token))
-            }
         }
-        return statements
+        return bindings
     }
 
     // MARK: Dry run
@@ -262,7 +266,7 @@ public struct ErasureEngine: Sendable {
         if request.state == .failed { request.state = try RequestLifecycle.next(.failed, on: .retry) }
 
         let statements = try statements(for: subject)
-        guard Self.rules(statements, match: request) else {
+        guard rulesMatch(request) else {
             return try await fail(&request, note: Self.policiesChangedNote(request))
         }
 
@@ -288,10 +292,17 @@ public struct ErasureEngine: Sendable {
             try await state.save(request)
             try await state.appendAudit([AuditEntry.about(request, .started, at: now(), note: "attempt \(request.attempts)")])
 
+            let refs = ruleRefs
             for (index, statement) in statements.enumerated() where request.rules[index].stage == .pending {
-                try await apply(statement, progress: &request.rules[index])
-                if statement.retainUntil != nil {
-                    try await recordRetention(statement, owners: owners(of: subject, request: request.id))
+                if case .retain(let retention) = statement.rule.action, retention.then != nil {
+                    // Counted, dated and recorded in the ledger in one read, as in a batch.
+                    let kept = try await retainCombined(statement, ref: refs[index], active: [0], bindings: [0: try bindings(of: subject)], requestIds: [request.id],
+                                                        subjects: [0: subject], recording: retention.then != nil)[0] ?? RuleCount()
+                    request.rules[index].retained = kept.documents
+                    request.rules[index].retainReason = retention.reason
+                    request.rules[index].retainedUntil = kept.dueAt
+                } else {
+                    try await apply(statement, progress: &request.rules[index])
                 }
                 request.rules[index].stage = .applied
                 try await state.save(request)
@@ -420,22 +431,18 @@ public struct ErasureEngine: Sendable {
         return until.after.added(to: date.date)
     }
 
-    /// Every id of `subject` (under every policy) mapped to its request and token.
-    func owners(of subject: ErasureSubject, request: String) throws -> [BSON: (request: String, token: String?)] {
-        var owners: [BSON: (request: String, token: String?)] = [:]
-        let token = anonymizer?.token(for: subject)
-        for policy in policies {
-            for id in try SubjectBinding.bind(subject, idType: policy.subject.idType, includeIdentities: policy.subject.includeIdentities) {
-                owners[id] = (request, token)
-            }
-        }
-        return owners
+
+    /// Every rule of every policy with its policy's position, in the order of a
+    /// request's `rules` (and of `statements(for:)`).
+    var ruleRefs: [(policy: Int, rule: ErasureRule)] {
+        policies.indices.flatMap { p in policies[p].rules.map { (p, $0) } }
     }
 
     /// Whether a request's recorded rules are still the policies' rules.
-    static func rules(_ statements: [RuleStatement], match request: ErasureRequest) -> Bool {
-        statements.count == request.rules.count
-            && zip(statements, request.rules).allSatisfy { $0.policyName == $1.policy && $0.rule.index == $1.ruleIndex }
+    func rulesMatch(_ request: ErasureRequest) -> Bool {
+        let refs = ruleRefs
+        return refs.count == request.rules.count
+            && zip(refs, request.rules).allSatisfy { policies[$0.policy].name == $1.policy && $0.rule.index == $1.ruleIndex }
     }
 
     static func policiesChangedNote(_ request: ErasureRequest) -> String {

@@ -31,27 +31,6 @@ public struct RetainedDocument: Sendable, Hashable {
 }
 
 extension ErasureEngine {
-    /// Records, for a `retain` rule with `until` and `then`, every retained document
-    /// with its due date, attributed to the request (and token) whose id it holds.
-    func recordRetention(_ statement: RuleStatement, owners: [BSON: (request: String, token: String?)]) async throws {
-        guard let until = statement.retainUntil, case .retain(let retention) = statement.rule.action, retention.then != nil else { return }
-        var projection: BSONDocument = ["_id": 1]
-        for path in statement.rule.match + [until.field] { projection[String(path.prefix { $0 != "." })] = 1 }
-        let (paths, state, policy, ruleIndex, namespace) = (statement.rule.match, self.state, statement.policyName, statement.rule.index, statement.namespace)
-        try await retrying {
-            try await data.forEachBatch(statement.namespace, filter: statement.matchFilter, projection: projection, batchSize: options.streamingBatchSize) { documents in
-                let entries: [RetainedDocument] = documents.compactMap { document in
-                    guard let id = document["_id"], case .datetime(let date)? = document.value(atPath: until.field),
-                          let owner = paths.lazy.flatMap({ document.values(atPath: $0) }).compactMap({ owners[$0] }).first
-                    else { return nil }
-                    return RetainedDocument(requestId: owner.request, policy: policy, ruleIndex: ruleIndex, namespace: namespace,
-                                            documentId: id, dueAt: until.after.added(to: date.date), token: owner.token)
-                }
-                try await state.recordRetained(entries)
-            }
-        }
-    }
-
     /// Applies `then` to retained documents that have fallen due, in batches; with
     /// `dryRun`, only counts them. One sweep line per rule.
     func sweepRetainedDue(at now: Date, dryRun: Bool) async throws -> [SweepReport.Rule] {
