@@ -54,9 +54,7 @@ struct BatchProcessingIntegrationTests {
         defer { Task { await fixture.tearDown() } }
         let users = 200
         try await fixture.database.collection("notes").insertMany((0..<users).map { ["owner": .string("user-\($0)")] })
-        for i in 0..<users {
-            _ = try await fixture.runtime.engine.receive(ErasureSubject(userId: "user-\(i)"), source: "inbox", dedupeKey: "k\(i)")
-        }
+        try await fixture.queue(users: users)
         let before = fixture.runtime.pool.monitor.snapshot()
         let summary = try await QueueWorker(engine: fixture.runtime.engine, options: .init(requestsPerBatch: 100)).drain()
         let spent = fixture.runtime.pool.monitor.snapshot().subtracting(before)

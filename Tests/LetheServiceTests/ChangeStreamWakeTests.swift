@@ -62,19 +62,6 @@ final class FakeEventSource: ChangeEventSource {
     func close() { closed.withLockedValue { $0 = true } }
 }
 
-/// Runs `body`, returning nil when it takes longer than `timeout` (it is then cancelled).
-func finishes<T: Sendable>(within timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T? {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return nil
-        }
-        defer { group.cancelAll() }
-        return try await group.next() ?? nil
-    }
-}
-
 @Suite("serve wakes on change streams (no server)")
 struct ChangeStreamWakerTests {
     /// Collections on a pool that never connects: the stand-in opener never uses it.

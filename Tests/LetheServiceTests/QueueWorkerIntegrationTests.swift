@@ -55,9 +55,7 @@ struct QueueWorkerIntegrationTests {
         let users = 120
         let fixture = try await Self.fixture(users: users)
         defer { Task { await fixture.tearDown() } }
-        for i in 0..<users {
-            _ = try await fixture.runtime.engine.receive(ErasureSubject(userId: "user-\(i)"), source: "inbox", dedupeKey: "k\(i)")
-        }
+        try await fixture.queue(users: users)
         var runtimes = [fixture.runtime]
         for _ in 0..<3 { runtimes.append(try await Self.runtime(like: fixture)) }
         let summaries = try await withThrowingTaskGroup(of: QueueWorker.Summary.self) { group in

@@ -14,9 +14,7 @@ struct ServeConcurrencyTests {
         let users = 90
         let fixture = try await QueueWorkerIntegrationTests.fixture(users: users)
         defer { Task { await fixture.tearDown() } }
-        for i in 0..<users {
-            _ = try await fixture.runtime.engine.receive(ErasureSubject(userId: "user-\(i)"), source: "inbox", dedupeKey: "k\(i)")
-        }
+        try await fixture.queue(users: users)
         let runtime = fixture.runtime
         let service = WorkerService(
             worker: QueueWorker(engine: runtime.engine, options: .init(owner: "serve", requestsPerBatch: 10)), inbox: nil, waker: nil,

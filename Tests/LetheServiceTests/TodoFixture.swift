@@ -149,6 +149,13 @@ struct TodoFixture {
         return try await runtime.engine.process(request)
     }
 
+    /// Records a request for each of `user-0`...`user-(users - 1)`, as inbox events.
+    func queue(users: Int) async throws {
+        for i in 0..<users {
+            _ = try await runtime.engine.receive(ErasureSubject(userId: "user-\(i)"), source: "inbox", dedupeKey: "k\(i)")
+        }
+    }
+
     func tearDown() async {
         try? await database.drop()
         try? await runtime.pool.database(database.name + "_state").drop()

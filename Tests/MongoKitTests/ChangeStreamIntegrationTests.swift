@@ -7,28 +7,7 @@ import Testing
 /// The next event of `stream`, or nil when none came within `timeout` (the wait is
 /// then cancelled, which closes the stream).
 private func nextEvent(_ stream: MongoChangeStream, within timeout: Duration = .seconds(15)) async throws -> BSONDocument? {
-    try await withThrowingTaskGroup(of: BSONDocument?.self) { group in
-        group.addTask { try await stream.next() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return nil
-        }
-        defer { group.cancelAll() }
-        return try await group.next() ?? nil
-    }
-}
-
-/// Runs `body`, failing the test (and returning nil) when it takes longer than `timeout`.
-private func finishes<T: Sendable>(within timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T? {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return nil
-        }
-        defer { group.cancelAll() }
-        return try await group.next() ?? nil
-    }
+    try await finishes(within: timeout) { try await stream.next() } ?? nil
 }
 
 @Suite("Change streams (integration)", .enabled(if: TestServer.isConfigured, TestServer.skipReason))
