@@ -45,7 +45,7 @@ struct RuleStatementTests {
     func anonymizeUpdate() throws {
         let policy = try Self.policy("""
           - collection: comments
-            match: author.id
+            match: [author.id, editor.id]
             action: anonymize
             set: { author.name: Deleted user }
             unset: [author.email]
@@ -54,14 +54,46 @@ struct RuleStatementTests {
         let statement = RuleStatement(policy: policy, rule: policy.rules[0], ids: Self.ids, token: "anon_t")
         guard case .update(let update) = statement.write else { Issue.record("expected an update"); return }
         #expect(update == ["$set": ["author.name": "Deleted user", "author.id": "anon_t"], "$unset": ["author.email": ""]])
+        // editor.id keeps the id after the update: the match alone can't tell what is done.
         #expect(statement.pendingFilter == [
-            "author.id": ["$in": ["u1", "g-7"]],
-            "$and": [["$or": [
-                ["author.name": ["$ne": "Deleted user"]],
-                ["author.id": ["$ne": "anon_t"]],
-                ["author.email": ["$exists": true]],
-            ]]],
+            "$and": [
+                ["$or": [["author.id": ["$in": ["u1", "g-7"]]], ["editor.id": ["$in": ["u1", "g-7"]]]]],
+                ["$or": [
+                    ["author.name": ["$ne": "Deleted user"]],
+                    ["author.id": ["$ne": "anon_t"]],
+                    ["author.email": ["$exists": true]],
+                ]],
+            ],
         ])
+    }
+
+    @Test("anonymize that replaces or removes every match path: pending = matched", arguments: [
+        "pseudonymize: [author.id]", "unset: [author.id]", "set: { author.id: null }",
+    ])
+    func anonymizeOverwritingMatch(_ change: String) throws {
+        let policy = try Self.policy("""
+          - collection: comments
+            match: author.id
+            action: anonymize
+            \(change)
+        """)
+        let statement = RuleStatement(policy: policy, rule: policy.rules[0], ids: Self.ids, token: "anon_t")
+        #expect(statement.pendingFilter == ["author.id": ["$in": ["u1", "g-7"]]])
+    }
+
+    @Test("anonymize setting a match path to one of the ids, or hashing it: the field states stay in pending", arguments: [
+        "set: { author.id: g-7 }", "hash: [author.id]",
+    ])
+    func anonymizeNotOverwritingMatch(_ change: String) throws {
+        let policy = try Self.policy("""
+          - collection: comments
+            match: author.id
+            action: anonymize
+            \(change)
+        """)
+        let statement = RuleStatement(policy: policy, rule: policy.rules[0], ids: Self.ids, token: "anon_t")
+        #expect(statement.pendingFilter != statement.matchFilter)
+        #expect(statement.pendingFilter["$and"] != nil)
     }
 
     @Test("anonymize with hash: per-document updates that skip values already hashed")
