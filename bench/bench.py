@@ -528,6 +528,9 @@ class Bench:
                 times = {}
                 with contextlib.suppress(OSError, ValueError):
                     times = json.load(open(trace))
+                if a.timelines and os.path.exists(trace + ".timeline"):
+                    os.makedirs(a.timelines, exist_ok=True)
+                    shutil.copy(trace + ".timeline", os.path.join(a.timelines, name.replace("'", "").replace(" ", "-") + ".timeline"))
                 self.profile.append((r, times))
                 self.show(r)
         if a.growth_docs_per_user > 0:
@@ -799,6 +802,7 @@ def main():
     p.add_argument("--proxy-rtt-ms", type=float, default=1.0)
     p.add_argument("--run-args", default="", help="extra arguments for `lethe run --once`")
     p.add_argument("--no-profile", dest="profile", action="store_false", help="skip the profile runs through a tracing proxy")
+    p.add_argument("--timelines", help="keep each profile run's commands in order (start, duration, name) in this directory")
     p.add_argument("--output", default=os.path.join(ROOT, "BENCHMARKS.md"))
     p.add_argument("--command", default="scripts/bench.sh")
     p.add_argument("--server-desc", default="")

@@ -11,7 +11,9 @@ ended) or after --lifetime seconds, whichever comes first. Loopback only.
 With --trace FILE it also reads the wire protocol: for each command name, how many were
 sent and the seconds from the request's last byte to the reply's last byte, as seen by the
 proxy (the server's time, plus the proxy's own hops). FILE is written, as JSON, when the
-proxy stops because its standard input closed.
+proxy stops because its standard input closed, and FILE.timeline: every command in the
+order sent, with its start (seconds from the first) and duration, so that the gaps between
+commands (the client's own work) show.
 
 Why threads and not asyncio: asyncio's event loop waits with epoll, whose timeout has a
 resolution of one millisecond, so a 0.5 ms delay would become about 1.1 ms each way. A
@@ -68,6 +70,9 @@ class Tracer:
         self.lock = threading.Lock()
         self.pending = {}
         self.totals = {}
+        # Every command in the order sent: (start, seconds, name), for a timeline that
+        # also shows the gaps between commands (the client's own work).
+        self.sequence = []
 
     def splitter(self, connection: int, outbound: bool):
         buffer = bytearray()
@@ -88,13 +93,20 @@ class Tracer:
                         total = self.totals.setdefault(entry[0], [0, 0.0])
                         total[0] += 1
                         total[1] += now - entry[1]
+                        self.sequence.append((entry[1], now - entry[1], entry[0]))
         return feed
 
     def dump(self):
         with self.lock:
             data = {name: {"count": c, "seconds": round(t, 6)} for name, (c, t) in sorted(self.totals.items())}
+            sequence = sorted(self.sequence)
         with open(self.path, "w") as f:
             json.dump(data, f)
+        if sequence:
+            with open(self.path + ".timeline", "w") as f:
+                origin = sequence[0][0]
+                for start, seconds, name in sequence:
+                    f.write(f"{start - origin:9.4f} {seconds * 1000:9.2f} ms  {name}\n")
 
 
 class Pipe:
