@@ -30,7 +30,7 @@ rules:
 """
 
 /// A database with a policy directory for it, cleaned up after.
-private struct CLIFixture {
+private struct CLIFixture: TearsDown {
     let pool: MongoClientPool
     let database: MongoDatabase
     let policies: URL
@@ -90,136 +90,136 @@ private struct CLIFixture {
 struct CLIEraseTests {
     @Test("erase prints a summary and the request id; receipt prints it without personal data")
     func eraseAndReceipt() async throws {
-        let fixture = try await CLIFixture.make()
-        defer { Task { await fixture.tearDown() } }
-        let erase = try fixture.lethe(["erase", "--user", "alice-0001", "--reason", "account deleted in app"])
-        #expect(erase.exitCode == 0, "\(erase.output)")
-        let id = try #require(erase.stdout.split(separator: " ").dropFirst().first.map { String($0.dropLast()) })
-        #expect(id.hasPrefix("req_"))
-        #expect(erase.stdout.contains("request \(id): done"))
-        #expect(erase.stdout.contains("delete    \(fixture.database.name).Item: matched 3, deleted 3, verified"))
-        #expect(erase.stdout.contains("lethe receipt \(id)"))
-        #expect(try await fixture.database.collection("Item").countDocuments() == 1)
+        try await CLIFixture.make().use { fixture in
+            let erase = try fixture.lethe(["erase", "--user", "alice-0001", "--reason", "account deleted in app"])
+            #expect(erase.exitCode == 0, "\(erase.output)")
+            let id = try #require(erase.stdout.split(separator: " ").dropFirst().first.map { String($0.dropLast()) })
+            #expect(id.hasPrefix("req_"))
+            #expect(erase.stdout.contains("request \(id): done"))
+            #expect(erase.stdout.contains("delete    \(fixture.database.name).Item: matched 3, deleted 3, verified"))
+            #expect(erase.stdout.contains("lethe receipt \(id)"))
+            #expect(try await fixture.database.collection("Item").countDocuments() == 1)
 
-        let receipt = try fixture.lethe(["receipt", id, "--json"])
-        #expect(receipt.exitCode == 0, "\(receipt.output)")
-        let json = try JSONSerialization.jsonObject(with: Data(receipt.stdout.utf8)) as? [String: Any]
-        #expect(json?["requestId"] as? String == id)
-        #expect(json?["outcome"] as? String == "completed")
-        for secret in ["alice-0001", "alice@example.com"] {
-            #expect(!receipt.output.contains(secret))
-            #expect(!erase.output.contains(secret))
+            let receipt = try fixture.lethe(["receipt", id, "--json"])
+            #expect(receipt.exitCode == 0, "\(receipt.output)")
+            let json = try JSONSerialization.jsonObject(with: Data(receipt.stdout.utf8)) as? [String: Any]
+            #expect(json?["requestId"] as? String == id)
+            #expect(json?["outcome"] as? String == "completed")
+            for secret in ["alice-0001", "alice@example.com"] {
+                #expect(!receipt.output.contains(secret))
+                #expect(!erase.output.contains(secret))
+            }
+            let text = try fixture.lethe(["receipt", id])
+            #expect(text.stdout.contains("Receipt for request \(id): completed"))
+            let unknown = try fixture.lethe(["receipt", "req_nope"])
+            #expect(unknown.exitCode == 65)
+            #expect(unknown.stderr.contains("no request req_nope"))
         }
-        let text = try fixture.lethe(["receipt", id])
-        #expect(text.stdout.contains("Receipt for request \(id): completed"))
-        let unknown = try fixture.lethe(["receipt", "req_nope"])
-        #expect(unknown.exitCode == 65)
-        #expect(unknown.stderr.contains("no request req_nope"))
     }
 
     @Test("plan --json gives live counts and changes nothing")
     func plan() async throws {
-        let fixture = try await CLIFixture.make()
-        defer { Task { await fixture.tearDown() } }
-        let before = try await fixture.contents()
-        let result = try fixture.lethe(["plan", "--user", "alice-0001", "--json"])
-        #expect(result.exitCode == 0, "\(result.output)")
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
-        let rules = try #require(json["rules"] as? [[String: Any]])
-        #expect(rules.map { $0["matched"] as? Int } == [3, 1, 1])
-        #expect(rules[1]["fields"] as? [String] == ["author.name", "author.id", "author.email"])
-        #expect(json["total"] as? Int == 5)
-        #expect(try await fixture.contents() == before)
-        let text = try fixture.lethe(["plan", "--user", "alice-0001"])
-        #expect(text.stdout.contains("3 would be deleted"))
+        try await CLIFixture.make().use { fixture in
+            let before = try await fixture.contents()
+            let result = try fixture.lethe(["plan", "--user", "alice-0001", "--json"])
+            #expect(result.exitCode == 0, "\(result.output)")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            let rules = try #require(json["rules"] as? [[String: Any]])
+            #expect(rules.map { $0["matched"] as? Int } == [3, 1, 1])
+            #expect(rules[1]["fields"] as? [String] == ["author.name", "author.id", "author.email"])
+            #expect(json["total"] as? Int == 5)
+            #expect(try await fixture.contents() == before)
+            let text = try fixture.lethe(["plan", "--user", "alice-0001"])
+            #expect(text.stdout.contains("3 would be deleted"))
+        }
     }
 
     @Test("hostile ids exit 65 with a clear message, and change nothing", arguments: [#"{"$ne": ""}"#, "", "[1,2]"])
     func hostile(id: String) async throws {
-        let fixture = try await CLIFixture.make()
-        defer { Task { await fixture.tearDown() } }
-        let before = try await fixture.contents()
-        let result = try fixture.lethe(["erase", "--user", id])
-        #expect(result.exitCode == 65, "\(result.output)")
-        #expect(result.stderr.contains("the user id"))
-        #expect(result.stderr.contains("nothing was changed"))
-        #expect(try await fixture.contents() == before)
+        try await CLIFixture.make().use { fixture in
+            let before = try await fixture.contents()
+            let result = try fixture.lethe(["erase", "--user", id])
+            #expect(result.exitCode == 65, "\(result.output)")
+            #expect(result.stderr.contains("the user id"))
+            #expect(result.stderr.contains("nothing was changed"))
+            #expect(try await fixture.contents() == before)
+        }
     }
 
     @Test("a policy that pseudonymizes without LETHE_HASH_KEY stops before any write, naming the variable")
     func missingKey() async throws {
-        let fixture = try await CLIFixture.make()
-        defer { Task { await fixture.tearDown() } }
-        let before = try await fixture.contents()
-        let result = try fixture.lethe(["erase", "--user", "alice-0001"], key: false)
-        #expect(result.exitCode == 65)
-        #expect(result.stderr.contains("LETHE_HASH_KEY"))
-        #expect(try await fixture.contents() == before)
+        try await CLIFixture.make().use { fixture in
+            let before = try await fixture.contents()
+            let result = try fixture.lethe(["erase", "--user", "alice-0001"], key: false)
+            #expect(result.exitCode == 65)
+            #expect(result.stderr.contains("LETHE_HASH_KEY"))
+            #expect(try await fixture.contents() == before)
+        }
     }
 
     @Test("hold add, erase waits (exit 75) with nothing changed, hold remove, erase finishes")
     func holds() async throws {
-        let fixture = try await CLIFixture.make()
-        defer { Task { await fixture.tearDown() } }
-        let added = try fixture.lethe(["hold", "add", "--user", "alice-0001", "--reason", "case 2026-17"])
-        #expect(added.exitCode == 0, "\(added.output)")
-        let holdId = try #require(added.stdout.split(separator: " ").dropFirst().first.map(String.init))
-        #expect(!added.output.contains("alice-0001"))
-        let list = try fixture.lethe(["hold", "list"])
-        #expect(list.stdout.contains(holdId))
-        let before = try await fixture.contents()
-        let held = try fixture.lethe(["erase", "--user", "alice-0001"])
-        #expect(held.exitCode == 75, "\(held.output)")
-        #expect(held.stdout.contains("held"))
-        #expect(try await fixture.contents() == before)
-        #expect(try fixture.lethe(["hold", "remove", holdId]).exitCode == 0)
-        #expect(try fixture.lethe(["hold", "remove", holdId]).exitCode == 65)
-        let done = try fixture.lethe(["erase", "--user", "alice-0001"])
-        #expect(done.exitCode == 0, "\(done.output)")
+        try await CLIFixture.make().use { fixture in
+            let added = try fixture.lethe(["hold", "add", "--user", "alice-0001", "--reason", "case 2026-17"])
+            #expect(added.exitCode == 0, "\(added.output)")
+            let holdId = try #require(added.stdout.split(separator: " ").dropFirst().first.map(String.init))
+            #expect(!added.output.contains("alice-0001"))
+            let list = try fixture.lethe(["hold", "list"])
+            #expect(list.stdout.contains(holdId))
+            let before = try await fixture.contents()
+            let held = try fixture.lethe(["erase", "--user", "alice-0001"])
+            #expect(held.exitCode == 75, "\(held.output)")
+            #expect(held.stdout.contains("held"))
+            #expect(try await fixture.contents() == before)
+            #expect(try fixture.lethe(["hold", "remove", holdId]).exitCode == 0)
+            #expect(try fixture.lethe(["hold", "remove", holdId]).exitCode == 65)
+            let done = try fixture.lethe(["erase", "--user", "alice-0001"])
+            #expect(done.exitCode == 0, "\(done.output)")
+        }
     }
 
     @Test("over --max-documents the request waits (exit 75); approve runs it")
     func approval() async throws {
-        let fixture = try await CLIFixture.make()
-        defer { Task { await fixture.tearDown() } }
-        let waiting = try fixture.lethe(["erase", "--user", "alice-0001", "--max-documents", "2"])
-        #expect(waiting.exitCode == 75, "\(waiting.output)")
-        #expect(waiting.stdout.contains("needs-approval"))
-        let id = try #require(waiting.stdout.split(separator: " ").dropFirst().first.map { String($0.dropLast()) })
-        #expect(try await fixture.database.collection("Item").countDocuments() == 4)
-        let approved = try fixture.lethe(["approve", id])
-        #expect(approved.exitCode == 0, "\(approved.output)")
-        #expect(try await fixture.database.collection("Item").countDocuments() == 1)
+        try await CLIFixture.make().use { fixture in
+            let waiting = try fixture.lethe(["erase", "--user", "alice-0001", "--max-documents", "2"])
+            #expect(waiting.exitCode == 75, "\(waiting.output)")
+            #expect(waiting.stdout.contains("needs-approval"))
+            let id = try #require(waiting.stdout.split(separator: " ").dropFirst().first.map { String($0.dropLast()) })
+            #expect(try await fixture.database.collection("Item").countDocuments() == 4)
+            let approved = try fixture.lethe(["approve", id])
+            #expect(approved.exitCode == 0, "\(approved.output)")
+            #expect(try await fixture.database.collection("Item").countDocuments() == 1)
+        }
     }
 
     @Test("killed with SIGKILL mid-erasure, then run again: the same final data as an uninterrupted run", arguments: [150, 400, 900])
     func sigkill(afterMilliseconds: Int) async throws {
-        let reference = try await CLIFixture.make(items: 3000)
-        defer { Task { await reference.tearDown() } }
-        #expect(try reference.lethe(["erase", "--user", "alice-0001", "--batch-size", "200"]).exitCode == 0)
-        let expected = try await reference.contents()
+        try await CLIFixture.make(items: 3000).use { reference in
+            #expect(try reference.lethe(["erase", "--user", "alice-0001", "--batch-size", "200"]).exitCode == 0)
+            let expected = try await reference.contents()
 
-        let fixture = try await CLIFixture.make(items: 3000)
-        defer { Task { await fixture.tearDown() } }
-        let process = Process()
-        process.executableURL = LetheExecutable.url
-        process.arguments = ["erase", "--user", "alice-0001", "--batch-size", "200", "--policies", fixture.policies.path, "--state-db", fixture.stateDatabase]
-        var environment = ProcessInfo.processInfo.environment
-        environment["LETHE_MONGODB_URI"] = TestServer.uri!
-        environment["LETHE_HASH_KEY"] = hashKeyHex
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        try await Task.sleep(for: .milliseconds(afterMilliseconds))
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+            try await CLIFixture.make(items: 3000).use { fixture in
+                let process = Process()
+                process.executableURL = LetheExecutable.url
+                process.arguments = ["erase", "--user", "alice-0001", "--batch-size", "200", "--policies", fixture.policies.path, "--state-db", fixture.stateDatabase]
+                var environment = ProcessInfo.processInfo.environment
+                environment["LETHE_MONGODB_URI"] = TestServer.uri!
+                environment["LETHE_HASH_KEY"] = hashKeyHex
+                process.environment = environment
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                try await Task.sleep(for: .milliseconds(afterMilliseconds))
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
 
-        let rerun = try fixture.lethe(["erase", "--user", "alice-0001", "--batch-size", "200"])
-        #expect(rerun.exitCode == 0, "\(rerun.output)")
-        #expect(try await fixture.contents() == expected)
-        let again = try fixture.lethe(["erase", "--user", "alice-0001"])
-        #expect(again.exitCode == 0)
-        #expect(try await fixture.contents() == expected)
+                let rerun = try fixture.lethe(["erase", "--user", "alice-0001", "--batch-size", "200"])
+                #expect(rerun.exitCode == 0, "\(rerun.output)")
+                #expect(try await fixture.contents() == expected)
+                let again = try fixture.lethe(["erase", "--user", "alice-0001"])
+                #expect(again.exitCode == 0)
+                #expect(try await fixture.contents() == expected)
+            }
+        }
     }
 }

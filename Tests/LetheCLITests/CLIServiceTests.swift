@@ -19,7 +19,7 @@ rules:
     set: { name: Deleted user }
 """
 
-private struct ServiceFixture {
+private struct ServiceFixture: TearsDown {
     let pool: MongoClientPool
     let database: MongoDatabase
     let policies: URL
@@ -70,142 +70,142 @@ private struct ServiceFixture {
 struct CLIServiceTests {
     @Test("enqueue reads a file or standard input, JSON Lines or arrays; duplicates are one request; refusals exit 65")
     func enqueue() async throws {
-        let fixture = try await ServiceFixture.make(users: 3)
-        defer { Task { await fixture.tearDown() } }
-        let file = fixture.policies.appendingPathComponent("events.jsonl")
-        try fixture.events(0..<2).write(to: file, atomically: true, encoding: .utf8)
-        let first = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", file.path]), environment: fixture.environment)
-        #expect(first.exitCode == 0, "\(first.output)")
-        #expect(first.stdout.contains("2 new request(s), 0 already recorded"))
-        let again = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", "-"]), environment: fixture.environment,
-                                            stdin: "[" + fixture.events(0..<3).split(separator: "\n").joined(separator: ",") + "]")
-        #expect(again.exitCode == 0, "\(again.output)")
-        #expect(again.stdout.contains("1 new request(s), 2 already recorded"))
-        let bad = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", "-"]), environment: fixture.environment,
-                                          stdin: #"{"specversion":"1.0","id":"x","source":"s","type":"user.deleted","data":{"userId":"has space"}}"#)
-        #expect(bad.exitCode == 65)
-        #expect(bad.stderr.contains("not-plain-id"))
-        #expect(!bad.output.contains("has space"))
-        let missing = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", "/nonexistent.json"]), environment: fixture.environment)
-        #expect(missing.exitCode == 65)
-        #expect(missing.stderr.contains("cannot read /nonexistent.json"))
-        let run = try LetheExecutable.run(fixture.arguments(["run", "--once"]), environment: fixture.environment)
-        #expect(run.exitCode == 0, "\(run.output)")
-        #expect(run.stdout.contains("processed 3 request(s): 3 done"))
-        let runs = try await fixture.pool.database(fixture.state).collection("runs").find().toArray()
-        #expect(runs.count == 1)
-        #expect(runs.first?["done"]?.intValue == 3)
-        #expect(runs.first?.value(atPath: "documents.delete")?.intValue == 6)
-        #expect(try await fixture.database.collection("notes").countDocuments() == 0)
+        try await ServiceFixture.make(users: 3).use { fixture in
+            let file = fixture.policies.appendingPathComponent("events.jsonl")
+            try fixture.events(0..<2).write(to: file, atomically: true, encoding: .utf8)
+            let first = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", file.path]), environment: fixture.environment)
+            #expect(first.exitCode == 0, "\(first.output)")
+            #expect(first.stdout.contains("2 new request(s), 0 already recorded"))
+            let again = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", "-"]), environment: fixture.environment,
+                                                stdin: "[" + fixture.events(0..<3).split(separator: "\n").joined(separator: ",") + "]")
+            #expect(again.exitCode == 0, "\(again.output)")
+            #expect(again.stdout.contains("1 new request(s), 2 already recorded"))
+            let bad = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", "-"]), environment: fixture.environment,
+                                              stdin: #"{"specversion":"1.0","id":"x","source":"s","type":"user.deleted","data":{"userId":"has space"}}"#)
+            #expect(bad.exitCode == 65)
+            #expect(bad.stderr.contains("not-plain-id"))
+            #expect(!bad.output.contains("has space"))
+            let missing = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", "/nonexistent.json"]), environment: fixture.environment)
+            #expect(missing.exitCode == 65)
+            #expect(missing.stderr.contains("cannot read /nonexistent.json"))
+            let run = try LetheExecutable.run(fixture.arguments(["run", "--once"]), environment: fixture.environment)
+            #expect(run.exitCode == 0, "\(run.output)")
+            #expect(run.stdout.contains("processed 3 request(s): 3 done"))
+            let runs = try await fixture.pool.database(fixture.state).collection("runs").find().toArray()
+            #expect(runs.count == 1)
+            #expect(runs.first?["done"]?.intValue == 3)
+            #expect(runs.first?.value(atPath: "documents.delete")?.intValue == 6)
+            #expect(try await fixture.database.collection("notes").countDocuments() == 0)
+        }
     }
 
     @Test("four lethe processes drain a backlog of 1,000 requests: each done exactly once, nothing left pending")
     func fourProcesses() async throws {
         let users = 1000
-        let fixture = try await ServiceFixture.make(users: users)
-        defer { Task { await fixture.tearDown() } }
-        let file = fixture.policies.appendingPathComponent("events.jsonl")
-        try fixture.events(0..<users).write(to: file, atomically: true, encoding: .utf8)
-        let enqueued = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", file.path]), environment: fixture.environment)
-        #expect(enqueued.exitCode == 0, "\(enqueued.output)")
-        let workers = try (0..<4).map { _ in
-            try LetheExecutable.start(fixture.arguments(["run", "--once", "--requests-per-batch", "50"]), environment: fixture.environment)
+        try await ServiceFixture.make(users: users).use { fixture in
+            let file = fixture.policies.appendingPathComponent("events.jsonl")
+            try fixture.events(0..<users).write(to: file, atomically: true, encoding: .utf8)
+            let enqueued = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", file.path]), environment: fixture.environment)
+            #expect(enqueued.exitCode == 0, "\(enqueued.output)")
+            let workers = try (0..<4).map { _ in
+                try LetheExecutable.start(fixture.arguments(["run", "--once", "--requests-per-batch", "50"]), environment: fixture.environment)
+            }
+            var results: [LetheExecutable.Result] = []
+            for worker in workers { results.append(await worker.wait(timeout: .seconds(600))) }
+            #expect(results.allSatisfy { $0.exitCode == 0 }, "\(results.map(\.output))")
+            let counts = results.compactMap { result in
+                result.stdout.split(separator: "\n").first { $0.hasPrefix("processed") }.flatMap { Int($0.split(separator: " ")[1]) }
+            }
+            #expect(counts.reduce(0, +) == users, "per process: \(counts)")
+            let requests = try await fixture.requests()
+            #expect(requests.count == users)
+            #expect(requests.allSatisfy { $0["state"] == "done" && $0["attempts"]?.intValue == 1 && $0["lease"] == nil })
+            #expect(try await fixture.database.collection("notes").countDocuments() == 0)
+            #expect(try await fixture.database.collection("profiles").countDocuments(["name": "Deleted user"]) == users)
         }
-        var results: [LetheExecutable.Result] = []
-        for worker in workers { results.append(await worker.wait(timeout: .seconds(600))) }
-        #expect(results.allSatisfy { $0.exitCode == 0 }, "\(results.map(\.output))")
-        let counts = results.compactMap { result in
-            result.stdout.split(separator: "\n").first { $0.hasPrefix("processed") }.flatMap { Int($0.split(separator: " ")[1]) }
-        }
-        #expect(counts.reduce(0, +) == users, "per process: \(counts)")
-        let requests = try await fixture.requests()
-        #expect(requests.count == users)
-        #expect(requests.allSatisfy { $0["state"] == "done" && $0["attempts"]?.intValue == 1 && $0["lease"] == nil })
-        #expect(try await fixture.database.collection("notes").countDocuments() == 0)
-        #expect(try await fixture.database.collection("profiles").countDocuments(["name": "Deleted user"]) == users)
     }
 
     @Test("a worker killed while holding leases: its requests are finished by another once the leases expire")
     func killedWorker() async throws {
         let users = 400
-        let fixture = try await ServiceFixture.make(users: users)
-        defer { Task { await fixture.tearDown() } }
-        let file = fixture.policies.appendingPathComponent("events.jsonl")
-        try fixture.events(0..<users).write(to: file, atomically: true, encoding: .utf8)
-        #expect(try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", file.path]), environment: fixture.environment).exitCode == 0)
-        let doomed = try LetheExecutable.start(fixture.arguments(["run", "--once", "--requests-per-batch", "100", "--lease-seconds", "3"]), environment: fixture.environment)
-        // Kill it as soon as it holds leases.
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline, try await fixture.pool.database(fixture.state).collection("requests").countDocuments(["lease": ["$ne": .null]]) == 0 {
-            try await Task.sleep(for: .milliseconds(20))
+        try await ServiceFixture.make(users: users).use { fixture in
+            let file = fixture.policies.appendingPathComponent("events.jsonl")
+            try fixture.events(0..<users).write(to: file, atomically: true, encoding: .utf8)
+            #expect(try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", file.path]), environment: fixture.environment).exitCode == 0)
+            let doomed = try LetheExecutable.start(fixture.arguments(["run", "--once", "--requests-per-batch", "100", "--lease-seconds", "3"]), environment: fixture.environment)
+            // Kill it as soon as it holds leases.
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline, try await fixture.pool.database(fixture.state).collection("requests").countDocuments(["lease": ["$ne": .null]]) == 0 {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            doomed.signal(SIGKILL)
+            _ = await doomed.wait()
+            try await Task.sleep(for: .seconds(3.5))
+            let rescue = try LetheExecutable.run(fixture.arguments(["run", "--once"]), environment: fixture.environment)
+            #expect(rescue.exitCode == 0, "\(rescue.output)")
+            let requests = try await fixture.requests()
+            #expect(requests.allSatisfy { $0["state"] == "done" && $0["lease"] == nil })
+            #expect(try await fixture.database.collection("notes").countDocuments() == 0)
         }
-        doomed.signal(SIGKILL)
-        _ = await doomed.wait()
-        try await Task.sleep(for: .seconds(3.5))
-        let rescue = try LetheExecutable.run(fixture.arguments(["run", "--once"]), environment: fixture.environment)
-        #expect(rescue.exitCode == 0, "\(rescue.output)")
-        let requests = try await fixture.requests()
-        #expect(requests.allSatisfy { $0["state"] == "done" && $0["lease"] == nil })
-        #expect(try await fixture.database.collection("notes").countDocuments() == 0)
     }
 
     @Test("serve with a 60 s poll erases what lethe enqueue records within 15 s, through a change stream; --change-streams off still polls (with two lanes); both stop promptly")
     func changeStreams() async throws {
-        let fixture = try await ServiceFixture.make(users: 2)
-        defer { Task { await fixture.tearDown() } }
-        let help = try LetheExecutable.run(["serve", "--help"])
-        #expect(help.stdout.contains("--change-streams <auto|off>"))
-        let bad = try LetheExecutable.run(fixture.arguments(["serve", "--no-http", "--change-streams", "sometimes"]), environment: fixture.environment)
-        #expect(bad.exitCode == 64)
-        #expect(bad.stderr.contains("auto") && bad.stderr.contains("off"))
-        let noLanes = try LetheExecutable.run(fixture.arguments(["serve", "--no-http", "--concurrency", "0"]), environment: fixture.environment)
-        #expect(noLanes.exitCode == 64)
-        #expect(noLanes.stderr.contains("--concurrency must be between 1 and 64"))
+        try await ServiceFixture.make(users: 2).use { fixture in
+            let help = try LetheExecutable.run(["serve", "--help"])
+            #expect(help.stdout.contains("--change-streams <auto|off>"))
+            let bad = try LetheExecutable.run(fixture.arguments(["serve", "--no-http", "--change-streams", "sometimes"]), environment: fixture.environment)
+            #expect(bad.exitCode == 64)
+            #expect(bad.stderr.contains("auto") && bad.stderr.contains("off"))
+            let noLanes = try LetheExecutable.run(fixture.arguments(["serve", "--no-http", "--concurrency", "0"]), environment: fixture.environment)
+            #expect(noLanes.exitCode == 64)
+            #expect(noLanes.stderr.contains("--concurrency must be between 1 and 64"))
 
-        // A standalone server has none: there auto must say so and poll.
-        let streams = try await TestServer.offersChangeStreams(fixture.pool)
-        for (mode, poll, user, lanes) in [("auto", streams ? "60" : "0.3", 0, "1"), ("off", "0.3", 1, "2")] {
-            let serve = try LetheExecutable.start(fixture.arguments(["serve", "--no-http", "--poll-seconds", poll, "--change-streams", mode,
-                                                                     "--concurrency", lanes]), environment: fixture.environment)
-            let started = ContinuousClock.now + .seconds(30)
-            while ContinuousClock.now < started, !serve.stderrSoFar.contains("worker started") { try await Task.sleep(for: .milliseconds(50)) }
-            #expect(serve.stderrSoFar.contains("change streams \(mode), \(lanes) batch(es) at once"))
-            // Past serve's first pass: with a 60 s poll, only a change stream can find it in time.
-            try await Task.sleep(for: .seconds(1))
-            let enqueued = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", "-"]), environment: fixture.environment,
-                                                   stdin: fixture.events(user..<(user + 1)))
-            #expect(enqueued.exitCode == 0, "\(enqueued.output)")
-            let deadline = ContinuousClock.now + .seconds(15)
-            var done = 0
-            while ContinuousClock.now < deadline {
-                done = try await fixture.requests().filter { $0["state"] == "done" }.count
-                if done == user + 1 { break }
-                try await Task.sleep(for: .milliseconds(100))
+            // A standalone server has none: there auto must say so and poll.
+            let streams = try await TestServer.offersChangeStreams(fixture.pool)
+            for (mode, poll, user, lanes) in [("auto", streams ? "60" : "0.3", 0, "1"), ("off", "0.3", 1, "2")] {
+                let serve = try LetheExecutable.start(fixture.arguments(["serve", "--no-http", "--poll-seconds", poll, "--change-streams", mode,
+                                                                         "--concurrency", lanes]), environment: fixture.environment)
+                let started = ContinuousClock.now + .seconds(30)
+                while ContinuousClock.now < started, !serve.stderrSoFar.contains("worker started") { try await Task.sleep(for: .milliseconds(50)) }
+                #expect(serve.stderrSoFar.contains("change streams \(mode), \(lanes) batch(es) at once"))
+                // Past serve's first pass: with a 60 s poll, only a change stream can find it in time.
+                try await Task.sleep(for: .seconds(1))
+                let enqueued = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", "-"]), environment: fixture.environment,
+                                                       stdin: fixture.events(user..<(user + 1)))
+                #expect(enqueued.exitCode == 0, "\(enqueued.output)")
+                let deadline = ContinuousClock.now + .seconds(15)
+                var done = 0
+                while ContinuousClock.now < deadline {
+                    done = try await fixture.requests().filter { $0["state"] == "done" }.count
+                    if done == user + 1 { break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                #expect(done == user + 1, "--change-streams \(mode): the request was not done within 15 s")
+                serve.signal(SIGTERM)
+                let result = await serve.wait(timeout: .seconds(15))
+                #expect(result.exitCode == 0, "\(result.output)")
+                #expect(result.stderr.contains("lethe serve: stopped"))
+                #expect(result.stderr.contains("falls back to polling") == (mode == "auto" && !streams), "\(result.stderr)")
             }
-            #expect(done == user + 1, "--change-streams \(mode): the request was not done within 15 s")
-            serve.signal(SIGTERM)
-            let result = await serve.wait(timeout: .seconds(15))
-            #expect(result.exitCode == 0, "\(result.output)")
-            #expect(result.stderr.contains("lethe serve: stopped"))
-            #expect(result.stderr.contains("falls back to polling") == (mode == "auto" && !streams), "\(result.stderr)")
         }
     }
 
     @Test("serve stops cleanly on SIGTERM and SIGINT, and refuses to start HTTP without credentials")
     func gracefulShutdown() async throws {
-        let fixture = try await ServiceFixture.make(users: 0)
-        defer { Task { await fixture.tearDown() } }
-        let noCredentials = try LetheExecutable.run(fixture.arguments(["serve"]), environment: fixture.environment)
-        #expect(noCredentials.exitCode == 64)
-        #expect(noCredentials.stderr.contains("LETHE_HTTP_SECRET"))
-        for signal in [SIGTERM, SIGINT] {
-            let serve = try LetheExecutable.start(fixture.arguments(["serve", "--no-http", "--poll-seconds", "0.2"]), environment: fixture.environment)
-            let deadline = ContinuousClock.now + .seconds(30)
-            while ContinuousClock.now < deadline, !serve.stderrSoFar.contains("worker started") { try await Task.sleep(for: .milliseconds(50)) }
-            serve.signal(signal)
-            let result = await serve.wait(timeout: .seconds(30))
-            #expect(result.exitCode == 0, "\(result.output)")
-            #expect(result.stderr.contains("lethe serve: stopped"))
+        try await ServiceFixture.make(users: 0).use { fixture in
+            let noCredentials = try LetheExecutable.run(fixture.arguments(["serve"]), environment: fixture.environment)
+            #expect(noCredentials.exitCode == 64)
+            #expect(noCredentials.stderr.contains("LETHE_HTTP_SECRET"))
+            for signal in [SIGTERM, SIGINT] {
+                let serve = try LetheExecutable.start(fixture.arguments(["serve", "--no-http", "--poll-seconds", "0.2"]), environment: fixture.environment)
+                let deadline = ContinuousClock.now + .seconds(30)
+                while ContinuousClock.now < deadline, !serve.stderrSoFar.contains("worker started") { try await Task.sleep(for: .milliseconds(50)) }
+                serve.signal(signal)
+                let result = await serve.wait(timeout: .seconds(30))
+                #expect(result.exitCode == 0, "\(result.output)")
+                #expect(result.stderr.contains("lethe serve: stopped"))
+            }
         }
     }
 }

@@ -68,7 +68,7 @@ users: { collection: USERS, field: user_id, grace: 1d }
 
 @Suite("lethe sweep --orphans (integration)", .enabled(if: TestServer.isConfigured, TestServer.skipReason), .serialized)
 struct CLISweepTests {
-    struct Fixture {
+    struct Fixture: TearsDown {
         let pool: MongoClientPool
         let database: MongoDatabase
         let policies: URL
@@ -112,76 +112,76 @@ struct CLISweepTests {
 
     @Test("dry run, first sweep (grace), sweep after the grace: the orphans' notes go through requests; a rerun adds none; no id printed")
     func endToEnd() async throws {
-        let fixture = try await Fixture.make()
-        defer { Task { await fixture.tearDown() } }
+        try await Fixture.make().use { fixture in
 
-        let dry = try fixture.lethe(["sweep", "--orphans", "--dry-run"])
-        #expect(dry.exitCode == 0, "\(dry.output)")
-        #expect(dry.stdout.contains("notes #1 delete \(fixture.database.name).notes: 2 orphan id(s), 4 document(s) to delete"), "\(dry.stdout)")
-        #expect(dry.stdout.contains("22 linked id(s), 2 orphan(s): 0 past the grace period (1d), 2 waiting"), "\(dry.stdout)")
-        #expect(try await fixture.owners() == Self.everyone, "a dry run changes nothing")
+            let dry = try fixture.lethe(["sweep", "--orphans", "--dry-run"])
+            #expect(dry.exitCode == 0, "\(dry.output)")
+            #expect(dry.stdout.contains("notes #1 delete \(fixture.database.name).notes: 2 orphan id(s), 4 document(s) to delete"), "\(dry.stdout)")
+            #expect(dry.stdout.contains("22 linked id(s), 2 orphan(s): 0 past the grace period (1d), 2 waiting"), "\(dry.stdout)")
+            #expect(try await fixture.owners() == Self.everyone, "a dry run changes nothing")
 
-        let first = try fixture.lethe(["sweep", "--orphans"])
-        #expect(first.exitCode == 0, "\(first.output)")
-        #expect(first.stdout.contains("requested 0"), "\(first.stdout)")
-        #expect(try await fixture.owners() == Self.everyone, "first seen now: nothing erased yet")
+            let first = try fixture.lethe(["sweep", "--orphans"])
+            #expect(first.exitCode == 0, "\(first.output)")
+            #expect(first.stdout.contains("requested 0"), "\(first.stdout)")
+            #expect(try await fixture.owners() == Self.everyone, "first seen now: nothing erased yet")
 
-        // A day passes.
-        let dayAgo = BSON.int64(BSONDatetime(Date().addingTimeInterval(-86_401)).millisecondsSinceEpoch)
-        try await fixture.pool.database(fixture.state).collection("orphans").updateMany([:], ["$set": ["firstSeenMilliseconds": dayAgo]])
+            // A day passes.
+            let dayAgo = BSON.int64(BSONDatetime(Date().addingTimeInterval(-86_401)).millisecondsSinceEpoch)
+            try await fixture.pool.database(fixture.state).collection("orphans").updateMany([:], ["$set": ["firstSeenMilliseconds": dayAgo]])
 
-        let second = try fixture.lethe(["sweep", "--orphans"])
-        #expect(second.exitCode == 0, "\(second.output)")
-        #expect(second.stdout.contains("requested 2 (source orphan-sweep)"), "\(second.stdout)")
-        #expect(second.stdout.contains("processed 2 request(s): 2 done, 0 failed, 0 waiting"), "\(second.stdout)")
-        #expect(try await fixture.owners() == Self.everyone.subtracting(["user-20", "user-21"]), "only the orphans' notes went")
-        #expect(try await fixture.database.collection("profiles").countDocuments() == 20)
+            let second = try fixture.lethe(["sweep", "--orphans"])
+            #expect(second.exitCode == 0, "\(second.output)")
+            #expect(second.stdout.contains("requested 2 (source orphan-sweep)"), "\(second.stdout)")
+            #expect(second.stdout.contains("processed 2 request(s): 2 done, 0 failed, 0 waiting"), "\(second.stdout)")
+            #expect(try await fixture.owners() == Self.everyone.subtracting(["user-20", "user-21"]), "only the orphans' notes went")
+            #expect(try await fixture.database.collection("profiles").countDocuments() == 20)
 
-        let third = try fixture.lethe(["sweep", "--orphans"])
-        #expect(third.exitCode == 0 && third.stdout.contains("0 orphan(s)") && third.stdout.contains("requested 0"), "\(third.stdout)")
-        let requests = try await fixture.pool.database(fixture.state).collection("requests").find().toArray()
-        #expect(requests.count == 2 && requests.allSatisfy { $0["source"] == "orphan-sweep" })
+            let third = try fixture.lethe(["sweep", "--orphans"])
+            #expect(third.exitCode == 0 && third.stdout.contains("0 orphan(s)") && third.stdout.contains("requested 0"), "\(third.stdout)")
+            let requests = try await fixture.pool.database(fixture.state).collection("requests").find().toArray()
+            #expect(requests.count == 2 && requests.allSatisfy { $0["source"] == "orphan-sweep" })
 
-        for run in [dry, first, second, third] {
-            #expect(!run.output.contains("user-2"), "no id in the output")
-            #expect(!run.output.contains("\u{1B}"), "not a terminal: no escape codes")
+            for run in [dry, first, second, third] {
+                #expect(!run.output.contains("user-2"), "no id in the output")
+                #expect(!run.output.contains("\u{1B}"), "not a terminal: no escape codes")
+            }
         }
     }
 
     @Test("refusals: an empty users collection (65), too many orphans (75) unless --allow-many; nothing changed")
     func refusals() async throws {
-        let fixture = try await Fixture.make(users: "profile")
-        defer { Task { await fixture.tearDown() } }
-        let empty = try fixture.lethe(["sweep", "--orphans"])
-        #expect(empty.exitCode == 65, "\(empty.output)")
-        #expect(empty.stderr.contains("the users collection \(fixture.database.name).profile of policy notes is empty or does not exist"), "\(empty.stderr)")
-        #expect(empty.stderr.contains("Check users.collection"))
+        try await Fixture.make(users: "profile").use { fixture in
+            let empty = try fixture.lethe(["sweep", "--orphans"])
+            #expect(empty.exitCode == 65, "\(empty.output)")
+            #expect(empty.stderr.contains("the users collection \(fixture.database.name).profile of policy notes is empty or does not exist"), "\(empty.stderr)")
+            #expect(empty.stderr.contains("Check users.collection"))
 
-        try orphanPolicy.replacingOccurrences(of: "DATABASE", with: fixture.database.name).replacingOccurrences(of: "USERS", with: "profiles")
-            .write(to: fixture.policies.appendingPathComponent("notes.yaml"), atomically: true, encoding: .utf8)
-        let many = try fixture.lethe(["sweep", "--orphans", "--max-orphans", "1"])
-        #expect(many.exitCode == 75, "\(many.output)")
-        #expect(many.stderr.contains("2 orphan id(s), more than the limit of 1") && many.stderr.contains("--allow-many"), "\(many.stderr)")
-        let dry = try fixture.lethe(["sweep", "--orphans", "--dry-run", "--max-orphan-percent", "5"])
-        #expect(dry.exitCode == 0)
-        #expect(dry.stderr.contains("warning: the real sweep would refuse: 2 orphan id(s) are 9 % of the 22 linked ids, more than the limit of 5 %"), "\(dry.stderr)")
-        let allowed = try fixture.lethe(["sweep", "--orphans", "--max-orphans", "1", "--allow-many"])
-        #expect(allowed.exitCode == 0, "\(allowed.output)")
-        #expect(try await fixture.owners() == Self.everyone)
-        for run in [empty, many, dry, allowed] { #expect(!run.output.contains("user-2")) }
+            try orphanPolicy.replacingOccurrences(of: "DATABASE", with: fixture.database.name).replacingOccurrences(of: "USERS", with: "profiles")
+                .write(to: fixture.policies.appendingPathComponent("notes.yaml"), atomically: true, encoding: .utf8)
+            let many = try fixture.lethe(["sweep", "--orphans", "--max-orphans", "1"])
+            #expect(many.exitCode == 75, "\(many.output)")
+            #expect(many.stderr.contains("2 orphan id(s), more than the limit of 1") && many.stderr.contains("--allow-many"), "\(many.stderr)")
+            let dry = try fixture.lethe(["sweep", "--orphans", "--dry-run", "--max-orphan-percent", "5"])
+            #expect(dry.exitCode == 0)
+            #expect(dry.stderr.contains("warning: the real sweep would refuse: 2 orphan id(s) are 9 % of the 22 linked ids, more than the limit of 5 %"), "\(dry.stderr)")
+            let allowed = try fixture.lethe(["sweep", "--orphans", "--max-orphans", "1", "--allow-many"])
+            #expect(allowed.exitCode == 0, "\(allowed.output)")
+            #expect(try await fixture.owners() == Self.everyone)
+            for run in [empty, many, dry, allowed] { #expect(!run.output.contains("user-2")) }
 
-        let misuse = try fixture.lethe(["sweep", "--allow-many"])
-        #expect(misuse.exitCode == 64 && misuse.stderr.contains("go with --orphans"), "\(misuse.output)")
+            let misuse = try fixture.lethe(["sweep", "--allow-many"])
+            #expect(misuse.exitCode == 64 && misuse.stderr.contains("go with --orphans"), "\(misuse.output)")
+        }
     }
 
     @Test("the retention sweep, not on a terminal: plain lines, no escape codes")
     func retentionPlain() async throws {
-        let fixture = try await Fixture.make()
-        defer { Task { await fixture.tearDown() } }
-        let run = try fixture.lethe(["sweep", "--batch-size", "7"])
-        #expect(run.exitCode == 0, "\(run.output)")
-        #expect(run.stdout.contains("notes retention #1 \(fixture.database.name).sessions: 30 past their period, deleted 30"), "\(run.stdout)")
-        #expect(!run.output.contains("\u{1B}") && !run.output.contains("\r"))
-        #expect(try await fixture.database.collection("sessions").countDocuments() == 0)
+        try await Fixture.make().use { fixture in
+            let run = try fixture.lethe(["sweep", "--batch-size", "7"])
+            #expect(run.exitCode == 0, "\(run.output)")
+            #expect(run.stdout.contains("notes retention #1 \(fixture.database.name).sessions: 30 past their period, deleted 30"), "\(run.stdout)")
+            #expect(!run.output.contains("\u{1B}") && !run.output.contains("\r"))
+            #expect(try await fixture.database.collection("sessions").countDocuments() == 0)
+        }
     }
 }

@@ -12,113 +12,113 @@ struct BatchProcessingIntegrationTests {
 
     @Test("a batch leaves the same data and the same per-request counts as one request at a time")
     func batchEqualsSequential() async throws {
-        let sequential = try await TodoFixture.make()
-        defer { Task { await sequential.tearDown() } }
-        var sequentialRules: [[RuleProgress]] = []
-        for user in Self.users {
-            let done = try await sequential.erase(user)
-            #expect(done.state == .done)
-            sequentialRules.append(done.rules)
-        }
+        try await TodoFixture.make().use { sequential in
+            var sequentialRules: [[RuleProgress]] = []
+            for user in Self.users {
+                let done = try await sequential.erase(user)
+                #expect(done.state == .done)
+                sequentialRules.append(done.rules)
+            }
 
-        let batched = try await TodoFixture.make()
-        defer { Task { await batched.tearDown() } }
-        var received: [ErasureRequest] = []
-        for user in Self.users { received.append(try await batched.runtime.engine.submit(user, source: "test")) }
-        let before = batched.runtime.pool.monitor.snapshot()
-        let done = try await batched.runtime.engine.processBatch(received)
-        let spent = batched.runtime.pool.monitor.snapshot().subtracting(before)
+            try await TodoFixture.make().use { batched in
+                var received: [ErasureRequest] = []
+                for user in Self.users { received.append(try await batched.runtime.engine.submit(user, source: "test")) }
+                let before = batched.runtime.pool.monitor.snapshot()
+                let done = try await batched.runtime.engine.processBatch(received)
+                let spent = batched.runtime.pool.monitor.snapshot().subtracting(before)
 
-        #expect(done.allSatisfy { $0.state == .done }, "\(done.map(\.note))")
-        #expect(try await batched.contentSnapshot() == sequential.contentSnapshot())
-        for (batch, single) in zip(done, sequentialRules) {
-            #expect(batch.rules.map(\.deleted) == single.map(\.deleted))
-            #expect(batch.rules.map(\.modified) == single.map(\.modified))
-            #expect(batch.rules.map(\.retained) == single.map(\.retained))
-            #expect(batch.rules.map(\.retainedUntil) == single.map(\.retainedUntil))
-            #expect(batch.rules.allSatisfy { $0.stage == .verified })
-            #expect(batch.subject == nil)
+                #expect(done.allSatisfy { $0.state == .done }, "\(done.map(\.note))")
+                #expect(try await batched.contentSnapshot() == sequential.contentSnapshot())
+                for (batch, single) in zip(done, sequentialRules) {
+                    #expect(batch.rules.map(\.deleted) == single.map(\.deleted))
+                    #expect(batch.rules.map(\.modified) == single.map(\.modified))
+                    #expect(batch.rules.map(\.retained) == single.map(\.retained))
+                    #expect(batch.rules.map(\.retainedUntil) == single.map(\.retainedUntil))
+                    #expect(batch.rules.allSatisfy { $0.stage == .verified })
+                    #expect(batch.subject == nil)
+                }
+                let receipts = try await done.asyncMap { try await batched.runtime.state.receipt(requestId: $0.id) }
+                #expect(receipts.allSatisfy { $0?.outcome == "completed" })
+                // One write per rule for the whole batch, whatever the number of users: the
+                // two delete rules are two commands (the third removes the batch's checkpoint);
+                // everything (reads, writes, bookkeeping) stays within a constant.
+                #expect(spent.started("delete") == 3, "\(spent.byCommand)")
+                #expect(spent.totalStarted <= 40, "\(spent.byCommand)")
+            }
         }
-        let receipts = try await done.asyncMap { try await batched.runtime.state.receipt(requestId: $0.id) }
-        #expect(receipts.allSatisfy { $0?.outcome == "completed" })
-        // One write per rule for the whole batch, whatever the number of users: the
-        // two delete rules are two commands (the third removes the batch's checkpoint);
-        // everything (reads, writes, bookkeeping) stays within a constant.
-        #expect(spent.started("delete") == 3, "\(spent.byCommand)")
-        #expect(spent.totalStarted <= 40, "\(spent.byCommand)")
     }
 
     @Test("commands per request fall as the batch grows")
     func commandsPerRequest() async throws {
-        let fixture = try await TodoFixture.make(yaml: QueueWorkerIntegrationTests.yaml)
-        defer { Task { await fixture.tearDown() } }
-        let users = 200
-        try await fixture.database.collection("notes").insertMany((0..<users).map { ["owner": .string("user-\($0)")] })
-        try await fixture.queue(users: users)
-        let before = fixture.runtime.pool.monitor.snapshot()
-        let summary = try await QueueWorker(engine: fixture.runtime.engine, options: .init(requestsPerBatch: 100)).drain()
-        let spent = fixture.runtime.pool.monitor.snapshot().subtracting(before)
-        #expect(summary.count(.done) == users)
-        #expect(try await fixture.database.collection("notes").countDocuments() == 0)
-        let perRequest = Double(spent.totalStarted) / Double(users)
-        #expect(perRequest < 0.35, "commands per request: \(perRequest) (\(spent.byCommand))")
+        try await TodoFixture.make(yaml: QueueWorkerIntegrationTests.yaml).use { fixture in
+            let users = 200
+            try await fixture.database.collection("notes").insertMany((0..<users).map { ["owner": .string("user-\($0)")] })
+            try await fixture.queue(users: users)
+            let before = fixture.runtime.pool.monitor.snapshot()
+            let summary = try await QueueWorker(engine: fixture.runtime.engine, options: .init(requestsPerBatch: 100)).drain()
+            let spent = fixture.runtime.pool.monitor.snapshot().subtracting(before)
+            #expect(summary.count(.done) == users)
+            #expect(try await fixture.database.collection("notes").countDocuments() == 0)
+            let perRequest = Double(spent.totalStarted) / Double(users)
+            #expect(perRequest < 0.35, "commands per request: \(perRequest) (\(spent.byCommand))")
+        }
     }
 
     @Test("a batch stopped after three rules resumes from its checkpoint: those rules are not run again, the counts are whole")
     func resumeFromCheckpoint() async throws {
-        let sequential = try await TodoFixture.make()
-        defer { Task { await sequential.tearDown() } }
-        var sequentialRules: [[RuleProgress]] = []
-        for user in Self.users { sequentialRules.append(try await sequential.erase(user).rules) }
+        try await TodoFixture.make().use { sequential in
+            var sequentialRules: [[RuleProgress]] = []
+            for user in Self.users { sequentialRules.append(try await sequential.erase(user).rules) }
 
-        let fixture = try await TodoFixture.make()
-        defer { Task { await fixture.tearDown() } }
-        let engine = fixture.runtime.engine
-        var received: [ErasureRequest] = []
-        for user in Self.users { received.append(try await engine.submit(user, source: "test")) }
-        // The process "dies" right after the third checkpoint: nothing else is saved.
-        let dying = engine.with(state: StopAfterCheckpoints(base: fixture.runtime.state, allowed: 3))
-        await #expect(throws: LeaseLost.self) { try await dying.processBatch(received) }
-        let stored = try await received.asyncMap { try #require(try await fixture.runtime.state.request(id: $0.id)) }
-        #expect(stored.allSatisfy { $0.state == .running && $0.rules.allSatisfy { $0.stage == .pending } })
-        #expect(try await fixture.runtime.state.checkpoints(requestIds: stored.map(\.id)).count == 1)
+            try await TodoFixture.make().use { fixture in
+                let engine = fixture.runtime.engine
+                var received: [ErasureRequest] = []
+                for user in Self.users { received.append(try await engine.submit(user, source: "test")) }
+                // The process "dies" right after the third checkpoint: nothing else is saved.
+                let dying = engine.with(state: StopAfterCheckpoints(base: fixture.runtime.state, allowed: 3))
+                await #expect(throws: LeaseLost.self) { try await dying.processBatch(received) }
+                let stored = try await received.asyncMap { try #require(try await fixture.runtime.state.request(id: $0.id)) }
+                #expect(stored.allSatisfy { $0.state == .running && $0.rules.allSatisfy { $0.stage == .pending } })
+                #expect(try await fixture.runtime.state.checkpoints(requestIds: stored.map(\.id)).count == 1)
 
-        let before = fixture.runtime.pool.monitor.snapshot()
-        let done = try await engine.processBatch(stored)
-        let spent = fixture.runtime.pool.monitor.snapshot().subtracting(before)
-        #expect(done.allSatisfy { $0.state == .done }, "\(done.map(\.note))")
-        #expect(try await fixture.contentSnapshot() == sequential.contentSnapshot())
-        for (batch, single) in zip(done, sequentialRules) {
-            #expect(batch.rules.map(\.deleted) == single.map(\.deleted))
-            #expect(batch.rules.map(\.modified) == single.map(\.modified))
-            #expect(batch.rules.map(\.retained) == single.map(\.retained))
+                let before = fixture.runtime.pool.monitor.snapshot()
+                let done = try await engine.processBatch(stored)
+                let spent = fixture.runtime.pool.monitor.snapshot().subtracting(before)
+                #expect(done.allSatisfy { $0.state == .done }, "\(done.map(\.note))")
+                #expect(try await fixture.contentSnapshot() == sequential.contentSnapshot())
+                for (batch, single) in zip(done, sequentialRules) {
+                    #expect(batch.rules.map(\.deleted) == single.map(\.deleted))
+                    #expect(batch.rules.map(\.modified) == single.map(\.modified))
+                    #expect(batch.rules.map(\.retained) == single.map(\.retained))
+                }
+                // Rules 1-3 (two deletes among them) came from the checkpoint: the deletes sent
+                // are the last rule's and the checkpoint's removal.
+                #expect(spent.started("delete") == 2, "\(spent.byCommand)")
+                #expect(try await fixture.runtime.state.checkpoints(requestIds: stored.map(\.id)).isEmpty)
+                let trail = try await fixture.runtime.state.auditTrail(requestId: done[0].id)
+                #expect(trail.last?.event == .finished)
+                #expect(trail.last?.details?.filter { $0.hasSuffix("verified") }.count == done[0].rules.count - 1)
+            }
         }
-        // Rules 1-3 (two deletes among them) came from the checkpoint: the deletes sent
-        // are the last rule's and the checkpoint's removal.
-        #expect(spent.started("delete") == 2, "\(spent.byCommand)")
-        #expect(try await fixture.runtime.state.checkpoints(requestIds: stored.map(\.id)).isEmpty)
-        let trail = try await fixture.runtime.state.auditTrail(requestId: done[0].id)
-        #expect(trail.last?.event == .finished)
-        #expect(trail.last?.details?.filter { $0.hasSuffix("verified") }.count == done[0].rules.count - 1)
     }
 
     @Test("in a batch, a held user waits and an over-limit request needs approval; the others finish")
     func mixedBatch() async throws {
-        let fixture = try await TodoFixture.make(options: .init(maxDocumentsPerRequest: 9))
-        defer { Task { await fixture.tearDown() } }
-        let state = fixture.runtime.state
-        let carol = ErasureSubject(userId: "carol-0003")
-        try await fixture.database.collection("Item").insertOne(["owner_id": "carol-0003"])
-        try await state.addHold(LegalHold(
-            id: "hold_b", subjectPseudonym: SubjectPseudonymizer(key: try await state.subjectKey()).pseudonym(for: TodoFixture.bob),
-            reason: "case", createdAt: Date()
-        ))
-        var received: [ErasureRequest] = []
-        for user in [TodoFixture.alice, TodoFixture.bob, carol] { received.append(try await fixture.runtime.engine.submit(user, source: "test")) }
-        let done = try await fixture.runtime.engine.processBatch(received)
-        #expect(done.map(\.state) == [.needsApproval, .held, .done])
-        #expect(try await fixture.database.collection("Item").countDocuments(["owner_id": "alice-0001"]) == 3)
-        #expect(try await fixture.database.collection("Item").countDocuments(["owner_id": "carol-0003"]) == 0)
+        try await TodoFixture.make(options: .init(maxDocumentsPerRequest: 9)).use { fixture in
+            let state = fixture.runtime.state
+            let carol = ErasureSubject(userId: "carol-0003")
+            try await fixture.database.collection("Item").insertOne(["owner_id": "carol-0003"])
+            try await state.addHold(LegalHold(
+                id: "hold_b", subjectPseudonym: SubjectPseudonymizer(key: try await state.subjectKey()).pseudonym(for: TodoFixture.bob),
+                reason: "case", createdAt: Date()
+            ))
+            var received: [ErasureRequest] = []
+            for user in [TodoFixture.alice, TodoFixture.bob, carol] { received.append(try await fixture.runtime.engine.submit(user, source: "test")) }
+            let done = try await fixture.runtime.engine.processBatch(received)
+            #expect(done.map(\.state) == [.needsApproval, .held, .done])
+            #expect(try await fixture.database.collection("Item").countDocuments(["owner_id": "alice-0001"]) == 3)
+            #expect(try await fixture.database.collection("Item").countDocuments(["owner_id": "carol-0003"]) == 0)
+        }
     }
 }
 

@@ -194,44 +194,44 @@ struct ChangeStreamWakeIntegrationTests {
 
     @Test("with a 60 s poll, an inbox insert and a request recorded elsewhere are each done within 15 s; a graceful shutdown ends it and its streams promptly")
     func wakesBeforePoll() async throws {
-        let fixture = try await TodoFixture.make()
-        defer { Task { await fixture.tearDown() } }
-        // A standalone server has none (the fallback is tested with a stand-in).
-        guard try await TestServer.offersChangeStreams(fixture.runtime.pool) else { return }
-        let log = RecordingLogHandler()
-        let (group, running) = Self.start(Self.worker(fixture, changeStreams: true, pollInterval: .seconds(60), logger: log.logger))
-        // The first pass runs at start; what follows is found only by a wake (the next
-        // poll is 60 s away).
-        try await Task.sleep(for: .seconds(1))
-        let inbox = fixture.runtime.pool.database(fixture.database.name + "_state").collection("inbox")
-        try await inbox.insertOne(appServicesEvent("alice-0001", identity: "alice-google-77", email: "alice@example.com"))
-        #expect(try await Self.done(fixture, count: 1), "the inbox event was not done within 15 s")
-        // Another process's intake (HTTP, lethe enqueue) records a request directly.
-        _ = try await RequestIntake(engine: fixture.runtime.engine).receive(Array(cloudEvent("evt-bob", userId: "bob-0002").utf8), channel: "http")
-        #expect(try await Self.done(fixture, count: 2), "the new request was not done within 15 s")
+        try await TodoFixture.make().use { fixture in
+            // A standalone server has none (the fallback is tested with a stand-in).
+            guard try await TestServer.offersChangeStreams(fixture.runtime.pool) else { return }
+            let log = RecordingLogHandler()
+            let (group, running) = Self.start(Self.worker(fixture, changeStreams: true, pollInterval: .seconds(60), logger: log.logger))
+            // The first pass runs at start; what follows is found only by a wake (the next
+            // poll is 60 s away).
+            try await Task.sleep(for: .seconds(1))
+            let inbox = fixture.runtime.pool.database(fixture.database.name + "_state").collection("inbox")
+            try await inbox.insertOne(appServicesEvent("alice-0001", identity: "alice-google-77", email: "alice@example.com"))
+            #expect(try await Self.done(fixture, count: 1), "the inbox event was not done within 15 s")
+            // Another process's intake (HTTP, lethe enqueue) records a request directly.
+            _ = try await RequestIntake(engine: fixture.runtime.engine).receive(Array(cloudEvent("evt-bob", userId: "bob-0002").utf8), channel: "http")
+            #expect(try await Self.done(fixture, count: 2), "the new request was not done within 15 s")
 
-        // What SIGTERM does: the streams close, the batch in hand (if any) finishes.
-        await group.triggerGracefulShutdown()
-        let stopped = try await finishes(within: .seconds(15)) { try await running.value; return true }
-        #expect(stopped == true, "the worker did not stop within 15 s of a graceful shutdown")
-        let shutdown = try await finishes(within: .seconds(15)) { await fixture.tearDown(); return true }
-        #expect(shutdown == true, "the pool did not shut down within 15 s: a stream kept its client")
-        #expect(!log.lines.withLockedValue { $0 }.contains { $0.level >= .warning }, "\(log.lines.withLockedValue { $0 }.map { "\($0.message) \($0.metadata)" })")
-        let text = log.lines.withLockedValue { $0 }.map { "\($0.message) \($0.metadata)" }.joined()
-        #expect(!text.contains("alice") && !text.contains("@example.com"))
+            // What SIGTERM does: the streams close, the batch in hand (if any) finishes.
+            await group.triggerGracefulShutdown()
+            let stopped = try await finishes(within: .seconds(15)) { try await running.value; return true }
+            #expect(stopped == true, "the worker did not stop within 15 s of a graceful shutdown")
+            let shutdown = try await finishes(within: .seconds(15)) { await fixture.tearDown(); return true }
+            #expect(shutdown == true, "the pool did not shut down within 15 s: a stream kept its client")
+            #expect(!log.lines.withLockedValue { $0 }.contains { $0.level >= .warning }, "\(log.lines.withLockedValue { $0 }.map { "\($0.message) \($0.metadata)" })")
+            let text = log.lines.withLockedValue { $0 }.map { "\($0.message) \($0.metadata)" }.joined()
+            #expect(!text.contains("alice") && !text.contains("@example.com"))
+        }
     }
 
     @Test("without change streams the worker still finds new requests by polling")
     func pollingOnly() async throws {
-        let fixture = try await TodoFixture.make()
-        defer { Task { await fixture.tearDown() } }
-        let log = RecordingLogHandler()
-        let (group, running) = Self.start(Self.worker(fixture, changeStreams: false, pollInterval: .milliseconds(300), logger: log.logger))
-        try await Task.sleep(for: .seconds(1))
-        let inbox = fixture.runtime.pool.database(fixture.database.name + "_state").collection("inbox")
-        try await inbox.insertOne(appServicesEvent("alice-0001", identity: "alice-google-77", email: "alice@example.com"))
-        #expect(try await Self.done(fixture, count: 1), "the inbox event was not done within 15 s")
-        await group.triggerGracefulShutdown()
-        #expect(try await finishes(within: .seconds(15)) { try await running.value; return true } == true)
+        try await TodoFixture.make().use { fixture in
+            let log = RecordingLogHandler()
+            let (group, running) = Self.start(Self.worker(fixture, changeStreams: false, pollInterval: .milliseconds(300), logger: log.logger))
+            try await Task.sleep(for: .seconds(1))
+            let inbox = fixture.runtime.pool.database(fixture.database.name + "_state").collection("inbox")
+            try await inbox.insertOne(appServicesEvent("alice-0001", identity: "alice-google-77", email: "alice@example.com"))
+            #expect(try await Self.done(fixture, count: 1), "the inbox event was not done within 15 s")
+            await group.triggerGracefulShutdown()
+            #expect(try await finishes(within: .seconds(15)) { try await running.value; return true } == true)
+        }
     }
 }

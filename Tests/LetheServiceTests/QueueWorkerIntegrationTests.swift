@@ -37,99 +37,99 @@ struct QueueWorkerIntegrationTests {
 
     @Test("the same event twice is one request, even when received concurrently")
     func dedupe() async throws {
-        let fixture = try await Self.fixture(users: 1)
-        defer { Task { await fixture.tearDown() } }
-        let engine = fixture.runtime.engine
-        let subject = ErasureSubject(userId: "user-0")
-        let results = try await withThrowingTaskGroup(of: (ErasureRequest, Bool).self) { group in
-            for _ in 0..<4 { group.addTask { try await engine.receive(subject, source: "inbox", dedupeKey: "ce:event-1") } }
-            return try await group.reduce(into: []) { $0.append($1) }
+        try await Self.fixture(users: 1).use { fixture in
+            let engine = fixture.runtime.engine
+            let subject = ErasureSubject(userId: "user-0")
+            let results = try await withThrowingTaskGroup(of: (ErasureRequest, Bool).self) { group in
+                for _ in 0..<4 { group.addTask { try await engine.receive(subject, source: "inbox", dedupeKey: "ce:event-1") } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(Set(results.map(\.0.id)).count == 1)
+            #expect(results.filter(\.1).count == 1)
+            #expect(try await fixture.runtime.state.requests().count == 1)
         }
-        #expect(Set(results.map(\.0.id)).count == 1)
-        #expect(results.filter(\.1).count == 1)
-        #expect(try await fixture.runtime.state.requests().count == 1)
     }
 
     @Test("four workers drain a shared backlog: every request done exactly once, nothing left pending")
     func fourWorkers() async throws {
         let users = 120
-        let fixture = try await Self.fixture(users: users)
-        defer { Task { await fixture.tearDown() } }
-        try await fixture.queue(users: users)
-        var runtimes = [fixture.runtime]
-        for _ in 0..<3 { runtimes.append(try await Self.runtime(like: fixture)) }
-        let summaries = try await withThrowingTaskGroup(of: QueueWorker.Summary.self) { group in
-            for (n, runtime) in runtimes.enumerated() {
-                group.addTask { try await QueueWorker(engine: runtime.engine, options: .init(owner: "worker-\(n)", requestsPerBatch: 10)).drain() }
+        try await Self.fixture(users: users).use { fixture in
+            try await fixture.queue(users: users)
+            var runtimes = [fixture.runtime]
+            for _ in 0..<3 { runtimes.append(try await Self.runtime(like: fixture)) }
+            let summaries = try await withThrowingTaskGroup(of: QueueWorker.Summary.self) { group in
+                for (n, runtime) in runtimes.enumerated() {
+                    group.addTask { try await QueueWorker(engine: runtime.engine, options: .init(owner: "worker-\(n)", requestsPerBatch: 10)).drain() }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
             }
-            return try await group.reduce(into: []) { $0.append($1) }
+            for runtime in runtimes.dropFirst() { await runtime.shutdown() }
+            let processed = summaries.flatMap { $0.processed.keys }
+            #expect(processed.count == users, "each request processed by exactly one worker")
+            #expect(Set(processed).count == users)
+            #expect(summaries.filter { !$0.processed.isEmpty }.count >= 2, "the work was shared")
+            let requests = try await fixture.runtime.state.requests(limit: 1000)
+            #expect(requests.count == users)
+            #expect(requests.allSatisfy { $0.state == .done && $0.attempts == 1 && $0.lease == nil })
+            #expect(try await fixture.database.collection("notes").find().toArray().map { $0["owner"] } == ["survivor"])
         }
-        for runtime in runtimes.dropFirst() { await runtime.shutdown() }
-        let processed = summaries.flatMap { $0.processed.keys }
-        #expect(processed.count == users, "each request processed by exactly one worker")
-        #expect(Set(processed).count == users)
-        #expect(summaries.filter { !$0.processed.isEmpty }.count >= 2, "the work was shared")
-        let requests = try await fixture.runtime.state.requests(limit: 1000)
-        #expect(requests.count == users)
-        #expect(requests.allSatisfy { $0.state == .done && $0.attempts == 1 && $0.lease == nil })
-        #expect(try await fixture.database.collection("notes").find().toArray().map { $0["owner"] } == ["survivor"])
     }
 
     @Test("a worker that dies holding a lease loses it when it expires; another finishes the request")
     func deadWorker() async throws {
-        let fixture = try await Self.fixture(users: 1)
-        defer { Task { await fixture.tearDown() } }
-        let (request, _) = try await fixture.runtime.engine.receive(ErasureSubject(userId: "user-0"), source: "inbox", dedupeKey: "k")
-        let state = fixture.runtime.state
-        let dead = try await state.claimBatch(owner: "dead", until: Date().addingTimeInterval(5), limit: 1, excluding: [], now: Date())
-        #expect(dead.map(\.id) == [request.id])
-        // While the lease stands, nobody else gets it.
-        #expect(try await QueueWorker(engine: fixture.runtime.engine, options: .init(owner: "live")).drain().processed.isEmpty)
-        try await Task.sleep(for: .milliseconds(5_200))
-        let summary = try await QueueWorker(engine: fixture.runtime.engine, options: .init(owner: "live")).drain()
-        #expect(summary.processed == [request.id: .done])
+        try await Self.fixture(users: 1).use { fixture in
+            let (request, _) = try await fixture.runtime.engine.receive(ErasureSubject(userId: "user-0"), source: "inbox", dedupeKey: "k")
+            let state = fixture.runtime.state
+            let dead = try await state.claimBatch(owner: "dead", until: Date().addingTimeInterval(5), limit: 1, excluding: [], now: Date())
+            #expect(dead.map(\.id) == [request.id])
+            // While the lease stands, nobody else gets it.
+            #expect(try await QueueWorker(engine: fixture.runtime.engine, options: .init(owner: "live")).drain().processed.isEmpty)
+            try await Task.sleep(for: .milliseconds(5_200))
+            let summary = try await QueueWorker(engine: fixture.runtime.engine, options: .init(owner: "live")).drain()
+            #expect(summary.processed == [request.id: .done])
+        }
     }
 
     @Test("a worker whose lease was taken over cannot save over the new holder")
     func fencing() async throws {
-        let fixture = try await Self.fixture(users: 1)
-        defer { Task { await fixture.tearDown() } }
-        _ = try await fixture.runtime.engine.receive(ErasureSubject(userId: "user-0"), source: "inbox", dedupeKey: "k")
-        let state = fixture.runtime.state
-        var stale = try #require(try await state.claimBatch(owner: "slow", until: Date().addingTimeInterval(-1), limit: 1, excluding: [], now: Date()).first)
-        _ = try #require(try await state.claimBatch(owner: "fast", until: Date().addingTimeInterval(60), limit: 1, excluding: [], now: Date()).first)
-        stale.note = "stale write"
-        await #expect(throws: LeaseLost.self) { try await state.save(stale) }
-        #expect(try await state.request(id: stale.id)?.lease?.owner == "fast")
+        try await Self.fixture(users: 1).use { fixture in
+            _ = try await fixture.runtime.engine.receive(ErasureSubject(userId: "user-0"), source: "inbox", dedupeKey: "k")
+            let state = fixture.runtime.state
+            var stale = try #require(try await state.claimBatch(owner: "slow", until: Date().addingTimeInterval(-1), limit: 1, excluding: [], now: Date()).first)
+            _ = try #require(try await state.claimBatch(owner: "fast", until: Date().addingTimeInterval(60), limit: 1, excluding: [], now: Date()).first)
+            stale.note = "stale write"
+            await #expect(throws: LeaseLost.self) { try await state.save(stale) }
+            #expect(try await state.request(id: stale.id)?.lease?.owner == "fast")
+        }
     }
 
     @Test("held requests are looked at once per pass, and run after the hold is lifted")
     func heldInQueue() async throws {
-        let fixture = try await Self.fixture(users: 1)
-        defer { Task { await fixture.tearDown() } }
-        let state = fixture.runtime.state
-        let subject = ErasureSubject(userId: "user-0")
-        let pseudonym = SubjectPseudonymizer(key: try await state.subjectKey()).pseudonym(for: subject)
-        try await state.addHold(LegalHold(id: "hold_q", subjectPseudonym: pseudonym, reason: "case", createdAt: Date()))
-        let (request, _) = try await fixture.runtime.engine.receive(subject, source: "inbox", dedupeKey: "k")
-        let worker = QueueWorker(engine: fixture.runtime.engine)
-        #expect(try await worker.drain().processed == [request.id: .held])
-        _ = try await state.removeHold(id: "hold_q")
-        #expect(try await worker.drain().processed == [request.id: .done])
+        try await Self.fixture(users: 1).use { fixture in
+            let state = fixture.runtime.state
+            let subject = ErasureSubject(userId: "user-0")
+            let pseudonym = SubjectPseudonymizer(key: try await state.subjectKey()).pseudonym(for: subject)
+            try await state.addHold(LegalHold(id: "hold_q", subjectPseudonym: pseudonym, reason: "case", createdAt: Date()))
+            let (request, _) = try await fixture.runtime.engine.receive(subject, source: "inbox", dedupeKey: "k")
+            let worker = QueueWorker(engine: fixture.runtime.engine)
+            #expect(try await worker.drain().processed == [request.id: .held])
+            _ = try await state.removeHold(id: "hold_q")
+            #expect(try await worker.drain().processed == [request.id: .done])
+        }
     }
 
     @Test("retry puts a failed request back in the queue")
     func retry() async throws {
-        let fixture = try await Self.fixture(users: 1)
-        defer { Task { await fixture.tearDown() } }
-        // A scalar in an array-free rule cannot fail here, so fail it by hand.
-        var (request, _) = try await fixture.runtime.engine.receive(ErasureSubject(userId: "user-0"), source: "inbox", dedupeKey: "k")
-        request.state = .failed
-        request.note = "stopped by an error"
-        try await fixture.runtime.state.save(request)
-        #expect(try await QueueWorker(engine: fixture.runtime.engine).drain().processed.isEmpty)
-        _ = try await fixture.runtime.engine.retry(requestId: request.id)
-        #expect(try await QueueWorker(engine: fixture.runtime.engine).drain().processed == [request.id: .done])
-        await #expect(throws: EngineError.self) { try await fixture.runtime.engine.retry(requestId: request.id) }
+        try await Self.fixture(users: 1).use { fixture in
+            // A scalar in an array-free rule cannot fail here, so fail it by hand.
+            var (request, _) = try await fixture.runtime.engine.receive(ErasureSubject(userId: "user-0"), source: "inbox", dedupeKey: "k")
+            request.state = .failed
+            request.note = "stopped by an error"
+            try await fixture.runtime.state.save(request)
+            #expect(try await QueueWorker(engine: fixture.runtime.engine).drain().processed.isEmpty)
+            _ = try await fixture.runtime.engine.retry(requestId: request.id)
+            #expect(try await QueueWorker(engine: fixture.runtime.engine).drain().processed == [request.id: .done])
+            await #expect(throws: EngineError.self) { try await fixture.runtime.engine.retry(requestId: request.id) }
+        }
     }
 }

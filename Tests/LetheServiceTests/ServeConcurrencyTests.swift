@@ -12,22 +12,22 @@ struct ServeConcurrencyTests {
     @Test("three lanes drain one backlog side by side: each request done once, by one lane")
     func lanes() async throws {
         let users = 90
-        let fixture = try await QueueWorkerIntegrationTests.fixture(users: users)
-        defer { Task { await fixture.tearDown() } }
-        try await fixture.queue(users: users)
-        let runtime = fixture.runtime
-        let service = WorkerService(
-            worker: QueueWorker(engine: runtime.engine, options: .init(owner: "serve", requestsPerBatch: 10)), inbox: nil, waker: nil,
-            pollInterval: .seconds(60), metrics: ServiceMetrics(state: runtime.state),
-            logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }, concurrency: 3
-        )
-        let summary = try await service.drainQueue()
-        #expect(summary.count(.done) == users)
-        let requests = try await runtime.state.requests(limit: 1000)
-        #expect(requests.count == users)
-        #expect(requests.allSatisfy { $0.state == .done && $0.attempts == 1 && $0.lease == nil })
-        #expect(try await fixture.database.collection("notes").find().toArray().map { $0["owner"] } == ["survivor"])
-        #expect(summary.processed.count == users, "the lanes' figures add up, each request once")
+        try await QueueWorkerIntegrationTests.fixture(users: users).use { fixture in
+            try await fixture.queue(users: users)
+            let runtime = fixture.runtime
+            let service = WorkerService(
+                worker: QueueWorker(engine: runtime.engine, options: .init(owner: "serve", requestsPerBatch: 10)), inbox: nil, waker: nil,
+                pollInterval: .seconds(60), metrics: ServiceMetrics(state: runtime.state),
+                logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }, concurrency: 3
+            )
+            let summary = try await service.drainQueue()
+            #expect(summary.count(.done) == users)
+            let requests = try await runtime.state.requests(limit: 1000)
+            #expect(requests.count == users)
+            #expect(requests.allSatisfy { $0.state == .done && $0.attempts == 1 && $0.lease == nil })
+            #expect(try await fixture.database.collection("notes").find().toArray().map { $0["owner"] } == ["survivor"])
+            #expect(summary.processed.count == users, "the lanes' figures add up, each request once")
+        }
     }
 
     @Test("the pool grows by one client per lane beyond the first")

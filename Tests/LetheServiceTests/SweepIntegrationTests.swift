@@ -46,29 +46,29 @@ struct SweepIntegrationTests {
 
     @Test("dry run counts and changes nothing; the real sweep erases only what is past its period")
     func sweep() async throws {
-        let fixture = try await TodoFixture.make(yaml: Self.yaml)
-        defer { Task { await fixture.tearDown() } }
-        try await Self.seed(fixture)
-        let sessionsBefore = try await fixture.database.collection("sessions").find().toArray()
+        try await TodoFixture.make(yaml: Self.yaml).use { fixture in
+            try await Self.seed(fixture)
+            let sessionsBefore = try await fixture.database.collection("sessions").find().toArray()
 
-        let dry = try await fixture.runtime.engine.sweep(dryRun: true)
-        #expect(dry.rules.map(\.matched) == [2, 1])
-        #expect(dry.rules.allSatisfy { $0.deleted == 0 && $0.modified == 0 })
-        #expect(try await fixture.database.collection("sessions").find().toArray() == sessionsBefore)
+            let dry = try await fixture.runtime.engine.sweep(dryRun: true)
+            #expect(dry.rules.map(\.matched) == [2, 1])
+            #expect(dry.rules.allSatisfy { $0.deleted == 0 && $0.modified == 0 })
+            #expect(try await fixture.database.collection("sessions").find().toArray() == sessionsBefore)
 
-        let real = try await fixture.runtime.engine.sweep(dryRun: false)
-        #expect(real.rules[0].deleted == 2)
-        #expect(real.rules[1].modified == 1)
-        #expect(try await fixture.database.collection("sessions").find().toArray().map { $0["user"] } == ["c"])
-        let logs = try await fixture.database.collection("logs").find([:], options: FindOptions(sort: ["_id": 1])).toArray()
-        #expect(logs[0]["ip"] == .null)
-        #expect(logs[0]["user_agent"] == nil)
-        #expect(logs[1]["ip"] == "10.0.0.2")
-        #expect(logs[2]["ip"] == "10.0.0.3")
+            let real = try await fixture.runtime.engine.sweep(dryRun: false)
+            #expect(real.rules[0].deleted == 2)
+            #expect(real.rules[1].modified == 1)
+            #expect(try await fixture.database.collection("sessions").find().toArray().map { $0["user"] } == ["c"])
+            let logs = try await fixture.database.collection("logs").find([:], options: FindOptions(sort: ["_id": 1])).toArray()
+            #expect(logs[0]["ip"] == .null)
+            #expect(logs[0]["user_agent"] == nil)
+            #expect(logs[1]["ip"] == "10.0.0.2")
+            #expect(logs[2]["ip"] == "10.0.0.3")
 
-        let again = try await fixture.runtime.engine.sweep(dryRun: false)
-        #expect(again.rules.allSatisfy { $0.matched == 0 })
-        #expect(try await fixture.runtime.state.sweeps().count == 3)
+            let again = try await fixture.runtime.engine.sweep(dryRun: false)
+            #expect(again.rules.allSatisfy { $0.matched == 0 })
+            #expect(try await fixture.runtime.state.sweeps().count == 3)
+        }
     }
 
     @Test("a retained document gets its `then` once `until` has passed, with its user's token; not before, and only it")
@@ -88,41 +88,41 @@ struct SweepIntegrationTests {
               set: { shipping_address: null }
               pseudonymize: [customer_id]
         """
-        let fixture = try await TodoFixture.make(yaml: yaml)
-        defer { Task { await fixture.tearDown() } }
-        let now = BSONDatetime(Date()).millisecondsSinceEpoch
-        func ago(_ days: Int64) -> BSON { .datetime(BSONDatetime(millisecondsSinceEpoch: now - days * 86_400_000)) }
-        let orders = fixture.database.collection("orders")
-        try await orders.insertMany([
-            ["_id": 1, "customer_id": "alice-0001", "created_at": ago(400), "shipping_address": "1 A St"],
-            ["_id": 2, "customer_id": "alice-0001", "created_at": ago(5), "shipping_address": "1 A St"],
-            ["_id": 3, "customer_id": "bob-0002", "created_at": ago(400), "shipping_address": "2 B Rd"],
-            ["_id": 4, "customer_id": "carol-3", "created_at": ago(90), "shipping_address": "3 C Ln"],
-            ["_id": 5, "customer_id": "dave-4", "created_at": ago(90), "shipping_address": "4 D Ave"],
-        ])
-        let engine = fixture.runtime.engine
-        #expect(try await fixture.erase(TodoFixture.alice).state == .done)
-        let pair = [try await engine.submit(ErasureSubject(userId: "carol-3"), source: "test"),
-                    try await engine.submit(ErasureSubject(userId: "dave-4"), source: "test")]
-        #expect(try await engine.processBatch(pair).allSatisfy { $0.state == .done })
-        let before = try await orders.find([:], options: FindOptions(sort: ["_id": 1])).toArray()
+        try await TodoFixture.make(yaml: yaml).use { fixture in
+            let now = BSONDatetime(Date()).millisecondsSinceEpoch
+            func ago(_ days: Int64) -> BSON { .datetime(BSONDatetime(millisecondsSinceEpoch: now - days * 86_400_000)) }
+            let orders = fixture.database.collection("orders")
+            try await orders.insertMany([
+                ["_id": 1, "customer_id": "alice-0001", "created_at": ago(400), "shipping_address": "1 A St"],
+                ["_id": 2, "customer_id": "alice-0001", "created_at": ago(5), "shipping_address": "1 A St"],
+                ["_id": 3, "customer_id": "bob-0002", "created_at": ago(400), "shipping_address": "2 B Rd"],
+                ["_id": 4, "customer_id": "carol-3", "created_at": ago(90), "shipping_address": "3 C Ln"],
+                ["_id": 5, "customer_id": "dave-4", "created_at": ago(90), "shipping_address": "4 D Ave"],
+            ])
+            let engine = fixture.runtime.engine
+            #expect(try await fixture.erase(TodoFixture.alice).state == .done)
+            let pair = [try await engine.submit(ErasureSubject(userId: "carol-3"), source: "test"),
+                        try await engine.submit(ErasureSubject(userId: "dave-4"), source: "test")]
+            #expect(try await engine.processBatch(pair).allSatisfy { $0.state == .done })
+            let before = try await orders.find([:], options: FindOptions(sort: ["_id": 1])).toArray()
 
-        let dry = try await engine.sweep(dryRun: true)
-        #expect(dry.rules.map(\.action) == ["then-anonymize"])
-        // Alice's order from the fixture (2023), her order 1, Carol's and Dave's: four due.
-        #expect(dry.rules.first?.matched == 4)
-        #expect(try await orders.find([:], options: FindOptions(sort: ["_id": 1])).toArray() == before)
+            let dry = try await engine.sweep(dryRun: true)
+            #expect(dry.rules.map(\.action) == ["then-anonymize"])
+            // Alice's order from the fixture (2023), her order 1, Carol's and Dave's: four due.
+            #expect(dry.rules.first?.matched == 4)
+            #expect(try await orders.find([:], options: FindOptions(sort: ["_id": 1])).toArray() == before)
 
-        let real = try await engine.sweep(dryRun: false)
-        #expect(real.rules.first?.modified == 4)
-        let after = try await orders.find([:], options: FindOptions(sort: ["_id": 1])).toArray()
-        let anonymizer = Anonymizer(key: testHashKey)
-        #expect(after[0]["customer_id"] == .string(anonymizer.token(for: TodoFixture.alice)))
-        #expect(after[0]["shipping_address"] == .null)
-        #expect(after[1] == before[1], "not yet due")
-        #expect(after[2] == before[2], "bob was never erased")
-        #expect(after[3]["customer_id"] == .string(anonymizer.token(for: ErasureSubject(userId: "carol-3"))))
-        #expect(after[4]["customer_id"] == .string(anonymizer.token(for: ErasureSubject(userId: "dave-4"))))
-        #expect(try await engine.sweep(dryRun: false).rules.isEmpty, "applied entries are forgotten")
+            let real = try await engine.sweep(dryRun: false)
+            #expect(real.rules.first?.modified == 4)
+            let after = try await orders.find([:], options: FindOptions(sort: ["_id": 1])).toArray()
+            let anonymizer = Anonymizer(key: testHashKey)
+            #expect(after[0]["customer_id"] == .string(anonymizer.token(for: TodoFixture.alice)))
+            #expect(after[0]["shipping_address"] == .null)
+            #expect(after[1] == before[1], "not yet due")
+            #expect(after[2] == before[2], "bob was never erased")
+            #expect(after[3]["customer_id"] == .string(anonymizer.token(for: ErasureSubject(userId: "carol-3"))))
+            #expect(after[4]["customer_id"] == .string(anonymizer.token(for: ErasureSubject(userId: "dave-4"))))
+            #expect(try await engine.sweep(dryRun: false).rules.isEmpty, "applied entries are forgotten")
+        }
     }
 }

@@ -54,7 +54,7 @@ let testHashKey = try! SecretKey(text: String(repeating: "5a", count: 32))
 let testSubjectKey = try! SecretKey(text: String(repeating: "c3", count: 32))
 
 /// A seeded todo-app database and a runtime over it, for one test.
-struct TodoFixture {
+struct TodoFixture: TearsDown {
     static let alice = ErasureSubject(userId: "alice-0001", identities: ["alice-google-77"])
     static let bob = ErasureSubject(userId: "bob-0002", identities: ["bob-apple-88"])
 
