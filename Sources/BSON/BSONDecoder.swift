@@ -35,21 +35,27 @@ public struct BSONDecoder: Sendable {
     /// A `T` from any one BSON value (named apart from `decode` so that a dictionary
     /// literal is a document, not ambiguous).
     public func decodeValue<T: Decodable>(_ type: T.Type, from value: BSON) throws -> T {
-        let decoder = BSONValueDecoder(value: value, codingPath: [], userInfo: userInfo.mapValues { $0 }, decimal128Text: decimal128Text)
+        let decoder = BSONValueDecoder(value: value, parent: nil, key: nil, userInfo: userInfo.mapValues { $0 }, decimal128Text: decimal128Text)
         return try decoder.unbox(value, as: type, at: []) { decoder }
     }
 }
 
-/// One value being decoded, with its path.
-final class BSONValueDecoder: Decoder {
+/// One value being decoded.
+final class BSONValueDecoder: Decoder, BSONCodingLevel {
     let value: BSON
-    let codingPath: [any CodingKey]
+    /// The level above, and this level's key in it (see `BSONCodingLevel`).
+    let parent: BSONValueDecoder?
+    let key: (any CodingKey)?
     let userInfo: [CodingUserInfoKey: Any]
     let decimal128Text: (@Sendable (BSONDecimal128) -> String)?
 
-    init(value: BSON, codingPath: [any CodingKey], userInfo: [CodingUserInfoKey: Any], decimal128Text: (@Sendable (BSONDecimal128) -> String)?) {
+    init(
+        value: BSON, parent: BSONValueDecoder?, key: (any CodingKey)?,
+        userInfo: [CodingUserInfoKey: Any], decimal128Text: (@Sendable (BSONDecimal128) -> String)?
+    ) {
         self.value = value
-        self.codingPath = codingPath
+        self.parent = parent
+        self.key = key
         self.userInfo = userInfo
         self.decimal128Text = decimal128Text
     }
@@ -67,8 +73,8 @@ final class BSONValueDecoder: Decoder {
     func unbox<T: Decodable>(
         _ value: BSON, as type: T.Type, at path: @autoclosure () -> [any CodingKey], decoder: () -> BSONValueDecoder
     ) throws -> T {
-        if type == String.self { return try string(value, at: path()) as! T }
-        if type == Int.self { return try integer(value, as: Int.self, at: path()) as! T }
+        if type == String.self { return try string(value, at: path) as! T }
+        if type == Int.self { return try integer(value, as: Int.self, at: path) as! T }
         if type == Date.self {
             guard case .datetime(let datetime) = value else { throw mismatch(type, value, at: path()) }
             return datetime.date as! T
@@ -77,74 +83,74 @@ final class BSONValueDecoder: Decoder {
             guard case .bool(let bool) = value else { throw mismatch(type, value, at: path()) }
             return bool as! T
         }
-        if type == Double.self { return try double(value, as: type, at: path()) as! T }
+        if type == Double.self { return try double(value, as: type, at: path) as! T }
         if let integerType = type as? any (FixedWidthInteger & Decodable).Type {
-            return try integer(value, as: integerType, at: path()) as! T
+            return try integer(value, as: integerType, at: path) as! T
         }
-        if type == Float.self { return Float(try double(value, as: type, at: path())) as! T }
+        if type == Float.self { return Float(try double(value, as: type, at: path)) as! T }
         if type == UUID.self {
             if case .binary(let binary) = value, let uuid = binary.uuid { return uuid as! T }
-            guard let uuid = UUID(uuidString: try string(value, as: type, at: path())) else {
+            guard let uuid = UUID(uuidString: try string(value, as: type, at: path)) else {
                 throw corrupted("not a UUID string", at: path())
             }
             return uuid as! T
         }
         if type == URL.self {
-            guard let url = URL(string: try string(value, as: type, at: path())) else { throw corrupted("not a URL", at: path()) }
+            guard let url = URL(string: try string(value, as: type, at: path)) else { throw corrupted("not a URL", at: path()) }
             return url as! T
         }
         if type == Data.self {
             if case .binary(let binary) = value { return Data(binary.data) as! T }
-            guard let data = Data(base64Encoded: try string(value, as: type, at: path())) else {
+            guard let data = Data(base64Encoded: try string(value, as: type, at: path)) else {
                 throw corrupted("not valid base64", at: path())
             }
             return data as! T
         }
-        if type == Decimal.self { return try decimal(value, at: path()) as! T }
+        if type == Decimal.self { return try decimal(value, at: path) as! T }
         return try T(from: decoder())
     }
 
     /// A decoder for `value`, one level below this one.
     func decoder(for value: BSON, under key: any CodingKey) -> BSONValueDecoder {
-        BSONValueDecoder(value: value, codingPath: codingPath + [key], userInfo: userInfo, decimal128Text: decimal128Text)
+        BSONValueDecoder(value: value, parent: self, key: key, userInfo: userInfo, decimal128Text: decimal128Text)
     }
 
     // MARK: Scalars
 
-    private func string(_ value: BSON, as type: Any.Type = String.self, at path: [any CodingKey]) throws -> String {
+    private func string(_ value: BSON, as type: Any.Type = String.self, at path: () -> [any CodingKey]) throws -> String {
         switch value {
         case .string(let string), .symbol(let string), .javascript(let string): return string
         case .objectId(let objectId): return objectId.hex
         case .binary(let binary): return binary.uuid?.uuidString ?? binary.data.map { String(format: "%02x", $0) }.joined()
         case .decimal128(let decimal):
-            guard let text = decimal128Text?(decimal) else { throw mismatch(type, value, at: path) }
+            guard let text = decimal128Text?(decimal) else { throw mismatch(type, value, at: path()) }
             return text
-        default: throw mismatch(type, value, at: path)
+        default: throw mismatch(type, value, at: path())
         }
     }
 
-    private func integer<I: FixedWidthInteger>(_ value: BSON, as type: I.Type, at path: [any CodingKey]) throws -> I {
+    private func integer<I: FixedWidthInteger>(_ value: BSON, as type: I.Type, at path: () -> [any CodingKey]) throws -> I {
         let integer: I? = switch value {
         case .int32(let int32): I(exactly: int32)
         case .int64(let int64): I(exactly: int64)
         case .double(let double): I(exactly: double)
-        default: throw mismatch(type, value, at: path)
+        default: throw mismatch(type, value, at: path())
         }
-        guard let integer else { throw corrupted("the number is not an integer that fits in \(type)", at: path) }
+        guard let integer else { throw corrupted("the number is not an integer that fits in \(type)", at: path()) }
         return integer
     }
 
-    private func double(_ value: BSON, as type: Any.Type, at path: [any CodingKey]) throws -> Double {
+    private func double(_ value: BSON, as type: Any.Type, at path: () -> [any CodingKey]) throws -> Double {
         switch value {
         case .double(let double): double
         case .int32(let int32): Double(int32)
         case .int64(let int64): Double(int64)
-        default: throw mismatch(type, value, at: path)
+        default: throw mismatch(type, value, at: path())
         }
     }
 
     /// As JSONDecoder read the number's text, so 0.1 stays 0.1.
-    private func decimal(_ value: BSON, at path: [any CodingKey]) throws -> Decimal {
+    private func decimal(_ value: BSON, at path: () -> [any CodingKey]) throws -> Decimal {
         let text: String? = switch value {
         case .int32(let int32): String(int32)
         case .int64(let int64): String(int64)
@@ -152,9 +158,9 @@ final class BSONValueDecoder: Decoder {
         case .decimal128(let decimal): decimal128Text?(decimal)
         default: nil
         }
-        guard let text else { throw mismatch(Decimal.self, value, at: path) }
+        guard let text else { throw mismatch(Decimal.self, value, at: path()) }
         guard let decimal = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")) else {
-            throw corrupted("not a number Decimal reads", at: path)
+            throw corrupted("not a number Decimal reads", at: path())
         }
         return decimal
     }
@@ -199,9 +205,17 @@ extension BSON {
     }
 }
 
-private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
+/// A class: `KeyedDecodingContainer` copies its container for every `decode`, and a
+/// copy of one reference costs less than of the decoder and the document's storage.
+private final class KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let decoder: BSONValueDecoder
     let document: BSONDocument
+
+    init(decoder: BSONValueDecoder, document: BSONDocument) {
+        self.decoder = decoder
+        self.document = document
+    }
+
     var codingPath: [any CodingKey] { decoder.codingPath }
     var allKeys: [Key] { document.keys.compactMap { Key(stringValue: $0) } }
 
@@ -265,7 +279,7 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
 
     /// Stands for every `decode(_:)` requirement (see `KeyedContainer`).
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        let decoded = try decoder.unbox(next(type), as: type, under: BSONCodingKey(intValue: currentIndex))
+        let decoded = try decoder.unbox(next(type), as: type, under: BSONCodingKey.index(currentIndex))
         currentIndex += 1
         return decoded
     }
@@ -292,14 +306,14 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
     private func next(_ type: Any.Type) throws -> BSON {
         guard !isAtEnd else {
             throw DecodingError.valueNotFound(type, .init(
-                codingPath: codingPath + [BSONCodingKey(intValue: currentIndex)], debugDescription: "the array has no more elements"
+                codingPath: codingPath + [BSONCodingKey.index(currentIndex)], debugDescription: "the array has no more elements"
             ))
         }
         return array[currentIndex]
     }
 
     private func nextDecoder(_ type: Any.Type) throws -> BSONValueDecoder {
-        decoder.decoder(for: try next(type), under: BSONCodingKey(intValue: currentIndex))
+        decoder.decoder(for: try next(type), under: BSONCodingKey.index(currentIndex))
     }
 }
 

@@ -29,7 +29,7 @@ public struct BSONEncoder: Sendable {
 
     /// `value` as one BSON value.
     public func encodeValue<T: Encodable>(_ value: T) throws -> BSON {
-        let encoder = BSONValueEncoder(codingPath: [], userInfo: userInfo.mapValues { $0 })
+        let encoder = BSONValueEncoder(parent: nil, key: nil, userInfo: userInfo.mapValues { $0 })
         guard let encoded = try encoder.encodeHere(value) else {
             throw EncodingError.invalidValue(value, .init(codingPath: [], debugDescription: "\(T.self) did not encode any values"))
         }
@@ -39,10 +39,12 @@ public struct BSONEncoder: Sendable {
 
 /// One level of an encoding: what `encode(to:)` wrote into the containers it asked for.
 /// A class so that containers (values) handed out write into the same place.
-final class BSONValueEncoder: Encoder {
+final class BSONValueEncoder: Encoder, BSONCodingLevel {
     private enum Kind { case empty, single, keyed, unkeyed }
 
-    let codingPath: [any CodingKey]
+    /// The level above, and this level's key in it (see `BSONCodingLevel`).
+    let parent: BSONValueEncoder?
+    let key: (any CodingKey)?
     let userInfo: [CodingUserInfoKey: Any]
     private var kind = Kind.empty
     private var single = BSON.null
@@ -52,8 +54,9 @@ final class BSONValueEncoder: Encoder {
     /// written after this level moved on, so their values go in at `index` by `finish()`.
     private var deferred: [(index: Int, encoder: BSONValueEncoder)] = []
 
-    init(codingPath: [any CodingKey], userInfo: [CodingUserInfoKey: Any]) {
-        self.codingPath = codingPath
+    init(parent: BSONValueEncoder?, key: (any CodingKey)?, userInfo: [CodingUserInfoKey: Any]) {
+        self.parent = parent
+        self.key = key
         self.userInfo = userInfo
     }
 
@@ -85,7 +88,7 @@ final class BSONValueEncoder: Encoder {
     /// `value` encoded one level below this one, under `key`.
     func encode<T: Encodable>(_ value: T, under key: @autoclosure () -> any CodingKey) throws -> BSON {
         if let scalar = try Self.scalar(value, at: codingPath + [key()]) { return scalar }
-        let encoder = BSONValueEncoder(codingPath: codingPath + [key()], userInfo: userInfo)
+        let encoder = BSONValueEncoder(parent: self, key: key(), userInfo: userInfo)
         try value.encode(to: encoder)
         return encoder.finish() ?? .document([:])
     }
@@ -95,27 +98,31 @@ final class BSONValueEncoder: Encoder {
     /// requirement for is here: the containers' one generic `encode` stands for all of
     /// them, so a type left out would call itself through its `encode(to:)`.
     private static func scalar<T: Encodable>(_ value: T, at codingPath: @autoclosure () -> [any CodingKey]) throws -> BSON? {
-        switch value {
-        case let string as String: return .string(string)
-        case let date as Date: return .datetime(BSONDatetime(date))
-        case let bool as Bool: return .bool(bool)
-        case let integer as any FixedWidthInteger:
-            if let small = Int32(exactly: integer) { return .int32(small) }
-            if let large = Int64(exactly: integer) { return .int64(large) }
-            throw EncodingError.invalidValue(value, .init(codingPath: codingPath(), debugDescription: "\(T.self) value does not fit in an int64"))
-        case let double as Double: return .double(double)
+        // Types are compared before anything is cast: a comparison is cheap, while a
+        // failed cast (every struct and array goes past them all) is not.
+        if T.self == String.self { return .string(value as! String) }
+        if T.self == Int.self { return BSON(integerLiteral: value as! Int) }
+        if T.self == Date.self { return .datetime(BSONDatetime(value as! Date)) }
+        if T.self == Bool.self { return .bool(value as! Bool) }
+        if T.self == Double.self { return .double(value as! Double) }
         // As JSON wrote it: the shortest decimal that reads back as the Float (0.1, not
         // 0.10000000149011612).
-        case let float as Float: return .double(Double(float.description) ?? Double(float))
-        case let uuid as UUID: return .string(uuid.uuidString)
-        case let url as URL: return .string(url.absoluteString)
-        case let data as Data: return .string(data.base64EncodedString())
-        case let decimal as Decimal:
-            let text = decimal.description
-            if let integer = Int64(text) { return Int32(exactly: integer).map(BSON.int32) ?? .int64(integer) }
-            return .double(Double(text) ?? .nan)
-        default: return nil
+        if T.self == Float.self {
+            let float = value as! Float
+            return .double(Double(float.description) ?? Double(float))
         }
+        if T.self == UUID.self { return .string((value as! UUID).uuidString) }
+        if T.self == URL.self { return .string((value as! URL).absoluteString) }
+        if T.self == Data.self { return .string((value as! Data).base64EncodedString()) }
+        if T.self == Decimal.self {
+            let text = (value as! Decimal).description
+            if let integer = Int64(text) { return BSON(integerLiteral: Int(integer)) }
+            return .double(Double(text) ?? .nan)
+        }
+        guard let integer = value as? any FixedWidthInteger else { return nil }
+        if let small = Int32(exactly: integer) { return .int32(small) }
+        if let large = Int64(exactly: integer) { return .int64(large) }
+        throw EncodingError.invalidValue(value, .init(codingPath: codingPath(), debugDescription: "\(T.self) value does not fit in an int64"))
     }
 
     // MARK: Containers' writes
@@ -142,14 +149,14 @@ final class BSONValueEncoder: Encoder {
     /// A new encoder for `key` of this keyed level, written later by its caller.
     fileprivate func deferredEncoder(forKey key: any CodingKey) -> BSONValueEncoder {
         set(.null, forKey: key.stringValue)
-        let encoder = BSONValueEncoder(codingPath: codingPath + [key], userInfo: userInfo)
+        let encoder = BSONValueEncoder(parent: self, key: key, userInfo: userInfo)
         deferred.append((document._keys.firstIndex(of: key.stringValue)!, encoder))
         return encoder
     }
 
     /// A new encoder for the next element of this unkeyed level, written later.
     fileprivate func deferredElementEncoder() -> BSONValueEncoder {
-        let encoder = BSONValueEncoder(codingPath: codingPath + [BSONCodingKey(intValue: array.count)], userInfo: userInfo)
+        let encoder = BSONValueEncoder(parent: self, key: BSONCodingKey.index(array.count), userInfo: userInfo)
         deferred.append((array.count, encoder))
         array.append(.null)
         return encoder
@@ -212,7 +219,7 @@ private struct UnkeyedContainer: UnkeyedEncodingContainer {
 
     /// Stands for every `encode(_:)` requirement (see `KeyedContainer`).
     mutating func encode<T: Encodable>(_ value: T) throws {
-        encoder.append(try encoder.encode(value, under: BSONCodingKey(intValue: count)))
+        encoder.append(try encoder.encode(value, under: BSONCodingKey.index(count)))
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
