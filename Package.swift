@@ -33,8 +33,8 @@ let package = Package(
             pkgConfig: "libmongoc-1.0",
             providers: [.apt(["libmongoc-dev", "libbson-dev"])]
         ),
-        // BSON values and their binary form, in pure Swift: what every other module
-        // passes around.
+        // BSON values, their binary form and a Codable coder, in pure Swift: what every
+        // other module passes around.
         .target(name: "BSON", swiftSettings: strict),
         // The safe Swift layer: BSON values, client pool, operations, errors. The only
         // module that imports CMongoC.
