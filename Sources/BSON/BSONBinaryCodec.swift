@@ -41,6 +41,9 @@ extension BSONDocument {
     }
 }
 
+/// The keys of the first array positions, made once: every array element needs one.
+private let arrayKeys = (0..<1_000).map(String.init)
+
 struct BSONWriter {
     var bytes: [UInt8] = []
 
@@ -57,7 +60,7 @@ struct BSONWriter {
     mutating func write(array: [BSON]) {
         let start = bytes.count
         appendInt32(0)
-        for (index, value) in array.enumerated() { write(key: String(index), value: value) }
+        for (index, value) in array.enumerated() { write(key: index < arrayKeys.count ? arrayKeys[index] : String(index), value: value) }
         bytes.append(0)
         patchLength(at: start)
     }
@@ -103,7 +106,13 @@ struct BSONWriter {
     private mutating func appendCString(_ s: String) {
         // BSON keys and regexes are C strings: an embedded NUL would cut them short, so
         // it is dropped rather than allowed to change the meaning of the document.
-        bytes.append(contentsOf: s.utf8.lazy.filter { $0 != 0 })
+        // Checked first: appending the plain UTF-8 view copies in bulk, a filtered one
+        // byte by byte (the keys of every document of every batch pass here).
+        if s.utf8.contains(0) {
+            bytes.append(contentsOf: s.utf8.lazy.filter { $0 != 0 })
+        } else {
+            bytes.append(contentsOf: s.utf8)
+        }
         bytes.append(0)
     }
 

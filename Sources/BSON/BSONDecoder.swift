@@ -121,7 +121,7 @@ final class BSONValueDecoder: Decoder, BSONCodingLevel {
         switch value {
         case .string(let string), .symbol(let string), .javascript(let string): return string
         case .objectId(let objectId): return objectId.hex
-        case .binary(let binary): return binary.uuid?.uuidString ?? binary.data.map { String(format: "%02x", $0) }.joined()
+        case .binary(let binary): return binary.uuid?.uuidString ?? binary.data.lowercaseHex
         case .decimal128(let decimal):
             guard let text = decimal128Text?(decimal) else { throw mismatch(type, value, at: path()) }
             return text

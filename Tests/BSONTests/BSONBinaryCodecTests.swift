@@ -114,6 +114,24 @@ struct BSONBinaryCodecTests {
         #expect(BSONObjectId() != BSONObjectId())
     }
 
+    @Test("bytes as lowercase hex, two digits each; random ids have the asked length")
+    func lowercaseHex() {
+        #expect([0x00, 0x0F, 0xA0, 0xFF].lowercaseHex == "000fa0ff")
+        #expect([UInt8]().lowercaseHex == "")
+        let random = randomHex(bytes: 6)
+        #expect(random.count == 12 && random.allSatisfy { "0123456789abcdef".contains($0) })
+    }
+
+    @Test("arrays longer than the precomputed keys, and keys holding NUL, encode as the spec says")
+    func longArraysAndNulKeys() throws {
+        let long = BSONDocument([("values", .array((0..<1_205).map { .int32(Int32($0)) }))])
+        let decoded = try BSONDocument(bsonBytes: long.bsonBytes)
+        #expect(decoded == long)
+        #expect(decoded.value(atPath: "values.1204") == .int32(1_204))
+        let nul = BSONDocument([("a\u{0}b", .bool(true))])
+        #expect(try BSONDocument(bsonBytes: nul.bsonBytes).keys == ["ab"])
+    }
+
     @Test("UUID binaries convert both ways")
     func uuid() {
         let uuid = UUID()

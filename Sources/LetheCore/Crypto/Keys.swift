@@ -58,10 +58,6 @@ public enum KeyError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-private func hex(_ bytes: some Sequence<UInt8>) -> String {
-    bytes.map { String(format: "%02x", $0) }.joined()
-}
-
 /// Makes the values that replace personal data: one token per user (the same in every
 /// collection, so anonymized records stay linked to each other but not to the person)
 /// and keyed hashes of single values. Keyed, so nobody without the key can test a guess.
@@ -77,7 +73,7 @@ public struct Anonymizer: Sendable {
 
     /// The stable token for a user: `anon_` and 24 hex digits.
     public func token(for subject: ErasureSubject) -> String {
-        Self.tokenPrefix + hex(key.mac(purpose: "lethe-token-v1", Array(subject.userId.utf8)).prefix(12))
+        Self.tokenPrefix + key.mac(purpose: "lethe-token-v1", Array(subject.userId.utf8)).prefix(12).lowercaseHex
     }
 
     /// The keyed hash of one value (`h1:` and 32 hex digits), over its type and bytes so
@@ -86,7 +82,7 @@ public struct Anonymizer: Sendable {
         if case .null = value { return .null }
         if case .string(let s) = value, s.hasPrefix(Self.hashPrefix) { return value }
         let encoded = BSONDocument([("v", value)]).bsonBytes
-        return .string(Self.hashPrefix + hex(key.mac(purpose: "lethe-hash-v1", encoded).prefix(16)))
+        return .string(Self.hashPrefix + key.mac(purpose: "lethe-hash-v1", encoded).prefix(16).lowercaseHex)
     }
 }
 
@@ -99,6 +95,6 @@ public struct SubjectPseudonymizer: Sendable {
 
     /// `subj_` and 32 hex digits, from the user id alone.
     public func pseudonym(for subject: ErasureSubject) -> String {
-        "subj_" + hex(key.mac(purpose: "lethe-subject-v1", Array(subject.userId.utf8)).prefix(16))
+        "subj_" + key.mac(purpose: "lethe-subject-v1", Array(subject.userId.utf8)).prefix(16).lowercaseHex
     }
 }

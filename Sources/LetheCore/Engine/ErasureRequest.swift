@@ -1,3 +1,4 @@
+import BSON
 import Foundation
 
 /// A policy as a request or receipt refers to it.
@@ -121,7 +122,7 @@ public struct ErasureRequest: Sendable, Hashable, Codable {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyyMMdd'T'HHmmss"
-        let random = (0..<6).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let random = randomHex(bytes: 6)
         return "req_\(formatter.string(from: date))_\(random)"
     }
 }

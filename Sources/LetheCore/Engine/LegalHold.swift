@@ -1,3 +1,4 @@
+import BSON
 import Foundation
 
 /// A legal hold: while it stands, no request for the user changes anything.
@@ -17,6 +18,6 @@ public struct LegalHold: Sendable, Hashable, Codable {
     }
 
     public static func newID() -> String {
-        "hold_" + (0..<6).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        "hold_" + randomHex(bytes: 6)
     }
 }

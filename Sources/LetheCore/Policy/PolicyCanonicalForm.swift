@@ -21,7 +21,7 @@ enum PolicyCanonicalForm {
             maxDocumentsPerRequest: maxDocumentsPerRequest, rules: rules, retention: retention, users: users
         )
         let digest = SHA256.hash(data: Data(text.utf8))
-        let hex = digest.map { String(format: "%02x", $0) }.joined()
+        let hex = digest.lowercaseHex
         return "sha256:" + hex.prefix(16)
     }
 
@@ -97,7 +97,7 @@ enum PolicyCanonicalForm {
         case .string(let s): "string(\(quote(s)))"
         case .document(let d): "{" + d.map { "\(quote($0.key)):\(Self.value($0.value))" }.joined(separator: ",") + "}"
         case .array(let a): "[" + a.map(Self.value).joined(separator: ",") + "]"
-        case .binary(let b): "binary(\(b.subtype),\(b.data.map { String(format: "%02x", $0) }.joined()))"
+        case .binary(let b): "binary(\(b.subtype),\(b.data.lowercaseHex))"
         case .undefined: "undefined"
         case .objectId(let o): "objectId(\(o.hex))"
         case .bool(let b): "bool(\(b))"

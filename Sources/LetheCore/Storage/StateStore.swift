@@ -1,3 +1,4 @@
+import BSON
 import Foundation
 
 /// Where Lethe keeps its own records (the state database, `lethe` by default):
@@ -100,7 +101,7 @@ public struct IntakeRefusal: Sendable, Hashable, Codable {
     public var message: String
 
     public init(at: Date, channel: String, code: String, field: String?, message: String) {
-        self.id = "ref_" + (0..<6).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        self.id = "ref_" + randomHex(bytes: 6)
         self.at = at
         self.channel = channel
         self.code = code

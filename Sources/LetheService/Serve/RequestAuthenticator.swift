@@ -1,3 +1,4 @@
+import BSON
 import Crypto
 import Foundation
 
@@ -68,7 +69,7 @@ public struct RequestAuthenticator: Sendable {
         message.append(UInt8(ascii: "."))
         message.append(contentsOf: body)
         let mac = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: secret))
-        return mac.map { String(format: "%02x", $0) }.joined()
+        return mac.lowercaseHex
     }
 
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {

@@ -62,7 +62,7 @@ public struct MongoStateStore: StateStore {
         if let stored = try await settings.findOne(["_id": "subject-key"]), let text = stored["key"]?.stringValue {
             return try SecretKey(text: text)
         }
-        let fresh = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let fresh = randomHex(bytes: 32)
         do {
             try await settings.insertOne(["_id": "subject-key", "key": .string(fresh), "createdAt": .datetime(BSONDatetime(Date()))])
         } catch let error as MongoError where error.code == .duplicateKey {
