@@ -1,6 +1,6 @@
 import BSON
 import Foundation
-import LetheCore
+@testable import LetheCore
 import LetheService
 import LetheTestSupport
 import MongoKit
@@ -99,6 +99,41 @@ struct BatchProcessingIntegrationTests {
                 #expect(trail.last?.event == .finished)
                 #expect(trail.last?.details?.filter { $0.hasSuffix("verified") }.count == done[0].rules.count - 1)
             }
+        }
+    }
+
+    @Test("a checkpoint saved rule by rule reads back whole; saved again, or a rule recorded again, holds each rule once with its last counts")
+    func checkpointRuleByRule() async throws {
+        try await TodoFixture.make().use { fixture in
+            let state = fixture.runtime.state
+            var requests = ["a", "b"].map { user in
+                ErasureRequest(id: "req_" + user, subjectPseudonym: "subj_" + user, subject: ErasureSubject(userId: user), source: "test",
+                               reason: nil, receivedAt: Date(), dueAt: nil, policies: [])
+            }
+            for index in requests.indices { requests[index].rules = (0..<3).map { RuleProgress(policy: "p", ruleIndex: $0, namespace: "d.c", action: "delete") } }
+            var checkpoint = BatchCheckpoint(requestIds: requests.map(\.id), startedAt: Date(timeIntervalSince1970: 1_700_000_000))
+            for rule in 0..<3 {
+                for index in requests.indices { requests[index].rules[rule].deleted = 10 * rule + index }
+                checkpoint.record(rule: rule, of: requests)
+                try await state.saveCheckpoint(checkpoint)
+                #expect(try await state.checkpoints(requestIds: ["req_b"]) == [checkpoint], "after rule \(rule)")
+            }
+            try await state.saveCheckpoint(checkpoint)  // a retried save: nothing doubles
+            requests[0].rules[1].deleted = 99           // a rule recorded again, out of step
+            checkpoint.record(rule: 1, of: requests)
+            try await state.saveCheckpoint(checkpoint)
+            checkpoint.applied.sort { $0.rule < $1.rule }
+            #expect(try await state.checkpoints(requestIds: ["req_a"]) == [checkpoint])
+            #expect(checkpoint.applied.map(\.rule) == [0, 1, 2])
+            #expect(checkpoint.applied[1].counts[0]?.deleted == 99)
+            // One left by an earlier version, `applied` as an array, still resumes.
+            try await fixture.runtime.pool.database(fixture.database.name + "_state").collection("batches").insertOne([
+                "_id": "batch_old", "requestIds": ["req_old"], "startedAtMilliseconds": .int64(1_700_000_000_000),
+                "applied": [["rule": 2, "counts": [["matched": 4, "planned": 4, "deleted": 4, "modified": 0, "retained": 0]]]],
+            ])
+            let old = try await state.checkpoints(requestIds: ["req_old"])
+            #expect(old.map(\.id) == ["batch_old"])
+            #expect(old.first?.applied.first?.counts.first??.deleted == 4)
         }
     }
 

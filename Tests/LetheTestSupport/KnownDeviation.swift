@@ -44,6 +44,11 @@ public enum KnownDeviation: String, CaseIterable, Sendable {
     case uuidSubtypeReadsBackAsGeneric = "UUID binaries (subtype 4) read back as subtype 0"
     /// An int64 that fits in 32 bits reads back as an int32.
     case smallInt64ReadsBackAsInt32 = "int64 values that fit in 32 bits read back as int32"
+    /// `$push` of a document to an array of documents stores every element of the array
+    /// as its JSON text. Lethe's checkpoints `$set` a field per rule instead.
+    case pushStringifiesDocuments = "$push to an array of documents turns its elements into strings"
+    /// `$set` of an array element by position (`{"applied.1": ...}`) changes nothing.
+    case setArrayPositionIgnored = "$set of an array element by position changes nothing"
 
     /// A query on a binary value (`{field: BinData}`, `$in` of binaries, UUIDs included)
     /// never matches.

@@ -119,6 +119,28 @@ struct OperationsIntegrationTests {
         }
     }
 
+    @Test("$push and $set by position on an array of documents keep documents; $set of a keyed field adds one")
+    func arraysOfDocuments() async throws {
+        try await TestServer.withDatabase { db in
+            let collection = db.collection("c")
+            let first: BSON = ["rule": 0, "counts": [["n": 1]]]
+            let second: BSON = ["rule": 1, "counts": [["n": 2]]]
+            try await collection.insertMany([["_id": 1, "list": [first]], ["_id": 2, "list": [first]], ["_id": 3, "keyed": ["0": first]]])
+            #expect(try await collection.updateOne(["_id": 1], ["$push": ["list": second]]).matchedCount == 1)
+            #expect(try await collection.updateOne(["_id": 2], ["$set": ["list.0": second]]).matchedCount == 1)
+            #expect(try await collection.updateOne(["_id": 3], ["$set": ["keyed.1": second]]).modifiedCount == 1)
+            let pushed = try await collection.findOne(["_id": 1])?["list"]
+            if KnownDeviation.pushStringifiesDocuments.applies {
+                #expect(pushed?.arrayValue?.allSatisfy { $0.stringValue != nil } == true)
+            } else {
+                #expect(pushed == [first, second])
+            }
+            let setByPosition = try await collection.findOne(["_id": 2])?["list"]
+            #expect(setByPosition == (KnownDeviation.setArrayPositionIgnored.applies ? [first] : [second]))
+            #expect(try await collection.findOne(["_id": 3])?["keyed"] == ["0": first, "1": second])
+        }
+    }
+
     @Test("updateOne/updateMany with $set, $unset, $pull, $inc, and $setOnInsert upsert")
     func updates() async throws {
         try await TestServer.withDatabase { db in

@@ -149,10 +149,23 @@ public struct MongoStateStore: StateStore {
         return LeaseLost(requestId: requestIds.first { !held.contains($0) } ?? requestIds[0])
     }
 
+    // A checkpoint is stored with `applied` as a sub-document keyed by rule number, so
+    // that each rule after the first is one `$set` of its own counts: the whole document
+    // (a count per request per rule) grows with every rule, and encoding and sending it
+    // again each time cost more than the write. (Keyed rather than `$push`ed: nx-27017
+    // turns the documents of an array it pushes to into strings, docs/test-server.md.)
     public func saveCheckpoint(_ checkpoint: BatchCheckpoint) async throws {
-        var document: BSONDocument = ["_id": .string(checkpoint.id)]
-        for (key, value) in try BSONCodable.encode(checkpoint) where key != "id" { document.append(key, value) }
-        try await batches.bulkWrite([.replaceOne(filter: ["_id": .string(checkpoint.id)], replacement: document, upsert: true)])
+        let id = BSON.string(checkpoint.id)
+        if checkpoint.applied.count > 1, let newest = checkpoint.applied.last {
+            let set = try await batches.updateOne(["_id": id], ["$set": ["applied.\(newest.rule)": .document(try BSONCodable.encode(newest))]])
+            if set.matchedCount == 1 { return }
+        }
+        var document: BSONDocument = ["_id": id]
+        for (key, value) in try BSONCodable.encode(checkpoint) where key != "id" && key != "applied" { document.append(key, value) }
+        var applied = BSONDocument()
+        for rule in checkpoint.applied { applied[String(rule.rule)] = .document(try BSONCodable.encode(rule)) }
+        document["applied"] = .document(applied)
+        try await batches.bulkWrite([.replaceOne(filter: ["_id": id], replacement: document, upsert: true)])
     }
 
     public func checkpoints(requestIds: [String]) async throws -> [BatchCheckpoint] {
@@ -160,7 +173,11 @@ public struct MongoStateStore: StateStore {
         return try await batches.find(["requestIds": ["$in": .array(requestIds.map { .string($0) })]]).toArray().map { document in
             var decodable = document
             decodable["id"] = document["_id"]
-            return try BSONCodable.decode(BatchCheckpoint.self, from: decodable)
+            // Keyed by rule as saved above; an array as an earlier version saved it.
+            if case .document(let keyed)? = document["applied"] { decodable["applied"] = .array(keyed.values) }
+            var checkpoint = try BSONCodable.decode(BatchCheckpoint.self, from: decodable)
+            checkpoint.applied.sort { $0.rule < $1.rule }
+            return checkpoint
         }
     }
 
