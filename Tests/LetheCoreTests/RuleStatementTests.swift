@@ -124,7 +124,7 @@ struct RuleStatementTests {
         let statement = RuleStatement(policy: policy, rule: policy.rules[0], ids: Self.ids, token: nil)
         guard case .pull(let pulls) = statement.write else { Issue.record("expected pull"); return }
         #expect(pulls.count == 1)
-        #expect(pulls[0].filter == ["members": ["$in": ["u1", "g-7"], "$type": "array"]])
+        #expect(pulls[0].filter == ["members": ["$elemMatch": ["$in": ["u1", "g-7"]]]])
         #expect(pulls[0].update == ["$pull": ["members": ["$in": ["u1", "g-7"]]]])
         #expect(statement.pendingFilter == ["members": ["$in": ["u1", "g-7"]]])
     }

@@ -57,8 +57,10 @@ public struct RuleStatement: Sendable {
             pendingFilter = matchFilter
             // Only arrays: `$pull` on a scalar is an error on MongoDB. A scalar holding
             // the id stays matched, so verification reports it instead of hiding it.
+            // `$elemMatch` says "an array holding one of the ids" in one operator (an
+            // `$in` beside a `$type` made nx-27017 evaluate an `_id` batch 25 times slower).
             write = .pull(rule.match.map { path in
-                (filter: scoped([path: ["$in": idList, "$type": "array"]]),
+                (filter: scoped([path: ["$elemMatch": ["$in": idList]]]),
                  update: ["$pull": [path: ["$in": idList]]])
             })
             retainUntil = nil
