@@ -160,8 +160,10 @@ public struct MongoStateStore: StateStore {
             let set = try await batches.updateOne(["_id": id], ["$set": ["applied.\(newest.rule)": .document(try BSONCodable.encode(newest))]])
             if set.matchedCount == 1 { return }
         }
+        var header = checkpoint
+        header.applied = []  // encoded below, keyed by rule
         var document: BSONDocument = ["_id": id]
-        for (key, value) in try BSONCodable.encode(checkpoint) where key != "id" && key != "applied" { document.append(key, value) }
+        for (key, value) in try BSONCodable.encode(header) where key != "id" && key != "applied" { document.append(key, value) }
         var applied = BSONDocument()
         for rule in checkpoint.applied { applied[String(rule.rule)] = .document(try BSONCodable.encode(rule)) }
         document["applied"] = .document(applied)
