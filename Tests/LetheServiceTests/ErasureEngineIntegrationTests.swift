@@ -239,11 +239,12 @@ struct ErasureEngineIntegrationTests {
     func roundTripsConstant() async throws {
         var perRequest: [Int] = []
         for itemsPerUser in [5, 200] {
-            let fixture = try await TodoFixture.make(itemsPerUser: itemsPerUser)
-            let before = fixture.runtime.pool.monitor.snapshot()
-            #expect(try await fixture.erase().state == .done)
-            perRequest.append(fixture.runtime.pool.monitor.snapshot().subtracting(before).totalStarted)
-            await fixture.tearDown()
+            perRequest.append(try await TodoFixture.make(itemsPerUser: itemsPerUser).use { fixture in
+                let before = fixture.runtime.pool.monitor.snapshot()
+                let state = try await fixture.erase().state
+                #expect(state == .done)
+                return fixture.runtime.pool.monitor.snapshot().subtracting(before).totalStarted
+            })
         }
         #expect(perRequest[0] == perRequest[1], "commands per request: \(perRequest)")
         #expect(perRequest[0] < 60)
