@@ -136,7 +136,7 @@ struct CLIReportTests {
         // Everything kept in Lethe's own database too.
         outputs.append(try lethe(["audit"], policies: false).output)
         outputs.append(try lethe(["audit", "--json"], policies: false).output)
-        for name in ["requests", "receipts", "refusals", "sweeps", "holds", "policies", "audit", "runs", "retained"] {
+        for name in ["requests", "receipts", "refusals", "sweeps", "holds", "policies", "audit", "runs", "retained", "retainedGroups"] {
             outputs += try await pool.database(state).collection(name).find().toArray().map { $0.extendedJSON(.canonical) }
         }
 

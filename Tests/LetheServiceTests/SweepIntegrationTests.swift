@@ -105,6 +105,18 @@ struct SweepIntegrationTests {
                         try await engine.submit(ErasureSubject(userId: "dave-4"), source: "test")]
             #expect(try await engine.processBatch(pair).allSatisfy { $0.state == .done })
             let before = try await orders.find([:], options: FindOptions(sort: ["_id": 1])).toArray()
+            // The ledger: one entry per request and rule, each listing its documents.
+            let ledger = fixture.runtime.pool.database(fixture.database.name + "_state").collection("retainedGroups")
+            let entries = try await ledger.find().toArray()
+            #expect(entries.count == 3)
+            let listed: [BSON] = entries.flatMap { $0["documentIds"]?.arrayValue ?? [] }
+            let expected: Set<BSON> = [.int32(1), .int32(2), .int32(4), .int32(5)]
+            #expect(Set(listed).isSuperset(of: expected))
+            for entry in entries {
+                let ids: [BSON] = entry["documentIds"]?.arrayValue ?? []
+                let dues: [BSON] = entry["documentDueAtMilliseconds"]?.arrayValue ?? []
+                #expect(ids.count == dues.count)
+            }
 
             let dry = try await engine.sweep(dryRun: true)
             #expect(dry.rules.map(\.action) == ["then-anonymize"])
@@ -123,6 +135,59 @@ struct SweepIntegrationTests {
             #expect(after[3]["customer_id"] == .string(anonymizer.token(for: ErasureSubject(userId: "carol-3"))))
             #expect(after[4]["customer_id"] == .string(anonymizer.token(for: ErasureSubject(userId: "dave-4"))))
             #expect(try await engine.sweep(dryRun: false).rules.isEmpty, "applied entries are forgotten")
+            // Alice's entry stays, holding only the order not yet due, due when it is.
+            let left = try await ledger.find().toArray()
+            #expect(left.count == 1)
+            let due: Int64 = now - 5 * 86_400_000 + 30 * 86_400_000
+            let remaining: BSON? = left.first?["documentIds"]
+            let remainingDues: BSON? = left.first?["documentDueAtMilliseconds"]
+            let entryDue: BSON? = left.first?["dueAtMilliseconds"]
+            #expect(remaining == .array([.int32(2)]))
+            #expect(remainingDues == .array([.int64(due)]))
+            #expect(entryDue == .int64(due))
+        }
+    }
+
+    @Test("recording a batch's retained documents again adds nothing; entries of the old per-document ledger are still swept")
+    func ledgerRerunAndOldEntries() async throws {
+        let yaml = """
+        version: 1
+        name: keep
+        database: DATABASE
+        rules:
+          - collection: orders
+            match: customer_id
+            action: retain
+            reason: Tax law
+            until: { field: created_at, after: 30d }
+            then: { action: delete }
+        """
+        try await TodoFixture.make(yaml: yaml).use { fixture in
+            let state = fixture.runtime.pool.database(fixture.database.name + "_state")
+            let orders = fixture.database.collection("orders")
+            let namespace = Namespace(database: fixture.database.name, collection: "orders")
+            let longAgo = Date(timeIntervalSinceNow: -400 * 86_400)
+            let seeded: [BSONDocument] = [["_id": 10, "customer_id": "x"], ["_id": 11, "customer_id": "x"], ["_id": 12, "customer_id": "y"]]
+            try await orders.insertMany(seeded)
+            let recorded: [RetainedDocument] = [10, 11].map { (id: Int32) in
+                RetainedDocument(requestId: "r1", policy: "keep", ruleIndex: 0, namespace: namespace, documentId: .int32(id), dueAt: longAgo, token: nil)
+            }
+            try await fixture.runtime.state.recordRetained(recorded)
+            try await fixture.runtime.state.recordRetained(recorded)
+            #expect(try await state.collection("retainedGroups").countDocuments() == 1)
+            // An entry as earlier versions wrote it: one document, its own id from the server.
+            var old: BSONDocument = ["requestId": "r0", "policy": "keep", "ruleIndex": 0, "collection": "orders", "documentId": 12]
+            old["namespace"] = .string(namespace.description)
+            old["database"] = .string(namespace.database)
+            old["dueAtMilliseconds"] = .int64(BSONDatetime(longAgo).millisecondsSinceEpoch)
+            try await state.collection("retained").insertOne(old)
+
+            let swept = try await fixture.runtime.engine.sweep(dryRun: false)
+            #expect(swept.rules.first?.deleted == 3)
+            #expect(try await orders.countDocuments(["_id": ["$in": [10, 11, 12]]]) == 0)
+            #expect(try await orders.countDocuments() > 0, "the fixture's other orders stay")
+            #expect(try await state.collection("retainedGroups").countDocuments() == 0)
+            #expect(try await state.collection("retained").countDocuments() == 0)
         }
     }
 }

@@ -345,8 +345,12 @@ extension ErasureEngine {
         let (ownerMap, tokenMap, paths, state) = (owners, tokens, ref.rule.match, self.state)
         let (policy, ruleIndex, namespace) = (statement.policyName, ref.rule.index, statement.namespace)
         let counter = AttributionCounter()
+        // Ledger entries are recorded ten cursor batches at a time: one insert for a
+        // batch of requests at a few documents each, memory still bounded.
+        let pending = LedgerBuffer(flushAt: options.streamingBatchSize * 10)
         try await retrying {
             counter.reset()
+            pending.reset()
             try await data.forEachBatch(namespace, filter: statement.matchFilter, projection: projection, batchSize: options.streamingBatchSize) { documents in
                 var local: [Int: RuleCount] = [:]
                 var entries: [RetainedDocument] = []
@@ -357,9 +361,10 @@ extension ErasureEngine {
                                                         documentId: id, dueAt: due, token: tokenMap[owner]))
                     }
                 }
-                if !entries.isEmpty { try await state.recordRetained(entries) }
+                if let full = pending.add(entries) { try await state.recordRetained(full) }
                 counter.merge(local)
             }
+            if let rest = pending.add([], flush: true) { try await state.recordRetained(rest) }
         }
         return counter.value
     }
@@ -392,6 +397,29 @@ extension ErasureEngine {
                 }
                 if !updates.isEmpty { _ = try await data.bulkUpdate(statement.namespace, updates) }
             }
+        }
+    }
+}
+
+/// Ledger entries gathered from streamed batches until there are enough to record.
+final class LedgerBuffer: @unchecked Sendable {
+    // @unchecked: guarded by the lock.
+    private let lock = NSLock()
+    private let flushAt: Int
+    private var entries: [RetainedDocument] = []
+
+    init(flushAt: Int) { self.flushAt = flushAt }
+
+    func reset() { lock.withLock { entries = [] } }
+
+    /// Adds `more`; returns everything gathered, emptied, once it reaches `flushAt`
+    /// (or with `flush`, when there is anything).
+    func add(_ more: [RetainedDocument], flush: Bool = false) -> [RetainedDocument]? {
+        lock.withLock {
+            entries += more
+            guard !entries.isEmpty, flush || entries.count >= flushAt else { return nil }
+            defer { entries = [] }
+            return entries
         }
     }
 }

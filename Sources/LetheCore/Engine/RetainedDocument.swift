@@ -40,8 +40,9 @@ extension ErasureEngine {
             let due = try await state.dueRetained(at: now, limit: options.batchSize)
             guard !due.isEmpty else { break }
             // Each pass must make progress: an entry seen twice was not forgotten, and
-            // looping on it would apply `then` again and again.
-            let keys = due.map { "\($0.policy)#\($0.ruleIndex)#\($0.namespace)#\($0.documentId)" }
+            // looping on it would apply `then` again and again. (One document may be in
+            // two entries of its request, after a rerun: each is forgotten in its turn.)
+            let keys = due.map { "\($0.ledgerId.map { "\($0)" } ?? "")#\($0.policy)#\($0.ruleIndex)#\($0.namespace)#\($0.documentId)" }
             guard seen.isDisjoint(with: keys) else {
                 throw EngineError.retainedNotForgotten(due.count)
             }

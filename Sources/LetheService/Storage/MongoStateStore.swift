@@ -36,6 +36,9 @@ public struct MongoStateStore: StateStore {
     var refusals: MongoCollection { database.collection("refusals") }
     var sweeps: MongoCollection { database.collection("sweeps") }
     var audit: MongoCollection { database.collection("audit") }
+    /// The retained-documents ledger: one entry per request, rule and cursor batch.
+    var retainedGroups: MongoCollection { database.collection("retainedGroups") }
+    /// The ledger as earlier versions kept it, one entry per document: still swept.
     var retained: MongoCollection { database.collection("retained") }
     var batches: MongoCollection { database.collection("batches") }
     var orphans: MongoCollection { database.collection("orphans") }
@@ -50,9 +53,7 @@ public struct MongoStateStore: StateStore {
         try await refusals.createIndex(["at": 1])
         try await audit.createIndex(["requestId": 1, "at": 1])
         try await audit.createIndex(["at": 1])
-        try await retained.createIndex(["dueAtMilliseconds": 1])
-        // One entry per document and rule: recording again (a rerun) adds nothing.
-        try await retained.createIndex(["documentId": 1, "policy": 1, "ruleIndex": 1, "namespace": 1], options: IndexOptions(unique: true))
+        try await retainedGroups.createIndex(["dueAtMilliseconds": 1])
         try await batches.createIndex(["requestIds": 1])
         try await orphans.createIndex(["subjectPseudonym": 1], options: IndexOptions(unique: true))
     }
@@ -298,49 +299,6 @@ public struct MongoStateStore: StateStore {
         var document: BSONDocument = ["_id": .string(refusal.id)]
         for (key, value) in try BSONCodable.encode(refusal) { document.append(key, value) }
         try await refusals.insertOne(document)
-    }
-
-    public func recordRetained(_ entries: [RetainedDocument]) async throws {
-        guard !entries.isEmpty else { return }
-        // Inserted, not upserted: the unique index keeps one entry per document and rule,
-        // and an insert costs a fraction of an upsert (which must look the entry up).
-        let documents: [BSONDocument] = entries.map { entry in
-            var document: BSONDocument = ["policy": .string(entry.policy), "ruleIndex": .int32(Int32(entry.ruleIndex)),
-                                          "namespace": .string(entry.namespace.description), "documentId": entry.documentId]
-            document["requestId"] = .string(entry.requestId)
-            document["database"] = .string(entry.namespace.database)
-            document["collection"] = .string(entry.namespace.collection)
-            document["dueAtMilliseconds"] = .int64(BSONDatetime(entry.dueAt).millisecondsSinceEpoch)
-            if let token = entry.token { document["token"] = .string(token) }
-            return document
-        }
-        do {
-            try await retained.insertMany(documents, ordered: false)
-        } catch let error as MongoError where error.code == .duplicateKey && error.writeErrors.allSatisfy({ $0.code == 11000 }) {
-            // Recorded by an earlier run of the same request: unordered, the rest went in.
-        }
-    }
-
-    public func dueRetained(at date: Date, limit: Int) async throws -> [RetainedDocument] {
-        try await retained.find(
-            ["dueAtMilliseconds": ["$lte": .int64(BSONDatetime(date).millisecondsSinceEpoch)]],
-            options: FindOptions(sort: ["dueAtMilliseconds": 1], limit: limit)
-        ).toArray().compactMap { document in
-            guard let request = document["requestId"]?.stringValue, let policy = document["policy"]?.stringValue,
-                  let rule = document["ruleIndex"]?.intValue, let database = document["database"]?.stringValue,
-                  let collection = document["collection"]?.stringValue, let id = document["documentId"],
-                  let due = document["dueAtMilliseconds"]?.int64Value else { return nil }
-            return RetainedDocument(requestId: request, policy: policy, ruleIndex: rule,
-                                    namespace: Namespace(database: database, collection: collection), documentId: id,
-                                    dueAt: BSONDatetime(millisecondsSinceEpoch: due).date, token: document["token"]?.stringValue,
-                                    ledgerId: document["_id"])
-        }
-    }
-
-    public func forgetRetained(_ entries: [RetainedDocument]) async throws {
-        let ids = entries.compactMap(\.ledgerId)
-        guard !ids.isEmpty else { return }
-        try await retained.deleteMany(["_id": ["$in": .array(ids)]])
     }
 
     public func orphanCandidates(subjectPseudonyms: [String]) async throws -> [String: Date] {
