@@ -64,6 +64,32 @@ struct BatchProcessingIntegrationTests {
         }
     }
 
+    @Test("a rule covering more than --batch-size documents is written in bounded writes, by groups of users, reading no ids but a big user's")
+    func boundedWritesByGroupsOfUsers() async throws {
+        let deletes = LockedList<Int>()
+        let idReads = LockedList<Int>()
+        let wrap: (any DataStore) -> any DataStore = { base in
+            FaultyStore(base: base, beforeWrite: {}, afterDelete: { deletes.append($0) }, afterIds: { idReads.append($0) })
+        }
+        try await TodoFixture.make(yaml: QueueWorkerIntegrationTests.yaml, options: .init(batchSize: 5), wrap: wrap).use { fixture in
+            // Six users with two notes each, one with seven: 19 documents, writes of at most 5.
+            let owners = (0..<6).flatMap { Array(repeating: "user-\($0)", count: 2) } + Array(repeating: "user-big", count: 7)
+            try await fixture.database.collection("notes").insertMany(owners.map { ["owner": .string($0)] })
+            var received: [ErasureRequest] = []
+            for user in (0..<6).map({ "user-\($0)" }) + ["user-big"] {
+                received.append(try await fixture.runtime.engine.submit(ErasureSubject(userId: user), source: "test"))
+            }
+            let done = try await fixture.runtime.engine.processBatch(received)
+            #expect(done.allSatisfy { $0.state == .done }, "\(done.map(\.note))")
+            #expect(done.map { $0.rules[0].deleted } == [2, 2, 2, 2, 2, 2, 7])
+            #expect(try await fixture.database.collection("notes").countDocuments() == 0)
+            // Three groups of two users (4 each), then the big user alone in writes of 5 and 2.
+            #expect(deletes.values == [4, 4, 4, 5, 2])
+            // Reads of `_id`s up to a write's size pick documents; the rest are verification.
+            #expect(idReads.values.filter { $0 == 5 }.count == 2, "only the big user's documents are picked by _id: \(idReads.values)")
+        }
+    }
+
     @Test("a batch stopped after three rules resumes from its checkpoint: those rules are not run again, the counts are whole")
     func resumeFromCheckpoint() async throws {
         try await TodoFixture.make().use { sequential in
@@ -188,4 +214,13 @@ extension Array {
         for element in self { out.append(try await transform(element)) }
         return out
     }
+}
+
+/// Values appended from concurrent closures, read back in order.
+final class LockedList<Value: Sendable>: @unchecked Sendable {
+    // @unchecked: guarded by the lock.
+    private let lock = NSLock()
+    private var items: [Value] = []
+    func append(_ value: Value) { lock.withLock { items.append(value) } }
+    var values: [Value] { lock.withLock { items } }
 }

@@ -355,18 +355,27 @@ final class FailOnce: @unchecked Sendable {
     func wrap(_ store: any DataStore) -> any DataStore { FaultyStore(base: store, beforeWrite: check) }
 }
 
+/// The data store with a hook before each write (to fail it) and after each delete and
+/// `_id` read (to see how a rule was carried out).
 struct FaultyStore: DataStore {
     let base: any DataStore
     let beforeWrite: @Sendable () throws -> Void
+    var afterDelete: @Sendable (_ deleted: Int) -> Void = { _ in }
+    var afterIds: @Sendable (_ limit: Int) -> Void = { _ in }
 
     func count(_ namespace: Namespace, filter: BSONDocument) async throws -> Int { try await base.count(namespace, filter: filter) }
-    func ids(_ namespace: Namespace, filter: BSONDocument, limit: Int) async throws -> [BSON] { try await base.ids(namespace, filter: filter, limit: limit) }
+    func ids(_ namespace: Namespace, filter: BSONDocument, limit: Int) async throws -> [BSON] {
+        defer { afterIds(limit) }
+        return try await base.ids(namespace, filter: filter, limit: limit)
+    }
     func first(_ namespace: Namespace, filter: BSONDocument, sort: BSONDocument, projection: BSONDocument) async throws -> BSONDocument? {
         try await base.first(namespace, filter: filter, sort: sort, projection: projection)
     }
     func deleteMany(_ namespace: Namespace, filter: BSONDocument) async throws -> Int {
         try beforeWrite()
-        return try await base.deleteMany(namespace, filter: filter)
+        let deleted = try await base.deleteMany(namespace, filter: filter)
+        afterDelete(deleted)
+        return deleted
     }
     func updateMany(_ namespace: Namespace, filter: BSONDocument, update: BSONDocument) async throws -> WriteCounts {
         try beforeWrite()

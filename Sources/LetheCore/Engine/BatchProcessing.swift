@@ -284,7 +284,6 @@ extension ErasureEngine {
                        bindings: [Int: [[BSON]]], subjects: [Int: ErasureSubject], counts attributed: [Int: RuleCount]) async throws {
         let statement = combined(ref, active, bindings)
         var counts = attributed
-        let total = active.reduce(0) { $0 + (counts[$1]?.documents ?? 0) }
         switch ref.rule.action {
         case .anonymize(let anonymization) where !anonymization.pseudonymize.isEmpty || !anonymization.hash.isEmpty:
             // Each user has their own token: one bulk write of per-user updates.
@@ -306,10 +305,17 @@ extension ErasureEngine {
             counts = try await retainCombined(statement, ref: ref, active: active, bindings: bindings,
                                               requestIds: requests.map(\.id), subjects: subjects, recording: retention.then != nil)
         default:
-            var progress = RuleProgress(policy: statement.policyName, ruleIndex: ref.rule.index, namespace: statement.namespace.description, action: statement.actionName)
-            progress.planned = total
-            progress.matched = total
-            try await apply(statement, progress: &progress)
+            // Bounded writes without reading `_id`s first: the requests go in groups whose
+            // counted documents fit in one write (`--batch-size`); a request with more than
+            // that goes alone, in writes of documents picked by `_id`.
+            for group in Self.writeGroups(active, counts: counts, limit: options.batchSize) {
+                let part = combined(ref, group, bindings)
+                let planned = group.reduce(0) { $0 + (counts[$1]?.documents ?? 0) }
+                var progress = RuleProgress(policy: part.policyName, ruleIndex: ref.rule.index, namespace: part.namespace.description, action: part.actionName)
+                progress.planned = planned
+                progress.matched = planned
+                try await apply(part, progress: &progress)
+            }
         }
         for index in active {
             let count = counts[index] ?? RuleCount()
@@ -325,6 +331,25 @@ extension ErasureEngine {
             }
             requests[index].rules[ruleNumber].stage = .applied
         }
+    }
+
+    /// `active` split, in order, into groups whose counted documents add up to at most
+    /// `limit` (a request counted above it makes a group of its own).
+    static func writeGroups(_ active: [Int], counts: [Int: RuleCount], limit: Int) -> [[Int]] {
+        var groups: [[Int]] = []
+        var current: [Int] = []
+        var size = 0
+        for index in active {
+            let documents = counts[index]?.documents ?? 0
+            if !current.isEmpty, size + documents > limit {
+                groups.append(current)
+                (current, size) = ([], 0)
+            }
+            current.append(index)
+            size += documents
+        }
+        if !current.isEmpty { groups.append(current) }
+        return groups
     }
 
     /// Retention for a batch, in one read of the retained documents: per request, how
