@@ -228,7 +228,8 @@ public struct MongoStateStore: StateStore {
         // worker is not "no work": look again while there were candidates.
         let lease = try BSONCodable.encode(Lease(owner: owner, expiresAt: expiry))
         for _ in 0..<8 {
-            let candidates = try await requests.find(ready, options: FindOptions(projection: ["_id": 1], sort: ["receivedAt": 1], limit: limit))
+            // Both reads in one reply each (the default first batch is 101 documents).
+            let candidates = try await requests.find(ready, options: FindOptions(projection: ["_id": 1], sort: ["receivedAt": 1], limit: limit, batchSize: limit))
                 .toArray().compactMap { $0["_id"] }
             guard !candidates.isEmpty else { return [] }
             let token = UUID().uuidString
@@ -236,7 +237,7 @@ public struct MongoStateStore: StateStore {
             take["_id"] = ["$in": .array(candidates)]
             let taken = try await requests.updateMany(take, ["$set": ["lease": .document(lease), "claim": .string(token)]])
             guard taken.modifiedCount > 0 else { continue }
-            return try await requests.find(["claim": .string(token)], options: FindOptions(sort: ["receivedAt": 1])).toArray()
+            return try await requests.find(["claim": .string(token)], options: FindOptions(sort: ["receivedAt": 1], batchSize: limit)).toArray()
                 .map { try BSONCodable.decode(ErasureRequest.self, from: $0) }
         }
         return []
