@@ -370,9 +370,10 @@ extension ErasureEngine {
         let (ownerMap, tokenMap, paths, state) = (owners, tokens, ref.rule.match, self.state)
         let (policy, ruleIndex, namespace) = (statement.policyName, ref.rule.index, statement.namespace)
         let counter = AttributionCounter()
-        // Ledger entries are recorded ten cursor batches at a time: one insert for a
-        // batch of requests at a few documents each, memory still bounded.
-        let pending = LedgerBuffer(flushAt: options.streamingBatchSize * 10)
+        // Ledger entries are recorded 2,500 documents at a time: one insert for a batch
+        // of 500 requests keeping five documents each. Gathering 10,000 cost 8 MiB more
+        // peak memory for one user keeping 20,000 (docs/benchmarks.md).
+        let pending = LedgerBuffer(flushAt: 2_500)
         try await retrying {
             counter.reset()
             pending.reset()

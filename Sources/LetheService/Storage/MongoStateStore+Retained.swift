@@ -6,7 +6,7 @@ import MongoKit
 /// The ledger of retained documents whose `then` falls due later.
 ///
 /// An entry holds the documents one call recorded for one request and rule (the
-/// engine records up to ten thousand at a time), each with its own due date, and is
+/// engine records 2,500 at a time), each with its own due date, and is
 /// due at the earliest of them. One entry per document cost a ledger insert per retained document, more
 /// than the retained documents' read (`docs/benchmarks.md`). The entry's id is made
 /// of its request, rule and first document, so recording the same batch again (a
