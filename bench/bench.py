@@ -399,6 +399,7 @@ class Bench:
         self.enqueue = self.lethe.has_enqueue()
         self.results: list[Result] = []
         self.growth: Result | None = None
+        self.growth_limit: Result | None = None
         self.memory: list[tuple[int, Result]] = []
         self.proxy_added = None
         self.proxy_delay = None
@@ -537,6 +538,10 @@ class Bench:
             log(f"loopback: Lethe with M={a.growth_docs_per_user} documents per user (commands per request must not grow)")
             self.growth = self.run_lethe(self.uri, "loopback", a.growth_docs_per_user)
             self.show(self.growth)
+            # The limit too: what grows with the data whatever the tool (reading the
+            # documents whose values are hashed) against what is Lethe's own.
+            self.growth_limit = self.run_python("server's limit", server_limit, self.uri, "loopback", a.growth_docs_per_user)
+            self.show(self.growth_limit)
         for n in a.memory_docs:
             log(f"memory: Lethe erasing one user who owns {n} documents")
             self.memory.append((n, self.run_memory(n)))
@@ -716,14 +721,19 @@ def report(bench: Bench, args, started_at: datetime.datetime, load_before: str) 
         base = next((r for r in bench.results if r.name == "Lethe" and r.network == "loopback"), None)
         out.append("## Commands per request against documents per user (loopback, Lethe)")
         out.append("")
-        out.append("| M (documents per user per collection) | wall time | commands | commands/request | peak RSS | verified |")
-        out.append("|---:|---:|---:|---:|---:|:---:|")
-        for mm, r in ([(a.docs_per_user, base)] if base else []) + [(a.growth_docs_per_user, g)]:
+        limit_base = next((r for r in bench.results if r.name == "server's limit" and r.network == "loopback"), None)
+        out.append("| M (documents per user per collection) | wall time | commands | commands/request | peak RSS | verified | server's limit: wall time | server's limit: commands/request |")
+        out.append("|---:|---:|---:|---:|---:|:---:|---:|---:|")
+        for mm, r, lim in ([(a.docs_per_user, base, limit_base)] if base else []) + [(a.growth_docs_per_user, g, bench.growth_limit)]:
             cpr = "–" if r.commands is None else f"{r.commands / R:.3f}"
-            out.append(f"| {mm} | {fmt_s(r.seconds)} | {'–' if r.commands is None else r.commands} | {cpr} | {mib(r.rss_kib)} | {'yes' if r.ok else '**FAILED** ' + r.note} |")
+            lim_s = "–" if lim is None else fmt_s(lim.seconds) + ("" if lim.ok else " **FAILED**")
+            lim_c = "–" if lim is None or lim.commands is None else f"{lim.commands / R:.3f}"
+            out.append(f"| {mm} | {fmt_s(r.seconds)} | {'–' if r.commands is None else r.commands} | {cpr} | {mib(r.rss_kib)} | {'yes' if r.ok else '**FAILED** ' + r.note} | {lim_s} | {lim_c} |")
         out.append("")
-        out.append("Commands by name at M = %d: %s" % (a.growth_docs_per_user, ", ".join(f"{k} {v}" for k, v in sorted(g.by_name.items(), key=lambda kv: (-kv[1], kv[0]))) or "–"))
-        out.append("")
+        for name, r in [("Lethe", g), ("server's limit", bench.growth_limit)]:
+            if r is not None:
+                out.append("Commands by name at M = %d, %s: %s" % (a.growth_docs_per_user, name, ", ".join(f"{k} {v}" for k, v in sorted(r.by_name.items(), key=lambda kv: (-kv[1], kv[0]))) or "–"))
+                out.append("")
 
     if bench.memory:
         out.append("## Memory: lethe erasing one user who owns N documents (`lethe erase`, loopback)")
@@ -839,7 +849,7 @@ def main():
         f.write(text)
     print(text)
     log(f"written to {os.path.relpath(output, os.getcwd())}")
-    failed = [r for r in bench.results + [x for _, x in bench.memory] + [x for x, _ in bench.profile] + ([bench.growth] if bench.growth else []) if not r.ok]
+    failed = [r for r in bench.results + [x for _, x in bench.memory] + [x for x, _ in bench.profile] + [x for x in (bench.growth, bench.growth_limit) if x] if not r.ok]
     return 1 if failed else 0
 
 
