@@ -10,6 +10,17 @@ import Testing
 struct BatchProcessingIntegrationTests {
     static let users = [TodoFixture.alice, TodoFixture.bob]
 
+    /// Each request of a batch counted what the same request counted alone, rule by rule.
+    static func expectSameCounts(_ done: [ErasureRequest], as sequential: [[RuleProgress]],
+                                 sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+        #expect(done.count == sequential.count, sourceLocation: sourceLocation)
+        for (batch, single) in zip(done, sequential) {
+            #expect(batch.rules.map(\.deleted) == single.map(\.deleted), sourceLocation: sourceLocation)
+            #expect(batch.rules.map(\.modified) == single.map(\.modified), sourceLocation: sourceLocation)
+            #expect(batch.rules.map(\.retained) == single.map(\.retained), sourceLocation: sourceLocation)
+        }
+    }
+
     @Test("a batch leaves the same data and the same per-request counts as one request at a time")
     func batchEqualsSequential() async throws {
         try await TodoFixture.make().use { sequential in
@@ -29,10 +40,8 @@ struct BatchProcessingIntegrationTests {
 
                 #expect(done.allSatisfy { $0.state == .done }, "\(done.map(\.note))")
                 #expect(try await batched.contentSnapshot() == sequential.contentSnapshot())
+                Self.expectSameCounts(done, as: sequentialRules)
                 for (batch, single) in zip(done, sequentialRules) {
-                    #expect(batch.rules.map(\.deleted) == single.map(\.deleted))
-                    #expect(batch.rules.map(\.modified) == single.map(\.modified))
-                    #expect(batch.rules.map(\.retained) == single.map(\.retained))
                     #expect(batch.rules.map(\.retainedUntil) == single.map(\.retainedUntil))
                     #expect(batch.rules.allSatisfy { $0.stage == .verified })
                     #expect(batch.subject == nil)
@@ -112,11 +121,7 @@ struct BatchProcessingIntegrationTests {
                 let spent = fixture.runtime.pool.monitor.snapshot().subtracting(before)
                 #expect(done.allSatisfy { $0.state == .done }, "\(done.map(\.note))")
                 #expect(try await fixture.contentSnapshot() == sequential.contentSnapshot())
-                for (batch, single) in zip(done, sequentialRules) {
-                    #expect(batch.rules.map(\.deleted) == single.map(\.deleted))
-                    #expect(batch.rules.map(\.modified) == single.map(\.modified))
-                    #expect(batch.rules.map(\.retained) == single.map(\.retained))
-                }
+                Self.expectSameCounts(done, as: sequentialRules)
                 // Rules 1-3 (two deletes among them) came from the checkpoint: the deletes sent
                 // are the last rule's and the checkpoint's removal.
                 #expect(spent.started("delete") == 2, "\(spent.byCommand)")

@@ -71,9 +71,9 @@ struct SweepIntegrationTests {
         }
     }
 
-    @Test("a retained document gets its `then` once `until` has passed, with its user's token; not before, and only it")
-    func retainedThenComesDue() async throws {
-        let yaml = """
+    /// A policy keeping orders for 30 days after `created_at`, then applying `then`.
+    static func keepOrders(then: String) -> String {
+        """
         version: 1
         name: keep
         database: DATABASE
@@ -83,12 +83,14 @@ struct SweepIntegrationTests {
             action: retain
             reason: Tax law
             until: { field: created_at, after: 30d }
-            then:
-              action: anonymize
-              set: { shipping_address: null }
-              pseudonymize: [customer_id]
+            then: \(then)
         """
-        try await TodoFixture.make(yaml: yaml).use { fixture in
+    }
+
+    @Test("a retained document gets its `then` once `until` has passed, with its user's token; not before, and only it")
+    func retainedThenComesDue() async throws {
+        let then = "{ action: anonymize, set: { shipping_address: null }, pseudonymize: [customer_id] }"
+        try await TodoFixture.make(yaml: Self.keepOrders(then: then)).use { fixture in
             let now = BSONDatetime(Date()).millisecondsSinceEpoch
             func ago(_ days: Int64) -> BSON { .datetime(BSONDatetime(millisecondsSinceEpoch: now - days * 86_400_000)) }
             let orders = fixture.database.collection("orders")
@@ -150,19 +152,7 @@ struct SweepIntegrationTests {
 
     @Test("recording a batch's retained documents again adds nothing; entries of the old per-document ledger are still swept")
     func ledgerRerunAndOldEntries() async throws {
-        let yaml = """
-        version: 1
-        name: keep
-        database: DATABASE
-        rules:
-          - collection: orders
-            match: customer_id
-            action: retain
-            reason: Tax law
-            until: { field: created_at, after: 30d }
-            then: { action: delete }
-        """
-        try await TodoFixture.make(yaml: yaml).use { fixture in
+        try await TodoFixture.make(yaml: Self.keepOrders(then: "{ action: delete }")).use { fixture in
             let state = fixture.runtime.pool.database(fixture.database.name + "_state")
             let orders = fixture.database.collection("orders")
             let namespace = Namespace(database: fixture.database.name, collection: "orders")

@@ -50,20 +50,19 @@ extension MongoStateStore {
             if due.count >= limit { return due }
         }
         let legacy = try await retained.find(filter, options: FindOptions(sort: ["dueAtMilliseconds": 1], limit: limit - due.count)).toArray()
-        return due + legacy.compactMap(Self.retainedDocument(legacy:))
+        return due + legacy.flatMap { Self.retainedDocuments(inGroup: Self.group(legacy: $0), dueBy: cutoff) }
     }
 
     /// Removes the documents whose `then` has been applied: an entry left empty goes,
     /// one with documents due later is rewritten to hold only those.
     public func forgetRetained(_ entries: [RetainedDocument]) async throws {
         // Entries of the ledger have string ids; those of the old per-document one, ObjectIds.
-        let groupIds = Set(entries.compactMap { $0.ledgerId?.stringValue })
         let legacyIds = entries.compactMap(\.ledgerId).filter { $0.stringValue == nil }
         if !legacyIds.isEmpty { try await retained.deleteMany(["_id": ["$in": .array(legacyIds)]]) }
-        guard !groupIds.isEmpty else { return }
         var forgotten: [String: Set<BSON>] = [:]
         for entry in entries { if let id = entry.ledgerId?.stringValue { forgotten[id, default: []].insert(entry.documentId) } }
-        let stored = try await retainedGroups.find(["_id": ["$in": .array(groupIds.sorted().map { .string($0) })]]).toArray()
+        guard !forgotten.isEmpty else { return }
+        let stored = try await retainedGroups.find(["_id": ["$in": .array(forgotten.keys.sorted().map { .string($0) })]]).toArray()
         var emptied: [BSON] = []
         var rewrites: [WriteModel] = []
         for entry in stored {
@@ -99,16 +98,12 @@ extension MongoStateStore {
         }
     }
 
-    /// An entry of the old per-document ledger.
-    static func retainedDocument(legacy document: BSONDocument) -> RetainedDocument? {
-        guard let request = document["requestId"]?.stringValue, let policy = document["policy"]?.stringValue,
-              let rule = document["ruleIndex"]?.intValue, let database = document["database"]?.stringValue,
-              let collection = document["collection"]?.stringValue, let id = document["documentId"],
-              let due = document["dueAtMilliseconds"]?.int64Value else { return nil }
-        return RetainedDocument(requestId: request, policy: policy, ruleIndex: rule,
-                                namespace: Namespace(database: database, collection: collection), documentId: id,
-                                dueAt: BSONDatetime(millisecondsSinceEpoch: due).date, token: document["token"]?.stringValue,
-                                ledgerId: document["_id"])
+    /// An entry of the old per-document ledger, as an entry of one document.
+    static func group(legacy document: BSONDocument) -> BSONDocument {
+        var group = document
+        group["documentIds"] = .array(document["documentId"].map { [$0] } ?? [])
+        group["documentDueAtMilliseconds"] = .array(document["dueAtMilliseconds"].map { [$0] } ?? [])
+        return group
     }
 
     /// What one ledger entry is about.

@@ -36,7 +36,7 @@ public struct MongoStateStore: StateStore {
     var refusals: MongoCollection { database.collection("refusals") }
     var sweeps: MongoCollection { database.collection("sweeps") }
     var audit: MongoCollection { database.collection("audit") }
-    /// The retained-documents ledger: one entry per request, rule and cursor batch.
+    /// The retained-documents ledger: one entry per request, rule and up to 2,500 documents.
     var retainedGroups: MongoCollection { database.collection("retainedGroups") }
     /// The ledger as earlier versions kept it, one entry per document: still swept.
     var retained: MongoCollection { database.collection("retained") }
