@@ -592,6 +592,67 @@ def mib(kib):
     return "–" if not kib else f"{kib / 1024:.1f} MiB"
 
 
+DATA_COLLECTIONS = ("Item", "custom_user_data", "comments", "projects", "orders", "shared_docs")
+WRITES = {"delete", "update", "insert", "findAndModify"}
+# Lethe's own records, by the state collection they go to, in the order shown.
+RECORDS = [
+    ("requests", "requests: claims, start marks, final states"),
+    ("receipts", "receipts"),
+    ("audit", "audit entries"),
+    ("retainedGroups", "retained ledger"),
+    ("batches", "checkpoints"),
+]
+
+
+def purpose_table(profile: list, data: set) -> list:
+    """The profile's commands summed by what they are for: the data's writes and reads
+    (what any tool must do) against Lethe's records, with the room the 1.25× target
+    leaves for those records."""
+    def purpose(name: str) -> str:
+        command, _, collection = name.partition(" ")
+        if collection in data:
+            return "writing the data" if command in WRITES else "reading the data (attribution, verification, values to hash)"
+        for coll, label in RECORDS:
+            if collection == coll:
+                return "Lethe's records: " + label
+        if collection:
+            return "Lethe's records: other (holds, runs, policies, inbox, indexes)"
+        return "connections and sessions"
+    order = ["writing the data", "reading the data (attribution, verification, values to hash)"] + \
+        ["Lethe's records: " + label for _, label in RECORDS] + \
+        ["Lethe's records: other (holds, runs, policies, inbox, indexes)", "connections and sessions"]
+    sums = []
+    for _, t in profile:
+        by = {}
+        for name, e in t.items():
+            c, sec = by.get(purpose(name), (0, 0.0))
+            by[purpose(name)] = (c + e["count"], sec + e["seconds"])
+        sums.append(by)
+    out = ["The same commands by what they are for:", "",
+           "| for | " + " | ".join(f"{r.name}: count | {r.name}: seconds" for r, _ in profile) + " |",
+           "|---|" + "---:|---:|" * len(profile)]
+    for p in order:
+        if not any(p in by for by in sums):
+            continue
+        cells = []
+        for by in sums:
+            c, sec = by.get(p, (0, 0.0))
+            cells += [str(c) if c else "–", f"{sec:.3f}" if c else "–"]
+        out.append(f"| {p} | " + " | ".join(cells) + " |")
+    out.append("")
+    names = [r.name for r, _ in profile]
+    if "Lethe" in names and "server's limit" in names:
+        lethe, limit = sums[names.index("Lethe")], sums[names.index("server's limit")]
+        limit_total = sum(sec for _, sec in limit.values())
+        records = sum(sec for p, (_, sec) in lethe.items() if p.startswith("Lethe's records"))
+        core = sum(lethe.get("Lethe's records: " + label, (0, 0.0))[1] for coll, label in RECORDS if coll in ("requests", "receipts"))
+        out.append(f"At 1.25×, Lethe's commands may take 0.25 × the limit's {limit_total:.3f} s = {0.25 * limit_total:.3f} s more than the "
+                   f"limit's. Its records alone take {records:.3f} s, of which {core:.3f} s go to the records each request "
+                   "cannot do without: its lease and state (requests) and its receipt.")
+        out.append("")
+    return out
+
+
 def machine() -> dict:
     info = {"nproc": os.cpu_count(), "cpu": "unknown", "memory": "unknown", "kernel": platform.release()}
     with contextlib.suppress(OSError):
@@ -715,6 +776,7 @@ def report(bench: Bench, args, started_at: datetime.datetime, load_before: str) 
         for line in totals:
             out.append(f"- {line}")
         out.append("")
+        out.extend(purpose_table(bench.profile, set(bench.last_counts or DATA_COLLECTIONS)))
 
     if bench.growth:
         g = bench.growth

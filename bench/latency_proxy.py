@@ -52,10 +52,17 @@ def command_name(message: bytes) -> str:
             start = i + 1 + 4 + 1  # document length, then the first element's type
             end = message.index(b"\0", start)
             name = message[start:end].decode("utf-8", "replace")
-            # A collection-level command names its collection as the first value.
+            # A collection-level command names its collection as the first value;
+            # getMore's first value is its cursor, and its collection comes later.
             if message[start - 1] == 0x02:
                 length = struct.unpack_from("<i", message, end + 1)[0]
                 name += " " + message[end + 5:end + 4 + length].decode("utf-8", "replace")
+            elif name == "getMore":
+                key = message.find(b"\x02collection\x00", end)
+                if key > 0:
+                    at = key + len(b"\x02collection\x00")
+                    length = struct.unpack_from("<i", message, at)[0]
+                    name += " " + message[at + 4:at + 3 + length].decode("utf-8", "replace")
             return name
         i += 1 + struct.unpack_from("<i", message, i + 1)[0]
     return "(unknown)"
