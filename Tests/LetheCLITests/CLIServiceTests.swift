@@ -99,7 +99,7 @@ struct CLIServiceTests {
         }
     }
 
-    @Test("four lethe processes drain a backlog of 1,000 requests: each done exactly once, nothing left pending")
+    @Test("four lethe processes, one of them with three lanes, drain a backlog of 1,000 requests: each done exactly once, nothing left pending")
     func fourProcesses() async throws {
         let users = 1000
         try await ServiceFixture.make(users: users).use { fixture in
@@ -107,8 +107,12 @@ struct CLIServiceTests {
             try fixture.events(0..<users).write(to: file, atomically: true, encoding: .utf8)
             let enqueued = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", file.path]), environment: fixture.environment)
             #expect(enqueued.exitCode == 0, "\(enqueued.output)")
-            let workers = try (0..<4).map { _ in
-                try LetheExecutable.start(fixture.arguments(["run", "--once", "--requests-per-batch", "50"]), environment: fixture.environment)
+            let noLanes = try LetheExecutable.run(fixture.arguments(["run", "--once", "--concurrency", "0"]), environment: fixture.environment)
+            #expect(noLanes.exitCode == 64)
+            #expect(noLanes.stderr.contains("--concurrency must be between 1 and 64"))
+            let workers = try (0..<4).map { number in
+                try LetheExecutable.start(fixture.arguments(["run", "--once", "--requests-per-batch", "50"] + (number == 0 ? ["--concurrency", "3"] : [])),
+                                          environment: fixture.environment)
             }
             var results: [LetheExecutable.Result] = []
             for worker in workers { results.append(await worker.wait(timeout: .seconds(600))) }

@@ -19,6 +19,8 @@ struct RunCommand: AsyncParsableCommand {
     var leaseSeconds: Int = 600
     @Option(name: .long, help: ArgumentHelp("Requests erased together: one write per rule serves them all.", valueName: "n"))
     var requestsPerBatch: Int = 500
+    @Option(name: .long, help: ArgumentHelp("Batches erased at once, each under its own leases.", valueName: "n"))
+    var concurrency: Int = 1
     @Option(name: .long, help: ArgumentHelp("Write the run's figures (requests, commands sent by name, seconds) as JSON to this file.", valueName: "file"))
     var statsFile: String?
     @OptionGroup var policyOptions: PolicyOptions
@@ -29,11 +31,12 @@ struct RunCommand: AsyncParsableCommand {
         guard once else { throw ValidationError("`lethe run` needs --once (it processes what is pending, then exits)") }
         guard leaseSeconds > 0 else { throw ValidationError("--lease-seconds must be positive") }
         guard requestsPerBatch > 0 else { throw ValidationError("--requests-per-batch must be at least 1") }
+        guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 64") }
     }
 
     func run() async throws {
         let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
-        let code = try await withRuntime(connection: connection, policies: policies, engine: engine) { runtime in
+        let code = try await withRuntime(connection: connection, policies: policies, engine: engine, extraClients: concurrency - 1) { runtime in
             let runStarted = Date()
             let inbox = engine.inboxNamespace
             let intake = try await InboxConsumer(
@@ -47,7 +50,7 @@ struct RunCommand: AsyncParsableCommand {
             let worker = QueueWorker(engine: runtime.engine, options: workerOptions)
             let before = runtime.pool.monitor.snapshot()
             let started = ContinuousClock.now
-            let summary = try await worker.drain()
+            let summary = try await worker.drain(lanes: concurrency)
             if let statsFile {
                 let spent = runtime.pool.monitor.snapshot().subtracting(before)
                 let elapsed = (ContinuousClock.now - started).components

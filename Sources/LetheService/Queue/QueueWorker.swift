@@ -62,6 +62,22 @@ public struct QueueWorker: Sendable {
         return QueueWorker(engine: engine, options: laneOptions, logger: logger)
     }
 
+    /// `drain` by `lanes` workers side by side, each claiming its own batches under its
+    /// own lease owner (the leases keep them apart, as between processes). While one
+    /// lane's batch waits on its records, another's commands keep the server busy.
+    public func drain(lanes: Int, shouldStop: @escaping @Sendable () -> Bool = { false }) async throws -> Summary {
+        guard lanes > 1 else { return try await drain(shouldStop: shouldStop) }
+        return try await withThrowingTaskGroup(of: Summary.self) { group in
+            for number in 1...lanes {
+                let worker = lane(number)
+                group.addTask { try await worker.drain(shouldStop: shouldStop) }
+            }
+            var total = Summary()
+            for try await summary in group { total.add(summary) }
+            return total
+        }
+    }
+
     /// Runs every ready request once, then returns. `shouldStop` is checked between
     /// requests, so a shutdown finishes the request in hand and takes no new one.
     public func drain(shouldStop: @Sendable () -> Bool = { false }) async throws -> Summary {

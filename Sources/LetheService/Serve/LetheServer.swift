@@ -139,20 +139,9 @@ struct WorkerService: Service {
 }
 
 extension WorkerService {
-    /// One pass over the queue: `concurrency` lanes side by side, each claiming its own
-    /// batches (the leases keep them apart, as between processes).
+    /// One pass over the queue, by `concurrency` lanes.
     func drainQueue() async throws -> QueueWorker.Summary {
-        let stop: @Sendable () -> Bool = { Task.isShuttingDownGracefully }
-        guard concurrency > 1 else { return try await worker.drain(shouldStop: stop) }
-        return try await withThrowingTaskGroup(of: QueueWorker.Summary.self) { group in
-            for lane in 1...concurrency {
-                let laneWorker = worker.lane(lane)
-                group.addTask { try await laneWorker.drain(shouldStop: stop) }
-            }
-            var total = QueueWorker.Summary()
-            for try await summary in group { total.add(summary) }
-            return total
-        }
+        try await worker.drain(lanes: concurrency, shouldStop: { Task.isShuttingDownGracefully })
     }
 }
 
