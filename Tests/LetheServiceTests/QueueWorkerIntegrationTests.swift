@@ -118,6 +118,61 @@ struct QueueWorkerIntegrationTests {
         }
     }
 
+    @Test("requests stored by a version without the queue key are claimed after the next start: free ones at once, leased ones when the lease ends, finished ones never")
+    func requestsWithoutQueueKey() async throws {
+        try await Self.fixture(users: 4).use { fixture in
+            let state = fixture.runtime.state
+            var ids: [String] = []
+            for user in 0..<4 {
+                ids.append(try await fixture.runtime.engine.receive(ErasureSubject(userId: "user-\(user)"), source: "inbox", dedupeKey: "k\(user)").request.id)
+            }
+            // As the earlier version left them: a free one, one a live worker holds, one
+            // whose lease ran out, one done; none with the key.
+            let requests = fixture.runtime.pool.database(state.options.database).collection("requests")
+            let now = BSONDatetime(Date()).millisecondsSinceEpoch
+            try await requests.updateMany([:], ["$unset": ["availableAtMilliseconds": ""]])
+            try await requests.updateOne(["_id": .string(ids[1])], ["$set": ["lease": ["owner": "old", "expiresAtMilliseconds": .int64(now + 60_000)]]])
+            try await requests.updateOne(["_id": .string(ids[2])], ["$set": ["lease": ["owner": "old", "expiresAtMilliseconds": .int64(now - 1_000)]]])
+            try await requests.updateOne(["_id": .string(ids[3])], ["$set": ["state": "done"]])
+            let lease = Date().addingTimeInterval(600)
+            #expect(try await state.claimBatch(owner: "new", until: lease, limit: 10, excluding: [], now: Date()).isEmpty)
+
+            try await state.prepare()
+            let claimed = try await state.claimBatch(owner: "new", until: lease, limit: 10, excluding: [], now: Date())
+            #expect(Set(claimed.map(\.id)) == [ids[0], ids[2]])
+            let afterTheLease = try await state.claimBatch(owner: "new", until: lease.addingTimeInterval(600), limit: 10, excluding: [], now: Date().addingTimeInterval(61))
+            #expect(afterTheLease.map(\.id) == [ids[1]])
+            #expect(try await requests.findOne(["_id": .string(ids[3])])?["availableAtMilliseconds"] == nil)
+
+            // Given back, the claimed ones are free at once (a done one given back is not).
+            try await requests.updateOne(["_id": .string(ids[3])], ["$set": ["lease": ["owner": "new", "expiresAtMilliseconds": .int64(now + 60_000)]]])
+            try await state.releaseAll(requestIds: claimed.map(\.id) + [ids[3]], owner: "new")
+            let again = try await state.claimBatch(owner: "other", until: lease, limit: 10, excluding: [], now: Date().addingTimeInterval(1))
+            #expect(Set(again.map(\.id)) == [ids[0], ids[2]])
+            #expect(try await requests.findOne(["_id": .string(ids[3])]).map { $0["lease"] == nil && $0["availableAtMilliseconds"] == nil } == true)
+        }
+    }
+
+    @Test("a long drain sends a claim only what it left claimable, not every request it finished")
+    func shortExclusions() async throws {
+        try await Self.fixture(users: 30).use { fixture in
+            try await fixture.queue(users: 30)
+            let subject = ErasureSubject(userId: "user-0")
+            let pseudonym = SubjectPseudonymizer(key: try await fixture.runtime.state.subjectKey()).pseudonym(for: subject)
+            try await fixture.runtime.state.addHold(LegalHold(id: "hold_x", subjectPseudonym: pseudonym, reason: "case", createdAt: Date()))
+            let exclusions = LockedList<[String]>()
+            let engine = fixture.runtime.engine.with(state: ClaimRecorder(base: fixture.runtime.state, exclusions: exclusions))
+            let summary = try await QueueWorker(engine: engine, options: .init(requestsPerBatch: 10)).drain()
+            #expect(summary.count(.done) == 29)
+            #expect(summary.count(.held) == 1)
+            let held = try #require(summary.processed.first { $0.value == .held }?.key)
+            // Four claims (three of ten, the empty one); from the held request's batch on, it alone is excluded.
+            #expect(exclusions.values.count == 4)
+            #expect(exclusions.values.allSatisfy { $0.isEmpty || $0 == [held] })
+            #expect(exclusions.values.last == [held])
+        }
+    }
+
     @Test("retry puts a failed request back in the queue")
     func retry() async throws {
         try await Self.fixture(users: 1).use { fixture in
@@ -131,5 +186,16 @@ struct QueueWorkerIntegrationTests {
             #expect(try await QueueWorker(engine: fixture.runtime.engine).drain().processed == [request.id: .done])
             await #expect(throws: EngineError.self) { try await fixture.runtime.engine.retry(requestId: request.id) }
         }
+    }
+}
+
+/// Records what each claim was told to exclude.
+struct ClaimRecorder: ForwardingStateStore {
+    let base: any StateStore
+    let exclusions: LockedList<[String]>
+
+    func claimBatch(owner: String, until expiry: Date, limit: Int, excluding: [String], now: Date) async throws -> [ErasureRequest] {
+        exclusions.append(excluding)
+        return try await base.claimBatch(owner: owner, until: expiry, limit: limit, excluding: excluding, now: now)
     }
 }

@@ -72,6 +72,9 @@ public struct ErasureRequest: Sendable, Hashable, Codable {
         case failed
 
         public var isFinished: Bool { self == .done }
+        /// Waiting for a worker: a claim takes it when no live lease holds it. Failed
+        /// and over-limit requests wait for a person (`retry`, `approve`) instead.
+        public var isClaimable: Bool { self == .received || self == .held || self == .running }
     }
 
     public var id: String

@@ -86,9 +86,12 @@ public struct QueueWorker: Sendable {
         let leasedEngine = engine.with(state: leasing)
         while !shouldStop() {
             let now = Date()
+            // What this pass has looked at and left claimable (held, or taken over) is
+            // not taken again; done, failed or waiting requests no claim finds anyway, so
+            // the list stays short however long the backlog.
             let claimed = try await engine.state.claimBatch(
                 owner: options.owner, until: now.addingTimeInterval(options.leaseDuration.seconds),
-                limit: options.requestsPerBatch, excluding: Array(summary.processed.keys), now: now
+                limit: options.requestsPerBatch, excluding: summary.processed.filter { $0.value.isClaimable }.map(\.key), now: now
             )
             guard !claimed.isEmpty else { break }
             let ids = claimed.map(\.id)

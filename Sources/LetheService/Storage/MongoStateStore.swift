@@ -47,6 +47,8 @@ public struct MongoStateStore: StateStore {
     public func prepare() async throws {
         try await requests.createIndex(["subjectPseudonym": 1, "state": 1])
         try await requests.createIndex(["state": 1, "receivedAt": 1])
+        try await requests.createIndex([Self.availableAt: 1], options: IndexOptions(sparse: true))
+        try await giveQueueKeys()
         try await holds.createIndex(["subjectPseudonym": 1])
         // One request per event: sparse, so requests without a key (the CLI's) do not collide.
         try await requests.createIndex(["dedupeKey": 1], options: IndexOptions(unique: true, sparse: true))
@@ -86,10 +88,49 @@ public struct MongoStateStore: StateStore {
             .map { try BSONCodable.decode(ErasureRequest.self, from: $0) }
     }
 
-    private func stored(_ request: ErasureRequest) throws -> BSONDocument {
+    /// The request as stored, with its queue key (below); `releasingLease` stores it
+    /// without its lease.
+    private func stored(_ request: ErasureRequest, releasingLease: Bool = false) throws -> BSONDocument {
         var document: BSONDocument = ["_id": .string(request.id)]
         for (key, value) in try BSONCodable.encode(request) { document.append(key, value) }
+        if releasingLease { document["lease"] = nil }
+        if let available = Self.availableAt(request, lease: releasingLease ? nil : request.lease) {
+            document[Self.availableAt] = .int64(available)
+        }
         return document
+    }
+
+    /// The queue's key: from when a claim may take the request, in epoch milliseconds.
+    /// A claimable request has it (its lease's expiry while leased, else when it was
+    /// received, or now if that is later); a request done, failed or waiting for
+    /// approval has none. A claim is then one range on one sparse index, where a filter
+    /// on the state and the lease needed an `$or` that no server serves from an index
+    /// (and nx-27017 answers by reading every request: docs/benchmarks.md).
+    static let availableAt = "availableAtMilliseconds"
+
+    static func availableAt(_ request: ErasureRequest, lease: Lease?) -> Int64? {
+        guard request.state.isClaimable else { return nil }
+        if let lease { return lease.expiresAtMilliseconds }
+        return min(BSONDatetime(request.receivedAt).millisecondsSinceEpoch, BSONDatetime(Date()).millisecondsSinceEpoch)
+    }
+
+    /// Requests recorded by a version without the queue key get it. Run at every start:
+    /// on MongoDB the `{state, receivedAt}` index limits it to the claimable requests,
+    /// and requests an older worker records during a rolling upgrade are taken in at
+    /// the next start.
+    func giveQueueKeys() async throws {
+        let claimable = BSON.array(ErasureRequest.State.allCases.filter(\.isClaimable).map { .string($0.rawValue) })
+        let legacy: BSONDocument = ["state": ["$in": claimable], Self.availableAt: ["$exists": false]]
+        var unleased = legacy
+        unleased["lease"] = .null
+        try await requests.updateMany(unleased, ["$set": [Self.availableAt: .int64(0)]])
+        // Leased ones (workers of the older version at work): free when the lease ends.
+        let leased = try await requests.find(legacy, options: FindOptions(projection: ["lease": 1])).toArray()
+        let models: [WriteModel] = leased.compactMap { document -> WriteModel? in
+            guard let id = document["_id"], let expiry = document.value(atPath: "lease.expiresAtMilliseconds") else { return nil }
+            return .updateOne(filter: ["_id": id, Self.availableAt: ["$exists": false]], update: ["$set": [Self.availableAt: expiry]])
+        }
+        if !models.isEmpty { try await requests.bulkWrite(models, ordered: false) }
     }
 
     /// Replaces the stored request. A leased request is saved only while its lease is
@@ -110,9 +151,7 @@ public struct MongoStateStore: StateStore {
         let models: [WriteModel] = try batch.map { request in
             var filter: BSONDocument = ["_id": .string(request.id)]
             if let lease = request.lease { filter["lease.owner"] = .string(lease.owner) }
-            var replacement = try stored(request)
-            if releasingLeases { replacement["lease"] = nil }
-            return .replaceOne(filter: filter, replacement: replacement, upsert: request.lease == nil)
+            return .replaceOne(filter: filter, replacement: try stored(request, releasingLease: releasingLeases), upsert: request.lease == nil)
         }
         let result = try await requests.bulkWrite(models, ordered: false)
         let leased = batch.filter { $0.lease != nil }
@@ -136,6 +175,7 @@ public struct MongoStateStore: StateStore {
         if let lease {
             filter["lease.owner"] = .string(lease.owner)
             set["lease.expiresAtMilliseconds"] = .int64(lease.expiresAtMilliseconds)
+            set[Self.availableAt] = .int64(lease.expiresAtMilliseconds)
         }
         let result = try await requests.updateMany(filter, ["$set": .document(set), "$inc": ["attempts": 1], "$unset": ["note": ""]])
         if let lease, result.matchedCount < requestIds.count { throw try await leaseLost(among: requestIds, owner: lease.owner) }
@@ -193,7 +233,7 @@ public struct MongoStateStore: StateStore {
         let ms = Lease(owner: owner, expiresAt: expiry).expiresAtMilliseconds
         let result = try await requests.updateMany(
             ["_id": ["$in": .array(requestIds.map { .string($0) })], "lease.owner": .string(owner)],
-            ["$set": ["lease.expiresAtMilliseconds": .int64(ms)]]
+            ["$set": ["lease.expiresAtMilliseconds": .int64(ms), Self.availableAt: .int64(ms)]]
         )
         if result.matchedCount < requestIds.count { throw try await leaseLost(among: requestIds, owner: owner) }
     }
@@ -217,25 +257,24 @@ public struct MongoStateStore: StateStore {
     }
 
     public func claimBatch(owner: String, until expiry: Date, limit: Int, excluding: [String], now: Date) async throws -> [ErasureRequest] {
-        let nowMs = BSONDatetime(now).millisecondsSinceEpoch
-        var ready: BSONDocument = [
-            "state": ["$in": ["received", "held", "running"]],
-            "$or": [["lease": .null], ["lease.expiresAtMilliseconds": ["$lt": .int64(nowMs)]]],
-        ]
+        var ready: BSONDocument = [Self.availableAt: ["$lte": .int64(BSONDatetime(now).millisecondsSinceEpoch)]]
         if !excluding.isEmpty { ready["_id"] = ["$nin": .array(excluding.map { .string($0) })] }
         // Take those still free in one update, marked with a token of this claim, then
         // read back exactly the ones this claim won. Losing every candidate to another
         // worker is not "no work": look again while there were candidates.
-        let lease = try BSONCodable.encode(Lease(owner: owner, expiresAt: expiry))
+        let lease = Lease(owner: owner, expiresAt: expiry)
+        let leaseDocument = try BSONCodable.encode(lease)
         for _ in 0..<8 {
             // Both reads in one reply each (the default first batch is 101 documents).
-            let candidates = try await requests.find(ready, options: FindOptions(projection: ["_id": 1], sort: ["receivedAt": 1], limit: limit, batchSize: limit))
+            let candidates = try await requests.find(ready, options: FindOptions(projection: ["_id": 1], sort: [Self.availableAt: 1], limit: limit, batchSize: limit))
                 .toArray().compactMap { $0["_id"] }
             guard !candidates.isEmpty else { return [] }
             let token = UUID().uuidString
             var take = ready
             take["_id"] = ["$in": .array(candidates)]
-            let taken = try await requests.updateMany(take, ["$set": ["lease": .document(lease), "claim": .string(token)]])
+            let taken = try await requests.updateMany(take, ["$set": [
+                "lease": .document(leaseDocument), "claim": .string(token), Self.availableAt: .int64(lease.expiresAtMilliseconds),
+            ]])
             guard taken.modifiedCount > 0 else { continue }
             return try await requests.find(["claim": .string(token)], options: FindOptions(sort: ["receivedAt": 1], batchSize: limit)).toArray()
                 .map { try BSONCodable.decode(ErasureRequest.self, from: $0) }
@@ -270,7 +309,7 @@ public struct MongoStateStore: StateStore {
     public func insertAll(_ batch: [ErasureRequest]) async throws -> Set<String> {
         guard !batch.isEmpty else { return [] }
         do {
-            try await requests.insertMany(try batch.map(stored), ordered: false)
+            try await requests.insertMany(try batch.map { try stored($0) }, ordered: false)
             return []
         } catch let error as MongoError where error.code == .duplicateKey {
             // Unordered: everything else went in. Report the collided keys.
@@ -290,10 +329,16 @@ public struct MongoStateStore: StateStore {
 
     public func releaseAll(requestIds: [String], owner: String) async throws {
         guard !requestIds.isEmpty else { return }
-        try await requests.updateMany(
-            ["_id": ["$in": .array(requestIds.map { .string($0) })], "lease.owner": .string(owner)],
-            ["$unset": ["lease": "", "claim": ""]]
-        )
+        let ours: BSONDocument = ["_id": ["$in": .array(requestIds.map { .string($0) })], "lease.owner": .string(owner)]
+        // Claimable ones (those with a queue key) are free from now, behind what waits
+        // already; the others only lose the lease.
+        var claimable = ours
+        claimable[Self.availableAt] = ["$exists": true]
+        try await requests.updateMany(claimable, [
+            "$set": [Self.availableAt: .int64(BSONDatetime(Date()).millisecondsSinceEpoch)],
+            "$unset": ["lease": "", "claim": ""],
+        ])
+        try await requests.updateMany(ours, ["$unset": ["lease": "", "claim": ""]])
     }
 
     public func saveRefusal(_ refusal: IntakeRefusal) async throws {
