@@ -126,7 +126,7 @@ struct QueueWorkerIntegrationTests {
             for user in 0..<4 {
                 ids.append(try await fixture.runtime.engine.receive(ErasureSubject(userId: "user-\(user)"), source: "inbox", dedupeKey: "k\(user)").request.id)
             }
-            // As the earlier version left them: a free one, one a live worker holds, one
+            // As an earlier version left them: a free one, one a live worker holds, one
             // whose lease ran out, one done; none with the key.
             let requests = fixture.runtime.pool.database(state.options.database).collection("requests")
             let now = BSONDatetime(Date()).millisecondsSinceEpoch
@@ -142,14 +142,14 @@ struct QueueWorkerIntegrationTests {
             #expect(Set(claimed.map(\.id)) == [ids[0], ids[2]])
             let afterTheLease = try await state.claimBatch(owner: "new", until: lease.addingTimeInterval(600), limit: 10, excluding: [], now: Date().addingTimeInterval(61))
             #expect(afterTheLease.map(\.id) == [ids[1]])
-            #expect(try await requests.findOne(["_id": .string(ids[3])])?["availableAtMilliseconds"] == nil)
+            #expect(try await requests.findOne(["_id": .string(ids[3])])?["availableAtMilliseconds"] == .int64(.max))
 
             // Given back, the claimed ones are free at once (a done one given back is not).
             try await requests.updateOne(["_id": .string(ids[3])], ["$set": ["lease": ["owner": "new", "expiresAtMilliseconds": .int64(now + 60_000)]]])
             try await state.releaseAll(requestIds: claimed.map(\.id) + [ids[3]], owner: "new")
             let again = try await state.claimBatch(owner: "other", until: lease, limit: 10, excluding: [], now: Date().addingTimeInterval(1))
             #expect(Set(again.map(\.id)) == [ids[0], ids[2]])
-            #expect(try await requests.findOne(["_id": .string(ids[3])]).map { $0["lease"] == nil && $0["availableAtMilliseconds"] == nil } == true)
+            #expect(try await requests.findOne(["_id": .string(ids[3])]).map { $0["lease"] == nil && $0["availableAtMilliseconds"] == .int64(.max) } == true)
         }
     }
 

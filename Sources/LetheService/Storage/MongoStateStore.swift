@@ -47,7 +47,7 @@ public struct MongoStateStore: StateStore {
     public func prepare() async throws {
         try await requests.createIndex(["subjectPseudonym": 1, "state": 1])
         try await requests.createIndex(["state": 1, "receivedAt": 1])
-        try await requests.createIndex([Self.availableAt: 1], options: IndexOptions(sparse: true))
+        try await requests.createIndex([Self.availableAt: 1])
         try await giveQueueKeys()
         try await holds.createIndex(["subjectPseudonym": 1])
         // One request per event: sparse, so requests without a key (the CLI's) do not collide.
@@ -94,41 +94,40 @@ public struct MongoStateStore: StateStore {
         var document: BSONDocument = ["_id": .string(request.id)]
         for (key, value) in try BSONCodable.encode(request) { document.append(key, value) }
         if releasingLease { document["lease"] = nil }
-        if let available = Self.availableAt(request, lease: releasingLease ? nil : request.lease) {
-            document[Self.availableAt] = .int64(available)
-        }
+        document[Self.availableAt] = .int64(Self.availableAt(request, lease: releasingLease ? nil : request.lease))
         return document
     }
 
-    /// The queue's key: from when a claim may take the request, in epoch milliseconds.
-    /// A claimable request has it (its lease's expiry while leased, else when it was
-    /// received, or now if that is later); a request done, failed or waiting for
-    /// approval has none. A claim is then one range on one sparse index, where a filter
-    /// on the state and the lease needed an `$or` that no server serves from an index
-    /// (and nx-27017 answers by reading every request: docs/benchmarks.md).
+    /// The queue's key: from when a claim may take the request, in epoch milliseconds:
+    /// its lease's expiry while leased, else when it was received (or now, if that is
+    /// later); `never` once it is done, failed or waiting for approval. A claim is then
+    /// one range on one index, where a filter on the state and the lease needed an `$or`
+    /// that no server serves from one index (and nx-27017 answers by reading every
+    /// request: docs/benchmarks.md). Every request has the key, so the index's null
+    /// entries are exactly the requests an older version stored without it.
     static let availableAt = "availableAtMilliseconds"
+    static let never = Int64.max
 
-    static func availableAt(_ request: ErasureRequest, lease: Lease?) -> Int64? {
-        guard request.state.isClaimable else { return nil }
+    static func availableAt(_ request: ErasureRequest, lease: Lease?) -> Int64 {
+        guard request.state.isClaimable else { return never }
         if let lease { return lease.expiresAtMilliseconds }
         return min(BSONDatetime(request.receivedAt).millisecondsSinceEpoch, BSONDatetime(Date()).millisecondsSinceEpoch)
     }
 
-    /// Requests recorded by a version without the queue key get it. Run at every start:
-    /// on MongoDB the `{state, receivedAt}` index limits it to the claimable requests,
-    /// and requests an older worker records during a rolling upgrade are taken in at
-    /// the next start.
+    /// Requests stored by a version without the queue key get it. Run at every start
+    /// (one lookup of the index's null entries when there are none), so requests an
+    /// older worker stores during a rolling upgrade are taken in at the next start.
     func giveQueueKeys() async throws {
+        let legacy: BSONDocument = [Self.availableAt: .null]
+        guard try await requests.findOne(legacy, options: FindOptions(projection: ["_id": 1])) != nil else { return }
         let claimable = BSON.array(ErasureRequest.State.allCases.filter(\.isClaimable).map { .string($0.rawValue) })
-        let legacy: BSONDocument = ["state": ["$in": claimable], Self.availableAt: ["$exists": false]]
-        var unleased = legacy
-        unleased["lease"] = .null
-        try await requests.updateMany(unleased, ["$set": [Self.availableAt: .int64(0)]])
-        // Leased ones (workers of the older version at work): free when the lease ends.
+        try await requests.updateMany([Self.availableAt: .null, "state": ["$nin": claimable]], ["$set": [Self.availableAt: .int64(Self.never)]])
+        try await requests.updateMany([Self.availableAt: .null, "lease": .null], ["$set": [Self.availableAt: .int64(0)]])
+        // Leased ones (an older worker at work): free when the lease ends.
         let leased = try await requests.find(legacy, options: FindOptions(projection: ["lease": 1])).toArray()
         let models: [WriteModel] = leased.compactMap { document -> WriteModel? in
             guard let id = document["_id"], let expiry = document.value(atPath: "lease.expiresAtMilliseconds") else { return nil }
-            return .updateOne(filter: ["_id": id, Self.availableAt: ["$exists": false]], update: ["$set": [Self.availableAt: expiry]])
+            return .updateOne(filter: ["_id": id, Self.availableAt: .null], update: ["$set": [Self.availableAt: expiry]])
         }
         if !models.isEmpty { try await requests.bulkWrite(models, ordered: false) }
     }
@@ -330,10 +329,10 @@ public struct MongoStateStore: StateStore {
     public func releaseAll(requestIds: [String], owner: String) async throws {
         guard !requestIds.isEmpty else { return }
         let ours: BSONDocument = ["_id": ["$in": .array(requestIds.map { .string($0) })], "lease.owner": .string(owner)]
-        // Claimable ones (those with a queue key) are free from now, behind what waits
-        // already; the others only lose the lease.
+        // Claimable ones are free from now, behind what waits already; the others only
+        // lose the lease.
         var claimable = ours
-        claimable[Self.availableAt] = ["$exists": true]
+        claimable[Self.availableAt] = ["$lt": .int64(Self.never)]
         try await requests.updateMany(claimable, [
             "$set": [Self.availableAt: .int64(BSONDatetime(Date()).millisecondsSinceEpoch)],
             "$unset": ["lease": "", "claim": ""],
