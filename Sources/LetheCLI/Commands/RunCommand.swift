@@ -55,7 +55,7 @@ struct RunCommand: AsyncParsableCommand {
                 let spent = runtime.pool.monitor.snapshot().subtracting(before)
                 let elapsed = (ContinuousClock.now - started).components
                 let stats: [String: Any] = [
-                    "requests": summary.processed.count,
+                    "requests": summary.processed,
                     "done": summary.count(.done),
                     "failed": summary.count(.failed),
                     "seconds": Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18,

@@ -130,7 +130,7 @@ private func start(_ configuration: LetheConfiguration) async throws -> LetheRun
 func summarize(_ summary: QueueWorker.Summary) -> ExitCode {
     let failed = summary.count(.failed)
     let waiting = summary.count(.held) + summary.count(.needsApproval)
-    print("processed \(summary.processed.count) request(s): \(summary.count(.done)) done, \(failed) failed, \(waiting) waiting"
+    print("processed \(summary.processed) request(s): \(summary.count(.done)) done, \(failed) failed, \(waiting) waiting"
           + (summary.leasesLost > 0 ? ", \(summary.leasesLost) taken over by other workers" : ""))
     if failed > 0 {
         print("failed requests: `lethe requests --state failed`; retry one with `lethe retry REQUEST_ID`")

@@ -28,21 +28,34 @@ public struct QueueWorker: Sendable {
         "\(ProcessInfo.processInfo.hostName)#\(ProcessInfo.processInfo.processIdentifier)#\(UUID().uuidString.prefix(6))"
     }
 
-    /// What one pass did.
+    /// What one pass did, in counts: a pass over a backlog of any length holds no more
+    /// than the requests it left claimable.
     public struct Summary: Sendable, Hashable {
-        public var processed: [String: ErasureRequest.State] = [:]
+        /// Requests processed, by the state each was left in.
+        public var states: [ErasureRequest.State: Int] = [:]
+        /// The requests left claimable (held, or taken over by another worker), which
+        /// the pass does not claim again.
+        public var leftClaimable: Set<String> = []
         public var leasesLost = 0
         /// Documents changed (deleted, anonymized, pulled) or retained, by action.
         public var documents: [String: Int] = [:]
 
-        public func count(_ state: ErasureRequest.State) -> Int { processed.values.filter { $0 == state }.count }
+        public var processed: Int { states.values.reduce(0, +) }
+        public func count(_ state: ErasureRequest.State) -> Int { states[state] ?? 0 }
+        public var anyFailed: Bool { count(.failed) > 0 }
+
+        mutating func record(_ requestId: String, _ state: ErasureRequest.State) {
+            states[state, default: 0] += 1
+            if state.isClaimable { leftClaimable.insert(requestId) }
+        }
+
         /// Adds another pass's figures (another lane's) to these.
         public mutating func add(_ other: Summary) {
-            processed.merge(other.processed) { _, theirs in theirs }
+            states.merge(other.states, uniquingKeysWith: +)
+            leftClaimable.formUnion(other.leftClaimable)
             leasesLost += other.leasesLost
             documents.merge(other.documents, uniquingKeysWith: +)
         }
-        public var anyFailed: Bool { processed.values.contains(.failed) }
     }
 
     let engine: ErasureEngine
@@ -86,19 +99,19 @@ public struct QueueWorker: Sendable {
         let leasedEngine = engine.with(state: leasing)
         while !shouldStop() {
             let now = Date()
-            // What this pass has looked at and left claimable (held, or taken over) is
-            // not taken again; done, failed or waiting requests no claim finds anyway, so
-            // the list stays short however long the backlog.
+            // What this pass has looked at and left claimable is not taken again; done,
+            // failed or waiting requests no claim finds anyway, so the list stays short
+            // however long the backlog.
             let claimed = try await engine.state.claimBatch(
                 owner: options.owner, until: now.addingTimeInterval(options.leaseDuration.seconds),
-                limit: options.requestsPerBatch, excluding: summary.processed.filter { $0.value.isClaimable }.map(\.key), now: now
+                limit: options.requestsPerBatch, excluding: Array(summary.leftClaimable), now: now
             )
             guard !claimed.isEmpty else { break }
             let ids = claimed.map(\.id)
             do {
                 let processed = try await leasedEngine.processBatch(claimed)
                 for request in processed {
-                    summary.processed[request.id] = request.state
+                    summary.record(request.id, request.state)
                     guard request.finishedAt != nil else { continue }
                     for rule in request.rules { summary.documents[rule.action, default: 0] += rule.deleted + rule.modified + rule.retained }
                 }
@@ -106,7 +119,7 @@ public struct QueueWorker: Sendable {
                 try await engine.state.releaseAll(requestIds: processed.filter { $0.lease != nil }.map(\.id), owner: options.owner)
             } catch let lost as LeaseLost {
                 summary.leasesLost += 1
-                for id in ids { summary.processed[id] = summary.processed[id] ?? .running }
+                for id in ids { summary.record(id, .running) }
                 logger.warning("lease lost; another worker continues", metadata: [LogKey.request: .string(lost.requestId)])
                 try? await engine.state.releaseAll(requestIds: ids, owner: options.owner)
             } catch {

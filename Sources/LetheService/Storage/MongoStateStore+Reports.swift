@@ -79,7 +79,7 @@ public struct RunReport: Sendable, Hashable, Codable {
         self.startedAt = startedAt
         self.finishedAt = finishedAt
         self.worker = worker
-        processed = summary.processed.count
+        processed = summary.processed
         done = summary.count(.done)
         failed = summary.count(.failed)
         waiting = summary.count(.held) + summary.count(.needsApproval)
