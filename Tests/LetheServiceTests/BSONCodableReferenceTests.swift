@@ -128,7 +128,7 @@ enum StoredRecords {
         summary.states = [.done: 1, .failed: 1, .held: 1]
         summary.documents = ["delete": 12, "anonymize": 3]
         let intake = IntakeSummary(accepted: [.init(requestId: "req_a", duplicate: false)], refused: [.init(position: 1, code: "missing-field", field: "userId", message: "no user id")])
-        return RunReport(startedAt: receivedAt, finishedAt: at(3_000), worker: "worker-1", summary: summary, intake: intake)
+        return RunReport(startedAt: receivedAt, finishedAt: at(3_000), worker: "worker-1", summary: summary, intake: IntakeCounts(intake))
     }
 }
 

@@ -43,8 +43,8 @@ struct RunCommand: AsyncParsableCommand {
                 collection: runtime.pool.database(inbox.database).collection(inbox.collection),
                 intake: RequestIntake(engine: runtime.engine)
             ).drain()
-            if intake.accepted.count + intake.ignored + intake.refused.count > 0 {
-                print("inbox: \(intake.accepted.filter { !$0.duplicate }.count) new request(s), \(intake.ignored) ignored, \(intake.refused.count) refused (`lethe refusals` lists why)")
+            if intake.total > 0 {
+                print("inbox: \(intake.new) new request(s), \(intake.ignored) ignored, \(intake.refused) refused (`lethe refusals` lists why)")
             }
             let workerOptions = QueueWorker.Options(leaseDuration: .seconds(leaseSeconds), requestsPerBatch: requestsPerBatch)
             let worker = QueueWorker(engine: runtime.engine, options: workerOptions)

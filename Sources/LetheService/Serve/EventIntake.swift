@@ -34,3 +34,35 @@ public struct IntakeSummary: Sendable, Hashable, Codable {
         self.refused = refused
     }
 }
+
+/// What the events of one or many deliveries became, counted: what an inbox drain keeps,
+/// so that its memory does not grow with the inbox.
+public struct IntakeCounts: Sendable, Hashable {
+    /// Events that became a new request.
+    public var new: Int
+    /// Events received before: the same request.
+    public var duplicates: Int
+    public var ignored: Int
+    public var refused: Int
+
+    public init(new: Int = 0, duplicates: Int = 0, ignored: Int = 0, refused: Int = 0) {
+        self.new = new
+        self.duplicates = duplicates
+        self.ignored = ignored
+        self.refused = refused
+    }
+
+    public init(_ summary: IntakeSummary) {
+        let new = summary.accepted.filter { !$0.duplicate }.count
+        self.init(new: new, duplicates: summary.accepted.count - new, ignored: summary.ignored, refused: summary.refused.count)
+    }
+
+    public var total: Int { new + duplicates + ignored + refused }
+
+    public mutating func add(_ other: IntakeCounts) {
+        new += other.new
+        duplicates += other.duplicates
+        ignored += other.ignored
+        refused += other.refused
+    }
+}

@@ -21,15 +21,13 @@ public struct InboxConsumer: Sendable {
     }
 
     /// Takes in everything in the inbox now.
-    public func drain() async throws -> IntakeSummary {
-        var total = IntakeSummary()
+    public func drain() async throws -> IntakeCounts {
+        var total = IntakeCounts()
         while true {
             let documents = try await collection.find([:], options: FindOptions(sort: ["_id": 1], limit: batchSize, batchSize: batchSize)).toArray()
             guard !documents.isEmpty else { break }
             let summary = try await intake.receive(documents: documents, channel: "inbox")
-            total.accepted += summary.accepted
-            total.ignored += summary.ignored
-            total.refused += summary.refused
+            total.add(IntakeCounts(summary))
             let ids = documents.compactMap { $0["_id"] }
             try await collection.deleteMany(["_id": ["$in": .array(ids)]])
             if documents.count < batchSize { break }

@@ -199,7 +199,7 @@ struct CountingIntake: EventIntake {
 
     func receive(_ body: [UInt8], channel: String) async throws -> IntakeSummary {
         let summary = try await base.receive(body, channel: channel)
-        metrics.record(summary)
+        metrics.record(IntakeCounts(summary))
         return summary
     }
 }

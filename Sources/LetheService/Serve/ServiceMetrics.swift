@@ -26,12 +26,12 @@ public final class ServiceMetrics: Sendable {
         }
     }
 
-    public func record(_ intake: IntakeSummary) {
+    public func record(_ intake: IntakeCounts) {
         counters.withLockedValue { counters in
-            counters.events["accepted", default: 0] += intake.accepted.filter { !$0.duplicate }.count
-            counters.events["duplicate", default: 0] += intake.accepted.filter(\.duplicate).count
+            counters.events["accepted", default: 0] += intake.new
+            counters.events["duplicate", default: 0] += intake.duplicates
             counters.events["ignored", default: 0] += intake.ignored
-            counters.events["refused", default: 0] += intake.refused.count
+            counters.events["refused", default: 0] += intake.refused
         }
     }
 

@@ -75,7 +75,7 @@ public struct RunReport: Sendable, Hashable, Codable {
     /// Documents by action.
     public var documents: [String: Int]
 
-    public init(startedAt: Date, finishedAt: Date, worker: String, summary: QueueWorker.Summary, intake: IntakeSummary) {
+    public init(startedAt: Date, finishedAt: Date, worker: String, summary: QueueWorker.Summary, intake: IntakeCounts) {
         self.startedAt = startedAt
         self.finishedAt = finishedAt
         self.worker = worker
@@ -83,8 +83,8 @@ public struct RunReport: Sendable, Hashable, Codable {
         done = summary.count(.done)
         failed = summary.count(.failed)
         waiting = summary.count(.held) + summary.count(.needsApproval)
-        eventsAccepted = intake.accepted.filter { !$0.duplicate }.count
-        eventsRefused = intake.refused.count
+        eventsAccepted = intake.new
+        eventsRefused = intake.refused
         documents = summary.documents
     }
 }
