@@ -608,25 +608,23 @@ def purpose_table(profile: list, data: set) -> list:
     """The profile's commands summed by what they are for: the data's writes and reads
     (what any tool must do) against Lethe's records, with the room the 1.25× target
     leaves for those records."""
+    writing, reading = "writing the data", "reading the data (attribution, verification, values to hash)"
+    record = {coll: "Lethe's records: " + label for coll, label in RECORDS}
+    other, sessions = "Lethe's records: other (holds, runs, policies, inbox, indexes)", "connections and sessions"
+
     def purpose(name: str) -> str:
         command, _, collection = name.partition(" ")
         if collection in data:
-            return "writing the data" if command in WRITES else "reading the data (attribution, verification, values to hash)"
-        for coll, label in RECORDS:
-            if collection == coll:
-                return "Lethe's records: " + label
-        if collection:
-            return "Lethe's records: other (holds, runs, policies, inbox, indexes)"
-        return "connections and sessions"
-    order = ["writing the data", "reading the data (attribution, verification, values to hash)"] + \
-        ["Lethe's records: " + label for _, label in RECORDS] + \
-        ["Lethe's records: other (holds, runs, policies, inbox, indexes)", "connections and sessions"]
+            return writing if command in WRITES else reading
+        return record.get(collection, other if collection else sessions)
+    order = [writing, reading] + list(record.values()) + [other, sessions]
     sums = []
     for _, t in profile:
         by = {}
         for name, e in t.items():
-            c, sec = by.get(purpose(name), (0, 0.0))
-            by[purpose(name)] = (c + e["count"], sec + e["seconds"])
+            p = purpose(name)
+            c, sec = by.get(p, (0, 0.0))
+            by[p] = (c + e["count"], sec + e["seconds"])
         sums.append(by)
     out = ["The same commands by what they are for:", "",
            "| for | " + " | ".join(f"{r.name}: count | {r.name}: seconds" for r, _ in profile) + " |",
@@ -644,8 +642,8 @@ def purpose_table(profile: list, data: set) -> list:
     if "Lethe" in names and "server's limit" in names:
         lethe, limit = sums[names.index("Lethe")], sums[names.index("server's limit")]
         limit_total = sum(sec for _, sec in limit.values())
-        records = sum(sec for p, (_, sec) in lethe.items() if p.startswith("Lethe's records"))
-        core = sum(lethe.get("Lethe's records: " + label, (0, 0.0))[1] for coll, label in RECORDS if coll in ("requests", "receipts"))
+        records = sum(sec for p, (_, sec) in lethe.items() if p in record.values() or p == other)
+        core = sum(lethe.get(record[coll], (0, 0.0))[1] for coll in ("requests", "receipts"))
         out.append(f"At 1.25×, Lethe's commands may take 0.25 × the limit's {limit_total:.3f} s = {0.25 * limit_total:.3f} s more than the "
                    f"limit's. Its records alone take {records:.3f} s, of which {core:.3f} s go to the records each request "
                    "cannot do without: its lease and state (requests) and its receipt.")

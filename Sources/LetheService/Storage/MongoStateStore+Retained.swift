@@ -6,9 +6,9 @@ import MongoKit
 /// The ledger of retained documents whose `then` falls due later.
 ///
 /// An entry holds the documents one call recorded for one request and rule (the
-/// engine records 2,500 at a time), each with its own due date, and is
-/// due at the earliest of them. One entry per document cost a ledger insert per retained document, more
-/// than the retained documents' read (`docs/benchmarks.md`). The entry's id is made
+/// engine records 2,500 at a time), each with its own due date, and is due at the
+/// earliest of them. One entry per document cost a ledger insert per retained
+/// document, more than the retained documents' read (`docs/benchmarks.md`). The entry's id is made
 /// of its request, rule and first document, so recording the same batch again (a
 /// rerun after a crash) adds nothing; a rerun that reads in another order adds entries
 /// that repeat documents of the same request, whose `then` (same token) changes

@@ -88,13 +88,11 @@ public struct MongoStateStore: StateStore {
             .map { try BSONCodable.decode(ErasureRequest.self, from: $0) }
     }
 
-    /// The request as stored, with its queue key (below); `releasingLease` stores it
-    /// without its lease.
-    private func stored(_ request: ErasureRequest, releasingLease: Bool = false) throws -> BSONDocument {
+    /// The request as stored, with its queue key (below).
+    private func stored(_ request: ErasureRequest) throws -> BSONDocument {
         var document: BSONDocument = ["_id": .string(request.id)]
         for (key, value) in try BSONCodable.encode(request) { document.append(key, value) }
-        if releasingLease { document["lease"] = nil }
-        document[Self.availableAt] = .int64(Self.availableAt(request, lease: releasingLease ? nil : request.lease))
+        document[Self.availableAt] = .int64(Self.availableAt(request))
         return document
     }
 
@@ -108,10 +106,15 @@ public struct MongoStateStore: StateStore {
     static let availableAt = "availableAtMilliseconds"
     static let never = Int64.max
 
-    static func availableAt(_ request: ErasureRequest, lease: Lease?) -> Int64 {
+    static func availableAt(_ request: ErasureRequest) -> Int64 {
         guard request.state.isClaimable else { return never }
-        if let lease { return lease.expiresAtMilliseconds }
+        if let lease = request.lease { return lease.expiresAtMilliseconds }
         return min(BSONDatetime(request.receivedAt).millisecondsSinceEpoch, BSONDatetime(Date()).millisecondsSinceEpoch)
+    }
+
+    /// The fields that move a held lease's expiry, and the queue key with it.
+    static func leaseExtended(to expiresAtMilliseconds: Int64) -> BSONDocument {
+        ["lease.expiresAtMilliseconds": .int64(expiresAtMilliseconds), availableAt: .int64(expiresAtMilliseconds)]
     }
 
     /// Requests stored by a version without the queue key get it. Run at every start
@@ -150,7 +153,9 @@ public struct MongoStateStore: StateStore {
         let models: [WriteModel] = try batch.map { request in
             var filter: BSONDocument = ["_id": .string(request.id)]
             if let lease = request.lease { filter["lease.owner"] = .string(lease.owner) }
-            return .replaceOne(filter: filter, replacement: try stored(request, releasingLease: releasingLeases), upsert: request.lease == nil)
+            var saved = request
+            if releasingLeases { saved.lease = nil }
+            return .replaceOne(filter: filter, replacement: try stored(saved), upsert: request.lease == nil)
         }
         let result = try await requests.bulkWrite(models, ordered: false)
         let leased = batch.filter { $0.lease != nil }
@@ -170,12 +175,9 @@ public struct MongoStateStore: StateStore {
     public func markStarted(requestIds: [String], lease: Lease?) async throws {
         guard !requestIds.isEmpty else { return }
         var filter: BSONDocument = ["_id": ["$in": .array(requestIds.map { .string($0) })]]
-        var set: BSONDocument = ["state": .string(ErasureRequest.State.running.rawValue)]
-        if let lease {
-            filter["lease.owner"] = .string(lease.owner)
-            set["lease.expiresAtMilliseconds"] = .int64(lease.expiresAtMilliseconds)
-            set[Self.availableAt] = .int64(lease.expiresAtMilliseconds)
-        }
+        var set = lease.map { Self.leaseExtended(to: $0.expiresAtMilliseconds) } ?? [:]
+        set["state"] = .string(ErasureRequest.State.running.rawValue)
+        if let lease { filter["lease.owner"] = .string(lease.owner) }
         let result = try await requests.updateMany(filter, ["$set": .document(set), "$inc": ["attempts": 1], "$unset": ["note": ""]])
         if let lease, result.matchedCount < requestIds.count { throw try await leaseLost(among: requestIds, owner: lease.owner) }
     }
@@ -232,7 +234,7 @@ public struct MongoStateStore: StateStore {
         let ms = Lease(owner: owner, expiresAt: expiry).expiresAtMilliseconds
         let result = try await requests.updateMany(
             ["_id": ["$in": .array(requestIds.map { .string($0) })], "lease.owner": .string(owner)],
-            ["$set": ["lease.expiresAtMilliseconds": .int64(ms), Self.availableAt: .int64(ms)]]
+            ["$set": .document(Self.leaseExtended(to: ms))]
         )
         if result.matchedCount < requestIds.count { throw try await leaseLost(among: requestIds, owner: owner) }
     }
