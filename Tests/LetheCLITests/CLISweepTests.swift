@@ -22,7 +22,7 @@ struct ProgressBarTests {
 
     @Test("the label names the rule as the finished line does; redrawing returns to the start and erases the line")
     func terminal() {
-        let rule = SweepReport.Rule(policy: "todo-app", ruleIndex: 0, namespace: "todo.sessions", action: "delete", matched: 9, deleted: 0, modified: 0)
+        let rule = SweepReport.Rule(policy: "todo-app", ruleIndex: 0, namespace: "todo.sessions", action: .delete, matched: 9, deleted: 0, modified: 0)
         #expect(ProgressBar.label(rule) == "  todo-app retention #1 todo.sessions")
         #expect(ProgressBar.redraw("x") == "\r\u{1B}[2Kx")
         #expect(!ProgressBar.render(label: "x", done: 1, total: 2).contains("\u{1B}"), "the text itself has no escape codes")

@@ -176,8 +176,8 @@ extension EventTests {
         @Test("an IntakeRefusal keeps the code, field and message with the position")
         func intakeRefusal() throws {
             let refusal = try #require(F.parse("[1]").first?.refusal)
-            let intake = IntakeRefusal(refusal, channel: "inbox", at: Date(timeIntervalSince1970: 0))
-            #expect(intake.channel == "inbox")
+            let intake = IntakeRefusal(refusal, channel: .inbox, at: Date(timeIntervalSince1970: 0))
+            #expect(intake.channel == .inbox)
             #expect(intake.code == "unknown-shape")
             #expect(intake.field == nil)
             #expect(intake.message == "element 0: the event is a number; expected a JSON object: an App Services authentication event or a CloudEvent [unknown-shape]")

@@ -28,11 +28,11 @@ extension ReportTests {
         @Test("refusals at intake are counted by channel and code, in the period only")
         func refusals() {
             #expect(report.refusals == [
-                RefusalCount(channel: "http", reasonCode: "missing-field", count: 1),
-                RefusalCount(channel: "inbox", reasonCode: "not-plain-id", count: 1),
+                RefusalCount(channel: .http, reasonCode: "missing-field", count: 1),
+                RefusalCount(channel: .inbox, reasonCode: "not-plain-id", count: 1),
             ])
-            let recorded = IntakeRefusal(at: F.now, channel: "http", code: "not-plain-id", field: "user", message: "the user id alice@example.com is not plain")
-            #expect(RefusedIntake(recorded) == RefusedIntake(at: F.now, channel: "http", reasonCode: "not-plain-id"))
+            let recorded = IntakeRefusal(at: F.now, channel: .http, code: "not-plain-id", field: "user", message: "the user id alice@example.com is not plain")
+            #expect(RefusedIntake(recorded) == RefusedIntake(at: F.now, channel: .http, reasonCode: "not-plain-id"))
         }
 
         @Test("notes of failed, held and waiting requests of the period, as the engine wrote them")
@@ -178,7 +178,7 @@ extension ReportTests {
 
         @Test("sweeps started in the period, oldest first, in whole seconds")
         func sweeps() {
-            #expect(report.sweeps.map(\.kind) == ["retention", "orphans"])
+            #expect(report.sweeps.map(\.kind) == [.retention, .orphans])
             #expect(report.sweeps[0].startedAt == F.date("2026-11-07T03:00:00Z"))
             #expect(report.sweeps[0].perNamespace == ["todo.Session": 12, "todo.Item": 3])
             #expect(report.sweeps[0].total == 15)
@@ -188,15 +188,15 @@ extension ReportTests {
         @Test("a recorded sweep becomes a summary: removed per namespace, or matched for a dry run")
         func sweepFromRecord() {
             let rules = [
-                SweepReport.Rule(policy: "todo-app", ruleIndex: 0, namespace: "todo.Session", action: "delete", matched: 9, deleted: 8, modified: 0),
-                SweepReport.Rule(policy: "todo-app", ruleIndex: 1, namespace: "todo.Item", action: "anonymize", matched: 4, deleted: 0, modified: 3),
-                SweepReport.Rule(policy: "other", ruleIndex: 0, namespace: "todo.Session", action: "delete", matched: 2, deleted: 2, modified: 0),
+                SweepReport.Rule(policy: "todo-app", ruleIndex: 0, namespace: "todo.Session", action: .delete, matched: 9, deleted: 8, modified: 0),
+                SweepReport.Rule(policy: "todo-app", ruleIndex: 1, namespace: "todo.Item", action: .anonymize, matched: 4, deleted: 0, modified: 3),
+                SweepReport.Rule(policy: "other", ruleIndex: 0, namespace: "todo.Session", action: .delete, matched: 2, deleted: 2, modified: 0),
             ]
             let start = F.date("2026-11-07T03:00:00Z")
-            let applied = SweepSummary(SweepReport(kind: "retention", dryRun: false, startedAt: start, finishedAt: start, rules: rules))
+            let applied = SweepSummary(SweepReport(kind: .retention, dryRun: false, startedAt: start, finishedAt: start, rules: rules))
             #expect(applied.perNamespace == ["todo.Session": 10, "todo.Item": 3])
-            #expect(applied.kind == "retention" && !applied.dryRun && applied.startedAt == start)
-            let dry = SweepSummary(SweepReport(kind: "retention", dryRun: true, startedAt: start, finishedAt: start, rules: rules))
+            #expect(applied.kind == .retention && !applied.dryRun && applied.startedAt == start)
+            let dry = SweepSummary(SweepReport(kind: .retention, dryRun: true, startedAt: start, finishedAt: start, rules: rules))
             #expect(dry.perNamespace == ["todo.Session": 11, "todo.Item": 4])
         }
 

@@ -1,5 +1,5 @@
 import Foundation
-import LetheCore
+@testable import LetheCore
 import Testing
 
 extension ReportTests {
@@ -81,11 +81,12 @@ extension ReportTests {
         @Test("CSV: a field a spreadsheet would run as a formula is defused; a line break is quoted")
         func csvFormula() throws {
             var request = F.r09
-            request.source = "=HYPERLINK(\"x\")"
             request.policies = [PolicyReference(name: "two\nlines", fingerprint: "sha256:5555555555555555")]
-            let csv = try ComplianceReport.build(period: F.period, requests: [request], receipts: [], policies: [], sweeps: [], now: F.now)
+            var formula = F.r10
+            formula.policies = [PolicyReference(name: "=HYPERLINK(\"x\")", fingerprint: "sha256:6666666666666666")]
+            let csv = try ComplianceReport.build(period: F.period, requests: [request, formula], receipts: [], policies: [], sweeps: [], now: F.now)
                 .render(.csv)
-            #expect(csv.contains(",\"'=HYPERLINK(\"\"x\"\")\","))
+            #expect(csv.contains(",\"'=HYPERLINK(\"\"x\"\") (sha256:6666666666666666)\""))
             #expect(csv.contains(",\"two\nlines (sha256:5555555555555555)\"\r\n"))
         }
 

@@ -1,5 +1,5 @@
 import Foundation
-import LetheCore
+@testable import LetheCore
 import Testing
 
 /// The report tests: figures, formats, schema and privacy, each a nested suite, so that
@@ -57,7 +57,7 @@ enum ReportFixture {
     static func request(
         _ id: String, received: String, state: ErasureRequest.State, hours: Double? = nil,
         deadline: TimeInterval = 30 * day, policy: PolicyReference = v1, note: String? = nil,
-        source: String = "inbox", rules: [RuleProgress] = []
+        source: Channel = .inbox, rules: [RuleProgress] = []
     ) -> ErasureRequest {
         let receivedAt = date(received)
         var request = ErasureRequest(
@@ -76,7 +76,7 @@ enum ReportFixture {
     }
 
     static func rule(
-        _ namespace: String, _ action: String, policy: String = "todo-app", deleted: Int = 0, modified: Int = 0,
+        _ namespace: String, _ action: ActionKind, policy: String = "todo-app", deleted: Int = 0, modified: Int = 0,
         retained: Int = 0, reason: String? = nil, until: String? = nil, failedWith remaining: Int? = nil
     ) -> RuleProgress {
         var rule = RuleProgress(policy: policy, ruleIndex: 0, namespace: namespace, action: action)
@@ -92,35 +92,35 @@ enum ReportFixture {
     }
 
     static let r01 = request("req_20261102T100000_000001", received: "2026-11-02T10:00:00.250Z", state: .done, hours: 1, rules: [
-        rule("todo.Item", "delete", deleted: 10),
-        rule("todo.Project", "pull", modified: 2),
-        rule("todo.Order", "retain", retained: 3, reason: taxReason, until: "2036-11-02T00:00:00Z"),
+        rule("todo.Item", .delete, deleted: 10),
+        rule("todo.Project", .pull, modified: 2),
+        rule("todo.Order", .retain, retained: 3, reason: taxReason, until: "2036-11-02T00:00:00Z"),
     ])
-    static let r02 = request("req_20261103T233000_000002", received: "2026-11-03T23:30:00Z", state: .done, hours: 2, source: "cli", rules: [
-        rule("todo.Item", "delete", deleted: 5),
-        rule("todo.Comment", "anonymize", modified: 4),
+    static let r02 = request("req_20261103T233000_000002", received: "2026-11-03T23:30:00Z", state: .done, hours: 2, source: .cli, rules: [
+        rule("todo.Item", .delete, deleted: 5),
+        rule("todo.Comment", .anonymize, modified: 4),
     ])
     static let r03 = request("req_20261104T003000_000003", received: "2026-11-04T00:30:00Z", state: .done, hours: 3, rules: [
-        rule("todo.Project", "pull", modified: 1),
+        rule("todo.Project", .pull, modified: 1),
     ])
-    static let r04 = request("req_20261104T120000_000004", received: "2026-11-04T12:00:00Z", state: .done, hours: 4, source: "http", rules: [
-        rule("todo.Order", "retain", retained: 2, reason: taxReason, until: "2036-11-04T00:00:00Z"),
+    static let r04 = request("req_20261104T120000_000004", received: "2026-11-04T12:00:00Z", state: .done, hours: 4, source: .http, rules: [
+        rule("todo.Order", .retain, retained: 2, reason: taxReason, until: "2036-11-04T00:00:00Z"),
     ])
     static let r05 = request("req_20261105T080000_000005", received: "2026-11-05T08:00:00Z", state: .done, hours: 10,
                              deadline: 5 * hour, policy: legal, rules: [
-        rule("todo.Session", "delete", policy: legal.name),
+        rule("todo.Session", .delete, policy: legal.name),
     ])
     static let r06 = request("req_20261110T090000_000006", received: "2026-11-10T09:00:00Z", state: .failed, hours: 0.5,
                              note: "verification failed: 2 document(s) still match rule #1 (anonymize) of policy todo-app on todo.Comment",
-                             rules: [rule("todo.Comment", "anonymize", modified: 6, failedWith: 2)])
+                             rules: [rule("todo.Comment", .anonymize, modified: 6, failedWith: 2)])
     static let r07 = request("req_20261101T000000_000007", received: "2026-11-01T00:00:00Z", state: .held, note: holdNote)
     static let r08 = request("req_20261120T000000_000008", received: "2026-11-20T00:00:00Z", state: .needsApproval,
                              deadline: 5 * day, policy: v2,
                              note: "waiting for approval: it would change 12000 documents, more than the limit of 10000; run `lethe approve req_20261120T000000_000008` to let it run")
     static let r09 = request("req_20261127T235959_000009", received: "2026-11-27T23:59:59Z", state: .received, policy: v2)
-    static let r10 = request("req_20261128T000001_000010", received: "2026-11-28T00:00:01Z", state: .running, policy: v2, source: "http")
+    static let r10 = request("req_20261128T000001_000010", received: "2026-11-28T00:00:01Z", state: .running, policy: v2, source: .http)
     static let before = request("req_20261031T235959_0000aa", received: "2026-10-31T23:59:59Z", state: .done, hours: 0.5, rules: [
-        rule("todo.Item", "delete", deleted: 7),
+        rule("todo.Item", .delete, deleted: 7),
     ])
     static let carried = request("req_20261015T000000_0000bb", received: "2026-10-15T00:00:00Z", state: .held,
                                  note: "waiting: legal hold hold_9 covers this user (audit); nothing was changed")
@@ -130,7 +130,7 @@ enum ReportFixture {
 
     static var receipts: [Receipt] {
         var older = r02
-        older.rules = [rule("todo.Item", "delete", deleted: 3)]
+        older.rules = [rule("todo.Item", .delete, deleted: 3)]
         older.state = .failed
         return [r01, r02, r03, r04, r05, r06, before].map { Receipt(request: $0, finishedAt: $0.finishedAt!) }
             + [Receipt(request: older, finishedAt: date("2026-11-03T23:45:00Z"))]  // replaced by r02's latest
@@ -138,18 +138,18 @@ enum ReportFixture {
     }
 
     static let refusals = [
-        RefusedIntake(at: date("2026-11-03T23:50:00Z"), channel: "inbox", reasonCode: "not-plain-id"),
-        RefusedIntake(at: date("2026-11-03T12:00:00Z"), channel: "http", reasonCode: "missing-field"),
-        RefusedIntake(at: date("2026-10-31T23:00:00Z"), channel: "inbox", reasonCode: "not-plain-id"),
-        RefusedIntake(at: date("2026-12-01T00:00:00Z"), channel: "inbox", reasonCode: "not-plain-id"),
+        RefusedIntake(at: date("2026-11-03T23:50:00Z"), channel: .inbox, reasonCode: "not-plain-id"),
+        RefusedIntake(at: date("2026-11-03T12:00:00Z"), channel: .http, reasonCode: "missing-field"),
+        RefusedIntake(at: date("2026-10-31T23:00:00Z"), channel: .inbox, reasonCode: "not-plain-id"),
+        RefusedIntake(at: date("2026-12-01T00:00:00Z"), channel: .inbox, reasonCode: "not-plain-id"),
     ]
 
     static let sweeps = [
-        SweepSummary(startedAt: date("2026-11-14T03:00:00Z"), finishedAt: date("2026-11-14T03:00:02Z"), kind: "orphans",
+        SweepSummary(startedAt: date("2026-11-14T03:00:00Z"), finishedAt: date("2026-11-14T03:00:02Z"), kind: .orphans,
                      dryRun: true, perNamespace: ["todo.Comment": 4]),
-        SweepSummary(startedAt: date("2026-11-07T03:00:00.500Z"), finishedAt: date("2026-11-07T03:00:05Z"), kind: "retention",
+        SweepSummary(startedAt: date("2026-11-07T03:00:00.500Z"), finishedAt: date("2026-11-07T03:00:05Z"), kind: .retention,
                      dryRun: false, perNamespace: ["todo.Session": 12, "todo.Item": 3]),
-        SweepSummary(startedAt: date("2026-10-31T03:00:00Z"), finishedAt: date("2026-10-31T03:00:01Z"), kind: "retention",
+        SweepSummary(startedAt: date("2026-10-31T03:00:00Z"), finishedAt: date("2026-10-31T03:00:01Z"), kind: .retention,
                      dryRun: false, perNamespace: ["todo.Session": 40]),
     ]
 

@@ -72,7 +72,7 @@ enum StoredRecords {
     static func request(rules: Int = 3) -> ErasureRequest {
         var request = ErasureRequest(
             id: "req_20231114T221320_0a1b2c", subjectPseudonym: "p_4f2a", subject: ErasureSubject(userId: "u-1", identities: ["a@example.com", "ext|9"]),
-            source: "inbox", reason: "user asked", receivedAt: receivedAt, dueAt: at(30 * 86_400_000),
+            source: .inbox, reason: "user asked", receivedAt: receivedAt, dueAt: at(30 * 86_400_000),
             policies: [PolicyReference(name: "todo-app", fingerprint: "sha256:abc"), PolicyReference(name: "billing", fingerprint: "sha256:def")]
         )
         request.state = .running
@@ -83,7 +83,7 @@ enum StoredRecords {
         request.note = "resumed"
         request.lease = Lease(owner: "worker-1", expiresAt: at(60_000))
         request.rules = (0..<rules).map { index in
-            var progress = RuleProgress(policy: "todo-app", ruleIndex: index, namespace: "todo.items", action: index == 1 ? "retain" : "delete")
+            var progress = RuleProgress(policy: "todo-app", ruleIndex: index, namespace: "todo.items", action: index == 1 ? .retain : .delete)
             progress.stage = [.verified, .applied, .verificationFailed][index % 3]
             progress.matched = 4 + index
             progress.planned = 4
@@ -117,8 +117,8 @@ enum StoredRecords {
 
     static func sweep() -> SweepReport {
         SweepReport(
-            kind: "orphans", dryRun: true, startedAt: receivedAt, finishedAt: at(2_000),
-            rules: [SweepReport.Rule(policy: "todo-app", ruleIndex: 0, namespace: "todo.items", action: "delete", matched: 3, deleted: 0, modified: 0, users: 2)],
+            kind: .orphans, dryRun: true, startedAt: receivedAt, finishedAt: at(2_000),
+            rules: [SweepReport.Rule(policy: "todo-app", ruleIndex: 0, namespace: "todo.items", action: .delete, matched: 3, deleted: 0, modified: 0, users: 2)],
             orphans: SweepReport.Orphans(linked: 10, orphans: 3, waiting: 1, alreadyRequested: 1, requested: 0, refused: 1, refusal: "over limit")
         )
     }
@@ -126,7 +126,7 @@ enum StoredRecords {
     static func run() -> RunReport {
         var summary = QueueWorker.Summary()
         summary.states = [.done: 1, .failed: 1, .held: 1]
-        summary.documents = ["delete": 12, "anonymize": 3]
+        summary.documents = [.delete: 12, .anonymize: 3]
         let intake = IntakeSummary(accepted: [.init(requestId: "req_a", duplicate: false)], refused: [.init(position: 1, code: "missing-field", field: "userId", message: "no user id")])
         return RunReport(startedAt: receivedAt, finishedAt: at(3_000), worker: "worker-1", summary: summary, intake: IntakeCounts(intake))
     }
@@ -173,7 +173,7 @@ struct BSONCodableReferenceTests {
     func otherRecords() throws {
         try check(LegalHold(id: "hold_1", subjectPseudonym: "p_4f2a", reason: "case 12", createdAt: StoredRecords.receivedAt))
         try check(Lease(owner: "worker-1", expiresAt: StoredRecords.receivedAt))
-        try check(IntakeRefusal(at: StoredRecords.receivedAt, channel: "http", code: "not-plain-id", field: "data.userId", message: "not a plain id"))
+        try check(IntakeRefusal(at: StoredRecords.receivedAt, channel: .http, code: "not-plain-id", field: "data.userId", message: "not a plain id"))
         try check(StoredRecords.checkpoint())
         try check(StoredRecords.sweep())
         try check(StoredRecords.run())

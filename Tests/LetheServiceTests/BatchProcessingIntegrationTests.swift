@@ -33,9 +33,9 @@ struct BatchProcessingIntegrationTests {
 
             try await TodoFixture.make().use { batched in
                 var received: [ErasureRequest] = []
-                for user in Self.users { received.append(try await batched.runtime.engine.submit(user, source: "test")) }
+                for user in Self.users { received.append(try await batched.runtime.engine.admission.submit(user, source: .cli)) }
                 let before = batched.runtime.pool.monitor.snapshot()
-                let done = try await batched.runtime.engine.processBatch(received)
+                let done = try await batched.runtime.engine.eraser().run(received)
                 let spent = batched.runtime.pool.monitor.snapshot().subtracting(before)
 
                 #expect(done.allSatisfy { $0.state == .done }, "\(done.map(\.note))")
@@ -47,7 +47,7 @@ struct BatchProcessingIntegrationTests {
                     #expect(batch.subject == nil)
                 }
                 let receipts = try await done.asyncMap { try await batched.runtime.state.receipt(requestId: $0.id) }
-                #expect(receipts.allSatisfy { $0?.outcome == "completed" })
+                #expect(receipts.allSatisfy { $0?.outcome == .completed })
                 // One write per rule for the whole batch, whatever the number of users: the
                 // two delete rules are two commands (the third removes the batch's checkpoint);
                 // everything (reads, writes, bookkeeping) stays within a constant.
@@ -86,9 +86,9 @@ struct BatchProcessingIntegrationTests {
             try await fixture.database.collection("notes").insertMany(owners.map { ["owner": .string($0)] })
             var received: [ErasureRequest] = []
             for user in (0..<6).map({ "user-\($0)" }) + ["user-big"] {
-                received.append(try await fixture.runtime.engine.submit(ErasureSubject(userId: user), source: "test"))
+                received.append(try await fixture.runtime.engine.admission.submit(ErasureSubject(userId: user), source: .cli))
             }
-            let done = try await fixture.runtime.engine.processBatch(received)
+            let done = try await fixture.runtime.engine.eraser().run(received)
             #expect(done.allSatisfy { $0.state == .done }, "\(done.map(\.note))")
             #expect(done.map { $0.rules[0].deleted } == [2, 2, 2, 2, 2, 2, 7])
             #expect(try await fixture.database.collection("notes").countDocuments() == 0)
@@ -99,49 +99,15 @@ struct BatchProcessingIntegrationTests {
         }
     }
 
-    @Test("a batch stopped after three rules resumes from its checkpoint: those rules are not run again, the counts are whole")
-    func resumeFromCheckpoint() async throws {
-        try await TodoFixture.make().use { sequential in
-            var sequentialRules: [[RuleProgress]] = []
-            for user in Self.users { sequentialRules.append(try await sequential.erase(user).rules) }
-
-            try await TodoFixture.make().use { fixture in
-                let engine = fixture.runtime.engine
-                var received: [ErasureRequest] = []
-                for user in Self.users { received.append(try await engine.submit(user, source: "test")) }
-                // The process "dies" right after the third checkpoint: nothing else is saved.
-                let dying = engine.with(state: StopAfterCheckpoints(base: fixture.runtime.state, allowed: 3))
-                await #expect(throws: LeaseLost.self) { try await dying.processBatch(received) }
-                let stored = try await received.asyncMap { try #require(try await fixture.runtime.state.request(id: $0.id)) }
-                #expect(stored.allSatisfy { $0.state == .running && $0.rules.allSatisfy { $0.stage == .pending } })
-                #expect(try await fixture.runtime.state.checkpoints(requestIds: stored.map(\.id)).count == 1)
-
-                let before = fixture.runtime.pool.monitor.snapshot()
-                let done = try await engine.processBatch(stored)
-                let spent = fixture.runtime.pool.monitor.snapshot().subtracting(before)
-                #expect(done.allSatisfy { $0.state == .done }, "\(done.map(\.note))")
-                #expect(try await fixture.contentSnapshot() == sequential.contentSnapshot())
-                Self.expectSameCounts(done, as: sequentialRules)
-                // Rules 1-3 (two deletes among them) came from the checkpoint: the deletes sent
-                // are the last rule's and the checkpoint's removal.
-                #expect(spent.started("delete") == 2, "\(spent.byCommand)")
-                #expect(try await fixture.runtime.state.checkpoints(requestIds: stored.map(\.id)).isEmpty)
-                let trail = try await fixture.runtime.state.auditTrail(requestId: done[0].id)
-                #expect(trail.last?.event == .finished)
-                #expect(trail.last?.details?.filter { $0.hasSuffix("verified") }.count == done[0].rules.count - 1)
-            }
-        }
-    }
-
     @Test("a checkpoint saved rule by rule reads back whole; saved again, or a rule recorded again, holds each rule once with its last counts")
     func checkpointRuleByRule() async throws {
         try await TodoFixture.make().use { fixture in
             let state = fixture.runtime.state
             var requests = ["a", "b"].map { user in
-                ErasureRequest(id: "req_" + user, subjectPseudonym: "subj_" + user, subject: ErasureSubject(userId: user), source: "test",
+                ErasureRequest(id: "req_" + user, subjectPseudonym: "subj_" + user, subject: ErasureSubject(userId: user), source: .cli,
                                reason: nil, receivedAt: Date(), dueAt: nil, policies: [])
             }
-            for index in requests.indices { requests[index].rules = (0..<3).map { RuleProgress(policy: "p", ruleIndex: $0, namespace: "d.c", action: "delete") } }
+            for index in requests.indices { requests[index].rules = (0..<3).map { RuleProgress(policy: "p", ruleIndex: $0, namespace: "d.c", action: .delete) } }
             var checkpoint = BatchCheckpoint(requestIds: requests.map(\.id), startedAt: Date(timeIntervalSince1970: 1_700_000_000))
             for rule in 0..<3 {
                 for index in requests.indices { requests[index].rules[rule].deleted = 10 * rule + index }
@@ -157,14 +123,6 @@ struct BatchProcessingIntegrationTests {
             #expect(try await state.checkpoints(requestIds: ["req_a"]) == [checkpoint])
             #expect(checkpoint.applied.map(\.rule) == [0, 1, 2])
             #expect(checkpoint.applied[1].counts[0]?.deleted == 99)
-            // One left by an earlier version, `applied` as an array, still resumes.
-            try await fixture.runtime.pool.database(fixture.database.name + "_state").collection("batches").insertOne([
-                "_id": "batch_old", "requestIds": ["req_old"], "startedAtMilliseconds": .int64(1_700_000_000_000),
-                "applied": [["rule": 2, "counts": [["matched": 4, "planned": 4, "deleted": 4, "modified": 0, "retained": 0]]]],
-            ])
-            let old = try await state.checkpoints(requestIds: ["req_old"])
-            #expect(old.map(\.id) == ["batch_old"])
-            #expect(old.first?.applied.first?.counts.first??.deleted == 4)
         }
     }
 
@@ -179,37 +137,12 @@ struct BatchProcessingIntegrationTests {
                 reason: "case", createdAt: Date()
             ))
             var received: [ErasureRequest] = []
-            for user in [TodoFixture.alice, TodoFixture.bob, carol] { received.append(try await fixture.runtime.engine.submit(user, source: "test")) }
-            let done = try await fixture.runtime.engine.processBatch(received)
+            for user in [TodoFixture.alice, TodoFixture.bob, carol] { received.append(try await fixture.runtime.engine.admission.submit(user, source: .cli)) }
+            let done = try await fixture.runtime.engine.eraser().run(received)
             #expect(done.map(\.state) == [.needsApproval, .held, .done])
             #expect(try await fixture.database.collection("Item").countDocuments(["owner_id": "alice-0001"]) == 3)
             #expect(try await fixture.database.collection("Item").countDocuments(["owner_id": "carol-0003"]) == 0)
         }
-    }
-}
-
-/// Passes `allowed` checkpoints through, then acts as a process that died: it throws
-/// (a lease lost is the one error the engine does not record).
-struct StopAfterCheckpoints: ForwardingStateStore {
-    let base: any StateStore
-    let allowed: Int
-    private let seen = Counter()
-
-    init(base: any StateStore, allowed: Int) {
-        self.base = base
-        self.allowed = allowed
-    }
-
-    func saveCheckpoint(_ checkpoint: BatchCheckpoint) async throws {
-        try await base.saveCheckpoint(checkpoint)
-        if seen.increment() >= allowed { throw LeaseLost(requestId: checkpoint.requestIds[0]) }
-    }
-
-    final class Counter: @unchecked Sendable {
-        // @unchecked: guarded by the lock.
-        private let lock = NSLock()
-        private var value = 0
-        func increment() -> Int { lock.withLock { value += 1; return value } }
     }
 }
 

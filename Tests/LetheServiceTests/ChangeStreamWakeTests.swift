@@ -206,7 +206,7 @@ struct ChangeStreamWakeIntegrationTests {
             try await inbox.insertOne(appServicesEvent("alice-0001", identity: "alice-google-77", email: "alice@example.com"))
             #expect(try await Self.done(fixture, count: 1), "the inbox event was not done within 15 s")
             // Another process's intake (HTTP, lethe enqueue) records a request directly.
-            _ = try await RequestIntake(engine: fixture.runtime.engine).receive(Array(cloudEvent("evt-bob", userId: "bob-0002").utf8), channel: "http")
+            _ = try await RequestIntake(engine: fixture.runtime.engine).receive(Array(cloudEvent("evt-bob", userId: "bob-0002").utf8), channel: .http)
             #expect(try await Self.done(fixture, count: 2), "the new request was not done within 15 s")
 
             // What SIGTERM does: the streams close, the batch in hand (if any) finishes.

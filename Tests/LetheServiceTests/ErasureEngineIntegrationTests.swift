@@ -55,8 +55,8 @@ struct ErasureEngineIntegrationTests {
 
             // The receipt: counts, retention, verification, no raw ids.
             let receipt = try #require(try await fixture.runtime.state.receipt(requestId: request.id))
-            #expect(receipt.outcome == "completed")
-            #expect(receipt.rules.map(\.action) == ["delete", "delete", "anonymize", "pull", "retain", "anonymize"])
+            #expect(receipt.outcome == .completed)
+            #expect(receipt.rules.map(\.action) == [.delete, .delete, .anonymize, .pull, .retain, .anonymize])
             #expect(receipt.rules.map(\.matched) == [4, 1, 2, 2, 1, 1])
             #expect(receipt.rules[0].deleted == 4)
             #expect(receipt.rules[2].modified == 2)
@@ -65,7 +65,7 @@ struct ErasureEngineIntegrationTests {
             #expect(receipt.rules[4].retainReason == "Commercial records are kept for 10 years")
             let due = try #require(receipt.rules[4].retainedUntil)
             #expect(Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: due).year == 2033)
-            #expect(receipt.rules.filter { $0.action != "retain" }.allSatisfy { $0.verification == "passed" })
+            #expect(receipt.rules.filter { $0.action != .retain }.allSatisfy { $0.verification == .passed })
             #expect(receipt.policies == [PolicyReference(name: "todo-app", fingerprint: fixture.policy.fingerprint)])
             let json = try receipt.json()
             for secret in ["alice-0001", "alice-google-77", "alice@example.com", "10.0.0.1"] {
@@ -103,7 +103,7 @@ struct ErasureEngineIntegrationTests {
             let request = try await fixture.erase()
             let trail = try await fixture.runtime.state.auditTrail(requestId: request.id)
             #expect(trail.map(\.event) == [.received, .started, .finished])
-            #expect(trail.allSatisfy { $0.subjectPseudonym == request.subjectPseudonym && $0.channel == "test" })
+            #expect(trail.allSatisfy { $0.subjectPseudonym == request.subjectPseudonym && $0.channel == .cli })
             #expect(trail.allSatisfy { $0.policies == ["todo-app@\(fixture.policy.fingerprint)"] })
             let finished = try #require(trail.last)
             #expect(finished.counts?["deleted"] == request.rules.reduce(0) { $0 + $1.deleted })
@@ -140,17 +140,17 @@ struct ErasureEngineIntegrationTests {
             let crash = CrashAfter(writes: writesBeforeCrash)
             let database = TestServer.uniqueDatabaseName("todo")
             try await (TodoFixture.make(options: .init(batchSize: 2, maxAttempts: 1), database: database) { crash.wrap($0) }).use { crashing in
-                let submitted = try await crashing.runtime.engine.submit(TodoFixture.alice, source: "test")
-                let interrupted = try await crashing.runtime.engine.process(submitted)
+                let submitted = try await crashing.runtime.engine.admission.submit(TodoFixture.alice, source: .cli)
+                let interrupted = try await crashing.runtime.engine.eraser().run(submitted)
                 #expect(interrupted.state == .failed)
                 #expect(interrupted.note?.contains("progress kept") == true)
 
                 // The same request, resumed by a fresh engine over the real store.
-                let resumed = try await crashing.runtime.engine.submit(TodoFixture.alice, source: "test")
+                let resumed = try await crashing.runtime.engine.admission.submit(TodoFixture.alice, source: .cli)
                 #expect(resumed.id == submitted.id)
                 let healthy = ErasureEngine(data: crashing.runtime.data, state: crashing.runtime.state, policies: [crashing.policy],
                                             anonymizer: Anonymizer(key: testHashKey), options: .init(batchSize: 2))
-                let finished = try await healthy.process(resumed)
+                let finished = try await healthy.eraser().run(resumed)
                 #expect(finished.state == .done, "\(finished.note ?? "")")
                 #expect(try await crashing.contentSnapshot() == expected)
             }
@@ -198,8 +198,8 @@ struct ErasureEngineIntegrationTests {
             #expect(waiting.state == .needsApproval)
             #expect(waiting.note?.contains("would change 10 documents, more than the limit of 3") == true)
             #expect(try await fixture.snapshot() == before)
-            let approved = try await fixture.runtime.engine.approve(requestId: waiting.id)
-            let done = try await fixture.runtime.engine.process(approved)
+            let approved = try await fixture.runtime.engine.admission.approve(requestId: waiting.id)
+            let done = try await fixture.runtime.engine.eraser().run(approved)
             #expect(done.state == .done)
             #expect(done.rules[0].deleted == 4)
         }
@@ -214,8 +214,8 @@ struct ErasureEngineIntegrationTests {
             #expect(request.state == .failed)
             #expect(request.note == "verification failed: 1 document(s) still match rule #4 (pull) of policy todo-app on \(fixture.database.name).projects")
             let receipt = try #require(try await fixture.runtime.state.receipt(requestId: request.id))
-            #expect(receipt.outcome == "failed")
-            #expect(receipt.rules[3].verification == "failed")
+            #expect(receipt.outcome == .failed)
+            #expect(receipt.rules[3].verification == .failed)
             #expect(receipt.rules[3].remaining == 1)
         }
     }
@@ -226,9 +226,9 @@ struct ErasureEngineIntegrationTests {
     func hostileIds(id: String) async throws {
         try await TodoFixture.make().use { fixture in
             let before = try await fixture.snapshot()
-            await #expect(throws: EngineError.self) { try await fixture.runtime.engine.submit(ErasureSubject(userId: id), source: "test") }
+            await #expect(throws: EngineError.self) { try await fixture.runtime.engine.admission.submit(ErasureSubject(userId: id), source: .cli) }
             await #expect(throws: EngineError.self) {
-                try await fixture.runtime.engine.submit(ErasureSubject(userId: "alice-0001", identities: [id]), source: "test")
+                try await fixture.runtime.engine.admission.submit(ErasureSubject(userId: "alice-0001", identities: [id]), source: .cli)
             }
             #expect(try await fixture.snapshot() == before)
             #expect(try await fixture.runtime.state.requests().isEmpty)
@@ -280,7 +280,7 @@ struct ErasureEngineIntegrationTests {
             try await fixture.database.collection("notes").insertMany([
                 ["owner": .objectId(user)], ["owner": .objectId(user)], ["owner": .string(user.hex)], ["owner": .objectId(other)],
             ])
-            let request = try await fixture.runtime.engine.process(try await fixture.runtime.engine.submit(ErasureSubject(userId: user.hex), source: "test"))
+            let request = try await fixture.runtime.engine.eraser().run(try await fixture.runtime.engine.admission.submit(ErasureSubject(userId: user.hex), source: .cli))
             #expect(request.state == .done)
             let left = try await fixture.database.collection("notes").find().toArray()
             // The string copy of the id is not the ObjectId: an objectId policy leaves it.
@@ -290,7 +290,7 @@ struct ErasureEngineIntegrationTests {
                 #expect(left.map { $0["owner"] } == [.string(user.hex), .objectId(other)])
             }
             if !KnownDeviation.countByObjectIdReturnsZero.applies { #expect(request.rules[0].matched == 2) }
-            await #expect(throws: EngineError.self) { try await fixture.runtime.engine.submit(ErasureSubject(userId: "not-an-oid"), source: "test") }
+            await #expect(throws: EngineError.self) { try await fixture.runtime.engine.admission.submit(ErasureSubject(userId: "not-an-oid"), source: .cli) }
         }
     }
 
@@ -311,7 +311,7 @@ struct ErasureEngineIntegrationTests {
             try await fixture.database.collection("notes").insertMany([
                 ["owner": .binary(BSONBinary(uuid: user))], ["owner": .binary(BSONBinary(uuid: UUID()))],
             ])
-            let request = try await fixture.runtime.engine.process(try await fixture.runtime.engine.submit(ErasureSubject(userId: user.uuidString), source: "test"))
+            let request = try await fixture.runtime.engine.eraser().run(try await fixture.runtime.engine.admission.submit(ErasureSubject(userId: user.uuidString), source: .cli))
             #expect(request.state == .done)
             #expect(try await fixture.database.collection("notes").countDocuments() == 1)
         }
@@ -385,10 +385,13 @@ struct FaultyStore: DataStore {
                       _ body: @Sendable ([BSONDocument]) async throws -> Void) async throws {
         try await base.forEachBatch(namespace, filter: filter, projection: projection, batchSize: batchSize, body)
     }
-    func forEachResult(_ namespace: Namespace, pipeline: [BSONDocument], batchSize: Int,
-                       _ body: @Sendable ([BSONDocument]) async throws -> Void) async throws {
-        try await base.forEachResult(namespace, pipeline: pipeline, batchSize: batchSize, body)
+    func groupCounts(_ namespace: Namespace, filter: BSONDocument, by path: String, batchSize: Int) async throws -> [(key: BSON, documents: Int)]? {
+        try await base.groupCounts(namespace, filter: filter, by: path, batchSize: batchSize)
     }
+    func documents(_ namespace: Namespace, ids: [BSON], projection: BSONDocument) async throws -> [BSONDocument] {
+        try await base.documents(namespace, ids: ids, projection: projection)
+    }
+    func idFilters(_ ids: [BSON]) -> [BSONDocument] { base.idFilters(ids) }
     func bulkUpdate(_ namespace: Namespace, _ updates: [UpdateStatement]) async throws -> WriteCounts {
         try beforeWrite()
         return try await base.bulkUpdate(namespace, updates)

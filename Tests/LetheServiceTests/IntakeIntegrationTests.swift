@@ -44,7 +44,7 @@ struct IntakeIntegrationTests {
 
             let refusals = try await fixture.runtime.state.refusals()
             #expect(refusals.map(\.code) == ["not-plain-id"])
-            #expect(refusals.allSatisfy { $0.channel == "inbox" && !$0.message.contains("mallory") && !$0.message.contains("$ne") })
+            #expect(refusals.allSatisfy { $0.channel == .inbox && !$0.message.contains("mallory") && !$0.message.contains("$ne") })
 
             let worker = try await QueueWorker(engine: fixture.runtime.engine).drain()
             #expect(worker.count(.done) == 2)
@@ -59,7 +59,7 @@ struct IntakeIntegrationTests {
     func idTypeMismatch() async throws {
         let yaml = QueueWorkerIntegrationTests.yaml.replacingOccurrences(of: "idType: string", with: "idType: objectId")
         try await TodoFixture.make(yaml: yaml).use { fixture in
-            let summary = try await RequestIntake(engine: fixture.runtime.engine).receive(Array(cloudEvent("e", userId: "not-hex").utf8), channel: "http")
+            let summary = try await RequestIntake(engine: fixture.runtime.engine).receive(Array(cloudEvent("e", userId: "not-hex").utf8), channel: .http)
             #expect(summary.accepted.isEmpty)
             #expect(summary.refused.map(\.code) == ["id-does-not-fit-policy"])
             #expect(try await fixture.runtime.state.requests().isEmpty)

@@ -48,7 +48,7 @@ struct OrphanSweepIntegrationTests {
                              options: engine.options, now: { date })
     }
 
-    static let lenient = ErasureEngine.OrphanOptions(maxOrphans: 10, maxShare: 0.5)
+    static let lenient = OrphanSweeper.Options(maxOrphans: 10, maxShare: 0.5)
 
     /// The `_id`s of the documents that hold carol's id.
     static func carols(_ snapshot: [String: [BSONDocument]]) -> Set<BSON> {
@@ -65,8 +65,8 @@ struct OrphanSweepIntegrationTests {
         try await Self.make().use { fixture in
             let before = try await fixture.snapshot()
 
-            let report = try await fixture.runtime.engine.sweepOrphans(dryRun: true, options: Self.lenient)
-            #expect(report.kind == "orphans" && report.dryRun)
+            let report = try await fixture.runtime.engine.orphanSweeper.sweep(dryRun: true, options: Self.lenient)
+            #expect(report.kind == .orphans && report.dryRun)
             #expect(report.orphans == SweepReport.Orphans(linked: 5, orphans: 1, waiting: 1, alreadyRequested: 0, requested: 0, refused: 0))
             let byCollection = Dictionary(report.rules.map { ($0.namespace.split(separator: ".").last.map(String.init)!, $0) }) { a, _ in a }
             #expect(byCollection["Item"]?.users == 1 && byCollection["Item"]?.matched == 2)
@@ -92,18 +92,18 @@ struct OrphanSweepIntegrationTests {
             let before = try await fixture.snapshot()
             let start = Date()
 
-            let first = try await Self.engine(fixture, at: start).sweepOrphans(dryRun: false, options: Self.lenient)
+            let first = try await Self.engine(fixture, at: start).orphanSweeper.sweep(dryRun: false, options: Self.lenient)
             #expect(first.orphans?.orphans == 1 && first.orphans?.waiting == 1 && first.orphans?.requested == 0)
             #expect(try await fixture.runtime.state.requests().isEmpty, "first seen now: waits for the grace period")
-            let early = try await Self.engine(fixture, at: start.addingTimeInterval(Self.day / 2)).sweepOrphans(dryRun: false, options: Self.lenient)
+            let early = try await Self.engine(fixture, at: start.addingTimeInterval(Self.day / 2)).orphanSweeper.sweep(dryRun: false, options: Self.lenient)
             #expect(early.orphans?.waiting == 1 && early.orphans?.requested == 0, "the first sighting is kept, not renewed")
 
             let later = Self.engine(fixture, at: start.addingTimeInterval(Self.day + 60))
-            let second = try await later.sweepOrphans(dryRun: false, options: Self.lenient)
+            let second = try await later.orphanSweeper.sweep(dryRun: false, options: Self.lenient)
             #expect(second.orphans?.requested == 1 && second.orphans?.waiting == 0)
             let requests = try await fixture.runtime.state.requests()
             #expect(requests.count == 1)
-            #expect(requests.first?.source == ErasureEngine.orphanSource)
+            #expect(requests.first?.source == .orphanSweep)
             #expect(requests.first?.dedupeKey?.hasPrefix("orphan-sweep:subj_") == true)
             #expect(try await fixture.snapshot() == before, "recording requests changes no data")
 
@@ -129,18 +129,18 @@ struct OrphanSweepIntegrationTests {
             // Carol's retained order still links to her: she is found again, but her
             // request exists, so no second one is recorded. Her comment's pseudonym token
             // is no user's id, and is not taken for an orphan.
-            let third = try await Self.engine(fixture, at: start.addingTimeInterval(3 * Self.day)).sweepOrphans(dryRun: false, options: Self.lenient)
+            let third = try await Self.engine(fixture, at: start.addingTimeInterval(3 * Self.day)).orphanSweeper.sweep(dryRun: false, options: Self.lenient)
             #expect(third.orphans?.requested == 0 && third.orphans?.alreadyRequested == 1 && third.orphans?.orphans == 0)
             #expect(try await fixture.runtime.state.requests().count == 1)
-            #expect(try await fixture.runtime.state.sweeps().filter { $0.kind == "orphans" }.count == 4)
+            #expect(try await fixture.runtime.state.sweeps().filter { $0.kind == .orphans }.count == 4)
         }
     }
 
     @Test("an orphan with a pending request (its event arrived after all) gets no second request")
     func openRequestIsEnough() async throws {
         try await Self.make().use { fixture in
-            _ = try await fixture.runtime.engine.submit(ErasureSubject(userId: Self.carol), source: "test")
-            let report = try await fixture.runtime.engine.sweepOrphans(dryRun: false, options: Self.lenient)
+            _ = try await fixture.runtime.engine.admission.submit(ErasureSubject(userId: Self.carol), source: .cli)
+            let report = try await fixture.runtime.engine.orphanSweeper.sweep(dryRun: false, options: Self.lenient)
             #expect(report.orphans?.alreadyRequested == 1 && report.orphans?.orphans == 0)
             #expect(try await fixture.runtime.state.requests().count == 1)
         }
@@ -154,20 +154,20 @@ struct OrphanSweepIntegrationTests {
             let wrongField = try TodoFixture.policy(database: fixture.database.name, yaml: Self.yaml.replacingOccurrences(of: "field: user_id", with: "field: userId"))
             let engine = fixture.runtime.engine
             let withWrongField = ErasureEngine(data: engine.data, state: engine.state, policies: [wrongField], anonymizer: engine.anonymizer)
-            await #expect { try await withWrongField.sweepOrphans(dryRun: false, options: Self.lenient) } throws: { error in
+            await #expect { try await withWrongField.orphanSweeper.sweep(dryRun: false, options: Self.lenient) } throws: { error in
                 guard case OrphanSweepError.usersFieldMissing = error else { return false }
                 return "\(error)".contains("custom_user_data") && "\(error)".contains("'userId'") && "\(error)".contains("users.field")
             }
 
             let missing = try TodoFixture.policy(database: fixture.database.name, yaml: Self.yaml.replacingOccurrences(of: "collection: custom_user_data\n  field", with: "collection: customUserData\n  field"))
             let withMissing = ErasureEngine(data: engine.data, state: engine.state, policies: [missing], anonymizer: engine.anonymizer)
-            await #expect { try await withMissing.sweepOrphans(dryRun: true, options: Self.lenient) } throws: { error in
+            await #expect { try await withMissing.orphanSweeper.sweep(dryRun: true, options: Self.lenient) } throws: { error in
                 guard case OrphanSweepError.usersCollectionEmpty = error else { return false }
                 return "\(error)".contains("\(fixture.database.name).customUserData") && "\(error)".contains("users.collection")
             }
 
             try await fixture.database.collection("custom_user_data").deleteMany([:])
-            await #expect(throws: OrphanSweepError.self) { try await engine.sweepOrphans(dryRun: false, options: .init(allowMany: true)) }
+            await #expect(throws: OrphanSweepError.self) { try await engine.orphanSweeper.sweep(dryRun: false, options: .init(allowMany: true)) }
             #expect(try await fixture.runtime.state.requests().isEmpty)
             var expected = before
             expected["custom_user_data"] = []
@@ -181,20 +181,20 @@ struct OrphanSweepIntegrationTests {
             let engine = Self.engine(fixture, at: Date())
 
             // 1 orphan out of 5 linked ids (alice, bob, carol, and alice's and bob's identities): 20 %.
-            let dry = try await engine.sweepOrphans(dryRun: true, options: .init())
+            let dry = try await engine.orphanSweeper.sweep(dryRun: true, options: .init())
             #expect(dry.orphans?.refusal?.contains("1 orphan id(s) are 20 % of the 5 linked ids, more than the limit of 10 %") == true)
-            await #expect { try await engine.sweepOrphans(dryRun: false, options: .init()) } throws: { error in
+            await #expect { try await engine.orphanSweeper.sweep(dryRun: false, options: .init()) } throws: { error in
                 guard case OrphanSweepError.tooMany(1, 5, _) = error else { return false }
                 return "\(error)".contains("--allow-many") && !"\(error)".contains("carol")
             }
-            await #expect(throws: OrphanSweepError.self) { try await engine.sweepOrphans(dryRun: false, options: .init(maxOrphans: 0, maxShare: 1)) }
+            await #expect(throws: OrphanSweepError.self) { try await engine.orphanSweeper.sweep(dryRun: false, options: .init(maxOrphans: 0, maxShare: 1)) }
             #expect(try await fixture.runtime.state.orphanCandidates(subjectPseudonyms: [SubjectPseudonymizer(key: testSubjectKey).pseudonym(for: ErasureSubject(userId: Self.carol))]).isEmpty,
                     "a refused sweep records nothing")
 
-            let allowed = try await engine.sweepOrphans(dryRun: false, options: .init(allowMany: true))
+            let allowed = try await engine.orphanSweeper.sweep(dryRun: false, options: .init(allowMany: true))
             #expect(allowed.orphans?.orphans == 1 && allowed.orphans?.refusal == nil)
-            #expect(ErasureEngine.limitCrossed(orphans: 101, linked: 100_000, options: .init()) == "101 orphan id(s), more than the limit of 100")
-            #expect(ErasureEngine.limitCrossed(orphans: 100, linked: 1_000, options: .init()) == nil)
+            #expect(OrphanSweeper.limitCrossed(orphans: 101, linked: 100_000, options: .init()) == "101 orphan id(s), more than the limit of 100")
+            #expect(OrphanSweeper.limitCrossed(orphans: 100, linked: 1_000, options: .init()) == nil)
         }
     }
 
@@ -218,8 +218,8 @@ struct OrphanSweepIntegrationTests {
                 ["owner": .objectId(kept)], ["owner": .objectId(orphan)], ["owner": .objectId(orphan)], ["owner": "not-an-objectid"],
             ])
             let start = Date()
-            _ = try await Self.engine(fixture, at: start).sweepOrphans(dryRun: false, options: Self.lenient)
-            let report = try await Self.engine(fixture, at: start.addingTimeInterval(2 * Self.day)).sweepOrphans(dryRun: false, options: Self.lenient)
+            _ = try await Self.engine(fixture, at: start).orphanSweeper.sweep(dryRun: false, options: Self.lenient)
+            let report = try await Self.engine(fixture, at: start.addingTimeInterval(2 * Self.day)).orphanSweeper.sweep(dryRun: false, options: Self.lenient)
             #expect(report.orphans?.linked == 2)
             #expect(report.orphans?.requested == 1)
             if !KnownDeviation.countByObjectIdReturnsZero.applies {

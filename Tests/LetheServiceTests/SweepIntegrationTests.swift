@@ -50,12 +50,12 @@ struct SweepIntegrationTests {
             try await Self.seed(fixture)
             let sessionsBefore = try await fixture.database.collection("sessions").find().toArray()
 
-            let dry = try await fixture.runtime.engine.sweep(dryRun: true)
+            let dry = try await fixture.runtime.engine.retentionSweeper.sweep(dryRun: true)
             #expect(dry.rules.map(\.matched) == [2, 1])
             #expect(dry.rules.allSatisfy { $0.deleted == 0 && $0.modified == 0 })
             #expect(try await fixture.database.collection("sessions").find().toArray() == sessionsBefore)
 
-            let real = try await fixture.runtime.engine.sweep(dryRun: false)
+            let real = try await fixture.runtime.engine.retentionSweeper.sweep(dryRun: false)
             #expect(real.rules[0].deleted == 2)
             #expect(real.rules[1].modified == 1)
             #expect(try await fixture.database.collection("sessions").find().toArray().map { $0["user"] } == ["c"])
@@ -65,7 +65,7 @@ struct SweepIntegrationTests {
             #expect(logs[1]["ip"] == "10.0.0.2")
             #expect(logs[2]["ip"] == "10.0.0.3")
 
-            let again = try await fixture.runtime.engine.sweep(dryRun: false)
+            let again = try await fixture.runtime.engine.retentionSweeper.sweep(dryRun: false)
             #expect(again.rules.allSatisfy { $0.matched == 0 })
             #expect(try await fixture.runtime.state.sweeps().count == 3)
         }
@@ -103,9 +103,9 @@ struct SweepIntegrationTests {
             ])
             let engine = fixture.runtime.engine
             #expect(try await fixture.erase(TodoFixture.alice).state == .done)
-            let pair = [try await engine.submit(ErasureSubject(userId: "carol-3"), source: "test"),
-                        try await engine.submit(ErasureSubject(userId: "dave-4"), source: "test")]
-            #expect(try await engine.processBatch(pair).allSatisfy { $0.state == .done })
+            let pair = [try await engine.admission.submit(ErasureSubject(userId: "carol-3"), source: .cli),
+                        try await engine.admission.submit(ErasureSubject(userId: "dave-4"), source: .cli)]
+            #expect(try await engine.eraser().run(pair).allSatisfy { $0.state == .done })
             let before = try await orders.find([:], options: FindOptions(sort: ["_id": 1])).toArray()
             // The ledger: one entry per request and rule, each listing its documents.
             let ledger = fixture.runtime.pool.database(fixture.database.name + "_state").collection("retainedGroups")
@@ -120,13 +120,13 @@ struct SweepIntegrationTests {
                 #expect(ids.count == dues.count)
             }
 
-            let dry = try await engine.sweep(dryRun: true)
-            #expect(dry.rules.map(\.action) == ["then-anonymize"])
+            let dry = try await engine.retentionSweeper.sweep(dryRun: true)
+            #expect(dry.rules.map(\.action) == [.thenAnonymize])
             // Alice's order from the fixture (2023), her order 1, Carol's and Dave's: four due.
             #expect(dry.rules.first?.matched == 4)
             #expect(try await orders.find([:], options: FindOptions(sort: ["_id": 1])).toArray() == before)
 
-            let real = try await engine.sweep(dryRun: false)
+            let real = try await engine.retentionSweeper.sweep(dryRun: false)
             #expect(real.rules.first?.modified == 4)
             let after = try await orders.find([:], options: FindOptions(sort: ["_id": 1])).toArray()
             let anonymizer = Anonymizer(key: testHashKey)
@@ -136,7 +136,7 @@ struct SweepIntegrationTests {
             #expect(after[2] == before[2], "bob was never erased")
             #expect(after[3]["customer_id"] == .string(anonymizer.token(for: ErasureSubject(userId: "carol-3"))))
             #expect(after[4]["customer_id"] == .string(anonymizer.token(for: ErasureSubject(userId: "dave-4"))))
-            #expect(try await engine.sweep(dryRun: false).rules.isEmpty, "applied entries are forgotten")
+            #expect(try await engine.retentionSweeper.sweep(dryRun: false).rules.isEmpty, "applied entries are forgotten")
             // Alice's entry stays, holding only the order not yet due, due when it is.
             let left = try await ledger.find().toArray()
             #expect(left.count == 1)
@@ -172,7 +172,7 @@ struct SweepIntegrationTests {
             old["dueAtMilliseconds"] = .int64(BSONDatetime(longAgo).millisecondsSinceEpoch)
             try await state.collection("retained").insertOne(old)
 
-            let swept = try await fixture.runtime.engine.sweep(dryRun: false)
+            let swept = try await fixture.runtime.engine.retentionSweeper.sweep(dryRun: false)
             #expect(swept.rules.first?.deleted == 3)
             #expect(try await orders.countDocuments(["_id": ["$in": [10, 11, 12]]]) == 0)
             #expect(try await orders.countDocuments() > 0, "the fixture's other orders stay")

@@ -145,14 +145,14 @@ struct TodoFixture: TearsDown {
     }
 
     func erase(_ subject: ErasureSubject = alice) async throws -> ErasureRequest {
-        let request = try await runtime.engine.submit(subject, source: "test")
-        return try await runtime.engine.process(request)
+        let request = try await runtime.engine.admission.submit(subject, source: .cli)
+        return try await runtime.engine.eraser().run(request)
     }
 
     /// Records a request for each of `user-0`...`user-(users - 1)`, as inbox events.
     func queue(users: Int) async throws {
         for i in 0..<users {
-            _ = try await runtime.engine.receive(ErasureSubject(userId: "user-\(i)"), source: "inbox", dedupeKey: "k\(i)")
+            _ = try await runtime.engine.admission.receive(ErasureSubject(userId: "user-\(i)"), source: .inbox, dedupeKey: "k\(i)")
         }
     }
 

@@ -30,7 +30,7 @@ struct EnqueueCommand: AsyncParsableCommand {
         }
         let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
         let code = try await withRuntime(connection: connection, policies: policies, engine: engine) { runtime in
-            let summary = try await RequestIntake(engine: runtime.engine).receive(Array(body), channel: "cli")
+            let summary = try await RequestIntake(engine: runtime.engine).receive(Array(body), channel: .cli)
             for accepted in summary.accepted {
                 print("\(accepted.duplicate ? "already recorded" : "recorded") \(accepted.requestId)")
             }

@@ -25,12 +25,12 @@ struct EraseCommand: AsyncParsableCommand {
         let code = try await withRuntime(connection: connection, policies: policies, engine: engine) { runtime in
             let request: ErasureRequest
             do {
-                request = try await runtime.engine.submit(subject.subject, source: "cli", reason: reason)
+                request = try await runtime.engine.admission.submit(subject.subject, source: .cli, reason: reason)
             } catch let error as EngineError {
                 printError("error: \(error)")
                 throw LetheExit.invalidInput
             }
-            let finished = try await runtime.engine.process(request)
+            let finished = try await runtime.engine.eraser().run(request)
             return summarize(finished, stateDatabase: engine.stateDb)
         }
         throw code
@@ -52,12 +52,12 @@ struct ApproveCommand: AsyncParsableCommand {
         let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
         let code = try await withRuntime(connection: connection, policies: policies, engine: engine) { runtime in
             let approved: ErasureRequest
-            do { approved = try await runtime.engine.approve(requestId: requestId) } catch let error as EngineError {
+            do { approved = try await runtime.engine.admission.approve(requestId: requestId) } catch let error as EngineError {
                 printError("error: \(error)")
                 throw LetheExit.invalidInput
             }
             print("approved \(approved.id)")
-            return summarize(try await runtime.engine.process(approved), stateDatabase: engine.stateDb)
+            return summarize(try await runtime.engine.eraser().run(approved), stateDatabase: engine.stateDb)
         }
         throw code
     }

@@ -85,7 +85,7 @@ struct RetryCommand: AsyncParsableCommand {
     func run() async throws {
         try await withRuntime(connection: connection, policies: [], engine: engine) { runtime in
             do {
-                let request = try await runtime.engine.retry(requestId: requestId)
+                let request = try await runtime.engine.admission.retry(requestId: requestId)
                 print("request \(request.id) is \(request.state.rawValue) again; `lethe run --once` processes it")
             } catch let error as EngineError {
                 printError("error: \(error)")

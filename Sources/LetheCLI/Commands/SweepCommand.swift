@@ -49,9 +49,9 @@ struct SweepCommand: AsyncParsableCommand {
         }
         try await withRuntime(connection: connection, policies: policies, engine: engine) { runtime in
             let display = ProgressDisplay()
-            let report = try await runtime.engine.sweep(dryRun: dryRun, progress: { line in
+            let report = try await runtime.engine.retentionSweeper.sweep(dryRun: dryRun, progress: { line in
                 display.clear()
-                let verb = dryRun ? "would \(line.action)" : (line.action == "delete" ? "deleted \(line.deleted)" : "anonymized \(line.modified)")
+                let verb = dryRun ? "would \(line.action.rawValue)" : line.counts.effect(of: line.action.kind)
                 print("  \(line.policy) retention #\(line.ruleIndex + 1) \(line.namespace): \(line.matched) past their period, \(verb)")
             }, batchDone: { display.show($0) })
             display.clear()
@@ -63,12 +63,12 @@ struct SweepCommand: AsyncParsableCommand {
 
     /// The orphan sweep, then (unless dry) the worker over the requests it recorded.
     private func sweepOrphans(_ runtime: LetheRuntime) async throws -> ExitCode {
-        let options = ErasureEngine.OrphanOptions(maxOrphans: maxOrphans, maxShare: maxOrphanPercent / 100, allowMany: allowMany)
+        let options = OrphanSweeper.Options(maxOrphans: maxOrphans, maxShare: maxOrphanPercent / 100, allowMany: allowMany)
         let report: SweepReport
         do {
-            report = try await runtime.engine.sweepOrphans(dryRun: dryRun, options: options) { line in
-                let verb = line.action == "retain" ? "kept (retain)" : "to \(line.action)"
-                print("  \(line.policy) #\(line.ruleIndex + 1) \(line.action) \(line.namespace): \(line.users ?? 0) orphan id(s), \(line.matched) document(s) \(verb)")
+            report = try await runtime.engine.orphanSweeper.sweep(dryRun: dryRun, options: options) { line in
+                let verb = line.action == .retain ? "kept (retain)" : "to \(line.action.rawValue)"
+                print("  \(line.policy) #\(line.ruleIndex + 1) \(line.action.rawValue) \(line.namespace): \(line.users ?? 0) orphan id(s), \(line.matched) document(s) \(verb)")
             }
         } catch let error as OrphanSweepError {
             printError("error: \(error)")
@@ -87,7 +87,7 @@ struct SweepCommand: AsyncParsableCommand {
             }
             return .success
         }
-        print("requested \(counts.requested) (source \(ErasureEngine.orphanSource))")
+        print("requested \(counts.requested) (source \(Channel.orphanSweep.rawValue))")
         guard counts.requested > 0 else { return .success }
         return summarize(try await QueueWorker(engine: runtime.engine).drain())
     }

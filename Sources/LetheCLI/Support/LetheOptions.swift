@@ -143,18 +143,13 @@ func summarize(_ summary: QueueWorker.Summary) -> ExitCode {
 func summarize(_ request: ErasureRequest, stateDatabase: String) -> ExitCode {
     print("request \(request.id): \(request.state.rawValue)")
     for rule in request.rules {
-        let counts: String = switch rule.action {
-        case "delete": "deleted \(rule.deleted)"
-        case "anonymize": "anonymized \(rule.modified)"
-        case "pull": "pulled from \(rule.modified)"
-        default: "retained \(rule.retained)"
+        let counts = rule.counts.effect(of: rule.action)
+        let check: String = switch rule.verification {
+        case .passed: ", verified"
+        case .failed: ", VERIFICATION FAILED (\(rule.remaining ?? 0) left)"
+        case .notApplicable, .notRun: ""
         }
-        let check: String = switch rule.stage {
-        case .verified: rule.action == "retain" ? "" : ", verified"
-        case .verificationFailed: ", VERIFICATION FAILED (\(rule.remaining ?? 0) left)"
-        default: ""
-        }
-        print("  \(rule.policy) #\(rule.ruleIndex + 1) \(rule.action.padding(toLength: 9, withPad: " ", startingAt: 0)) \(rule.namespace): matched \(rule.matched), \(counts)\(check)")
+        print("  \(rule.policy) #\(rule.ruleIndex + 1) \(rule.action.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(rule.namespace): matched \(rule.matched), \(counts)\(check)")
     }
     if let note = request.note { print("  \(note)") }
     switch request.state {

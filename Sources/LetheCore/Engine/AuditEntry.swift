@@ -8,9 +8,6 @@ import Foundation
 public struct AuditEntry: Sendable, Hashable, Codable {
     public enum Event: String, Sendable, Hashable, Codable {
         case received, refused, held, needsApproval = "needs-approval", approved, retried, started
-        /// Per-rule entries of trails written before version 0.3; a request's rules are
-        /// now the `details` of its closing entry (and its receipt).
-        case ruleApplied = "rule-applied", verified, verificationFailed = "verification-failed"
         case failed, finished, sweep
     }
 
@@ -18,8 +15,7 @@ public struct AuditEntry: Sendable, Hashable, Codable {
     public var event: Event
     public var requestId: String?
     public var subjectPseudonym: String?
-    /// `cli`, `inbox`, `http`, or `sweep`.
-    public var channel: String?
+    public var channel: Channel?
     /// `name@fingerprint` of each policy that applied.
     public var policies: [String]?
     /// For rule events: `policy #n action namespace`.
@@ -31,7 +27,7 @@ public struct AuditEntry: Sendable, Hashable, Codable {
     /// Closing entries: one line per rule, what it did and how it verified.
     public var details: [String]?
 
-    public init(at: Date, event: Event, requestId: String? = nil, subjectPseudonym: String? = nil, channel: String? = nil,
+    public init(at: Date, event: Event, requestId: String? = nil, subjectPseudonym: String? = nil, channel: Channel? = nil,
                 policies: [String]? = nil, rule: String? = nil, counts: [String: Int]? = nil, note: String? = nil) {
         self.at = at
         self.event = event
@@ -66,20 +62,17 @@ public struct AuditEntry: Sendable, Hashable, Codable {
 
     /// `todo-app #1 delete todo.Item: matched 4, deleted 4, verified`.
     static func line(_ rule: RuleProgress) -> String {
-        var parts = ["matched \(rule.matched)"]
-        switch rule.action {
-        case "delete": parts.append("deleted \(rule.deleted)")
-        case "retain":
-            parts.append("retained \(rule.retained)")
+        var parts = ["matched \(rule.matched)", rule.counts.effect(of: rule.action)]
+        if rule.action == .retain {
             if let until = rule.retainedUntil { parts.append("until \(until.formatted(.iso8601.year().month().day()))") }
             if let reason = rule.retainReason { parts.append(reason) }
-        default: parts.append("modified \(rule.modified)")
         }
-        switch rule.stage {
-        case .verified: if rule.action != "retain" { parts.append("verified") }
-        case .verificationFailed: parts.append("VERIFICATION FAILED: \(rule.remaining ?? 0) left")
-        case .pending, .applied: parts.append("not finished")
+        switch rule.verification {
+        case .passed: parts.append("verified")
+        case .failed: parts.append("VERIFICATION FAILED: \(rule.remaining ?? 0) left")
+        case .notRun: parts.append("not finished")
+        case .notApplicable: break
         }
-        return "\(rule.policy) #\(rule.ruleIndex + 1) \(rule.action) \(rule.namespace): " + parts.joined(separator: ", ")
+        return "\(rule.policy) #\(rule.ruleIndex + 1) \(rule.action.rawValue) \(rule.namespace): " + parts.joined(separator: ", ")
     }
 }

@@ -27,8 +27,7 @@ public struct RuleProgress: Sendable, Hashable, Codable {
     public var ruleIndex: Int
     /// `database.collection`.
     public var namespace: String
-    /// `delete`, `anonymize`, `pull`, `retain`.
-    public var action: String
+    public var action: ActionKind
     public var stage: Stage
     /// Documents the rule matched when planned.
     public var matched: Int
@@ -44,7 +43,7 @@ public struct RuleProgress: Sendable, Hashable, Codable {
     /// Documents still matching after the rule ran (verification).
     public var remaining: Int?
 
-    public init(policy: String, ruleIndex: Int, namespace: String, action: String) {
+    public init(policy: String, ruleIndex: Int, namespace: String, action: ActionKind) {
         self.policy = policy
         self.ruleIndex = ruleIndex
         self.namespace = namespace
@@ -55,6 +54,19 @@ public struct RuleProgress: Sendable, Hashable, Codable {
         self.deleted = 0
         self.modified = 0
         self.retained = 0
+    }
+}
+
+extension RuleProgress {
+    public var counts: RuleCounts { RuleCounts(matched: matched, deleted: deleted, modified: modified, retained: retained) }
+
+    /// The verification a receipt states for this rule.
+    public var verification: Verification {
+        switch stage {
+        case .verified: action.keepsDocuments ? .notApplicable : .passed
+        case .verificationFailed: .failed
+        case .pending, .applied: .notRun
+        }
     }
 }
 
@@ -83,10 +95,14 @@ public struct ErasureRequest: Sendable, Hashable, Codable {
     /// The raw ids, kept only while the request is open (it cannot be resumed without
     /// them) and removed when it is done.
     public var subject: StoredSubject?
-    /// Where the request came from: `cli`, `inbox`, `http`.
-    public var source: String
+    /// Where the request came from.
+    public var source: Channel
+    /// The operator's reason (`erase --reason`): free text, so it may hold personal
+    /// data by accident; kept while the request is open, removed when it is done.
     public var reason: String?
-    public var state: State
+    /// Changed only through `take(_:note:)`, which follows `RequestLifecycle` (tests of
+    /// this module may set it to build fixtures).
+    public internal(set) var state: State
     public var approved: Bool
     public var receivedAt: Date
     public var startedAt: Date?
@@ -103,7 +119,7 @@ public struct ErasureRequest: Sendable, Hashable, Codable {
     /// Which worker holds it, and until when; nil when nobody does.
     public var lease: Lease?
 
-    public init(id: String, subjectPseudonym: String, subject: ErasureSubject, source: String,
+    public init(id: String, subjectPseudonym: String, subject: ErasureSubject, source: Channel,
                 reason: String?, receivedAt: Date, dueAt: Date?, policies: [PolicyReference]) {
         self.id = id
         self.subjectPseudonym = subjectPseudonym
@@ -118,6 +134,16 @@ public struct ErasureRequest: Sendable, Hashable, Codable {
         self.rules = []
         self.attempts = 0
     }
+
+    /// Moves the request to the state `event` leads to, with `note` as its note (nil
+    /// clears it). Throws, changing nothing, when the lifecycle has no such step.
+    public mutating func take(_ event: RequestLifecycle.Event, note: String? = nil) throws(RequestLifecycle.InvalidTransition) {
+        state = try RequestLifecycle.next(state, on: event)
+        self.note = note
+    }
+
+    /// Whether the request still waits for work or for a person.
+    public var isOpen: Bool { state != .done }
 
     /// A new request id: time-ordered, random, and free of personal data.
     public static func newID(at date: Date = Date()) -> String {
@@ -179,16 +205,16 @@ public struct RequestLifecycle: Sendable {
 
     public static func next(_ state: ErasureRequest.State, on event: Event) throws(InvalidTransition) -> ErasureRequest.State {
         switch (state, event) {
-        case (.received, .holdFound), (.needsApproval, .holdFound), (.failed, .holdFound): return .held
-        case (.held, .holdFound): return .held
+        case (.received, .holdFound), (.needsApproval, .holdFound), (.failed, .holdFound), (.running, .holdFound),
+             (.held, .holdFound):
+            return .held
         case (.held, .holdLifted): return .received
-        case (.received, .overLimit): return .needsApproval
-        case (.needsApproval, .overLimit): return .needsApproval
+        case (.received, .overLimit), (.needsApproval, .overLimit): return .needsApproval
         case (.needsApproval, .approved): return .received
         case (.received, .approved), (.held, .approved), (.failed, .approved): return state
         case (.received, .start), (.running, .start): return .running
         case (.running, .finish): return .done
-        case (.running, .fail), (.received, .fail): return .failed
+        case (.running, .fail), (.received, .fail), (.held, .fail), (.needsApproval, .fail), (.failed, .fail): return .failed
         case (.failed, .retry): return .received
         default: throw InvalidTransition(from: state, event: event)
         }

@@ -99,7 +99,7 @@ public struct EventRefusal: Error, Sendable, Hashable, CustomStringConvertible {
 extension IntakeRefusal {
     /// The record of a refused event, for `StateStore.saveRefusal`: its code, field and
     /// message (with the position), and nothing from the event.
-    public init(_ refusal: EventRefusal, channel: String, at date: Date) {
+    public init(_ refusal: EventRefusal, channel: Channel, at date: Date) {
         self.init(at: date, channel: channel, code: refusal.code, field: refusal.field, message: refusal.description)
     }
 }

@@ -7,7 +7,7 @@ public struct Receipt: Sendable, Hashable, Codable {
         public var policy: String
         public var ruleIndex: Int
         public var namespace: String
-        public var action: String
+        public var action: ActionKind
         public var matched: Int
         public var deleted: Int
         /// Anonymized documents, or documents the user was pulled from.
@@ -15,16 +15,14 @@ public struct Receipt: Sendable, Hashable, Codable {
         public var retained: Int
         public var retainReason: String?
         public var retainedUntil: Date?
-        /// `passed`, `failed` or `not-applicable` (retain).
-        public var verification: String
+        public var verification: Verification
         public var remaining: Int?
     }
 
     public var requestId: String
     public var subjectPseudonym: String
-    public var source: String
-    /// `completed` or `failed`.
-    public var outcome: String
+    public var source: Channel
+    public var outcome: Outcome
     public var receivedAt: Date
     public var startedAt: Date?
     public var finishedAt: Date
@@ -38,7 +36,7 @@ public struct Receipt: Sendable, Hashable, Codable {
         requestId = request.id
         subjectPseudonym = request.subjectPseudonym
         source = request.source
-        outcome = request.state == .done ? "completed" : "failed"
+        outcome = request.state == .done ? .completed : .failed
         receivedAt = request.receivedAt
         startedAt = request.startedAt
         self.finishedAt = finishedAt
@@ -47,17 +45,16 @@ public struct Receipt: Sendable, Hashable, Codable {
         letheVersion = LetheVersion.current
         note = request.note
         rules = request.rules.map { progress in
-            let verification: String = switch progress.stage {
-            case .verified: progress.action == "retain" ? "not-applicable" : "passed"
-            case .verificationFailed: "failed"
-            default: "not-run"
-            }
-            return Rule(
+            Rule(
                 policy: progress.policy, ruleIndex: progress.ruleIndex, namespace: progress.namespace,
                 action: progress.action, matched: progress.matched, deleted: progress.deleted,
                 modified: progress.modified, retained: progress.retained, retainReason: progress.retainReason,
-                retainedUntil: progress.retainedUntil, verification: verification, remaining: progress.remaining
+                retainedUntil: progress.retainedUntil, verification: progress.verification, remaining: progress.remaining
             )
         }
     }
+}
+
+extension Receipt.Rule {
+    public var counts: RuleCounts { RuleCounts(matched: matched, deleted: deleted, modified: modified, retained: retained) }
 }

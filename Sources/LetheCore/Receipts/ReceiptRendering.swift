@@ -13,7 +13,7 @@ extension Receipt {
     public var text: String {
         let iso = ISO8601DateFormatter()
         var lines = [
-            "Receipt for request \(requestId): \(outcome)",
+            "Receipt for request \(requestId): \(outcome.rawValue)",
             "  user (pseudonym)  \(subjectPseudonym)",
             "  received          \(iso.string(from: receivedAt))" + (dueAt.map { "   due \(iso.string(from: $0))" } ?? ""),
             "  finished          \(iso.string(from: finishedAt))",
@@ -30,14 +30,16 @@ extension Receipt {
 extension Receipt.Rule {
     var summary: String {
         let iso = ISO8601DateFormatter()
-        let head = "\(policy) #\(ruleIndex + 1) \(action) \(namespace): matched \(matched)"
-        let outcome: String = switch action {
-        case "delete": ", deleted \(deleted)"
-        case "anonymize": ", anonymized \(modified)"
-        case "pull": ", pulled from \(modified)"
-        default: ", retained \(retained): \(retainReason ?? "")" + (retainedUntil.map { " (until \(iso.string(from: $0)))" } ?? "")
+        let head = "\(policy) #\(ruleIndex + 1) \(action.rawValue) \(namespace): matched \(matched)"
+        var outcome = ", " + counts.effect(of: action)
+        if action == .retain {
+            outcome += ": \(retainReason ?? "")" + (retainedUntil.map { " (until \(iso.string(from: $0)))" } ?? "")
         }
-        let check = verification == "failed" ? " — VERIFICATION FAILED, \(remaining ?? 0) left" : (verification == "passed" ? ", verified" : "")
+        let check = switch verification {
+        case .failed: " — VERIFICATION FAILED, \(remaining ?? 0) left"
+        case .passed: ", verified"
+        case .notApplicable, .notRun: ""
+        }
         return head + outcome + check
     }
 }
@@ -49,11 +51,11 @@ extension Receipt {
         var lines = [
             "# Certificate of erasure",
             "",
-            "Request `\(requestId)`: **\(outcome)**.",
+            "Request `\(requestId)`: **\(outcome.rawValue)**.",
             "",
             "| | |", "| --- | --- |",
             "| User (keyed pseudonym) | `\(subjectPseudonym)` |",
-            "| Channel | \(source) |",
+            "| Channel | \(source.rawValue) |",
             "| Received | \(iso.string(from: receivedAt)) |",
             "| Due | \(dueAt.map(iso.string(from:)) ?? "-") |",
             "| Started | \(startedAt.map(iso.string(from:)) ?? "-") |",
@@ -66,7 +68,7 @@ extension Receipt {
         ]
         for rule in rules {
             let retained = rule.retained == 0 ? "0" : "\(rule.retained): \(rule.retainReason ?? "")" + (rule.retainedUntil.map { " (until \(iso.string(from: $0)))" } ?? "")
-            lines.append("| \(rule.policy) | #\(rule.ruleIndex + 1) | \(rule.namespace) | \(rule.action) | \(rule.matched) | \(rule.deleted) | \(rule.modified) | \(retained) | \(rule.verification)\(rule.remaining.map { $0 > 0 ? " (\($0) left)" : "" } ?? "") |")
+            lines.append("| \(rule.policy) | #\(rule.ruleIndex + 1) | \(rule.namespace) | \(rule.action.rawValue) | \(rule.matched) | \(rule.deleted) | \(rule.modified) | \(retained) | \(rule.verification.rawValue)\(rule.remaining.map { $0 > 0 ? " (\($0) left)" : "" } ?? "") |")
         }
         if let note { lines += ["", "Note: \(note)"] }
         lines += ["", Self.statement(outcome)]
@@ -81,14 +83,14 @@ extension Receipt {
                 .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
         }
         let facts: [(String, String)] = [
-            ("Request", requestId), ("Outcome", outcome), ("User (keyed pseudonym)", subjectPseudonym), ("Channel", source),
+            ("Request", requestId), ("Outcome", outcome.rawValue), ("User (keyed pseudonym)", subjectPseudonym), ("Channel", source.rawValue),
             ("Received", iso.string(from: receivedAt)), ("Due", dueAt.map(iso.string(from:)) ?? "-"),
             ("Started", startedAt.map(iso.string(from:)) ?? "-"), ("Finished", iso.string(from: finishedAt)),
             ("Policies", policies.map { "\($0.name) (\($0.fingerprint))" }.joined(separator: ", ")), ("Lethe", letheVersion),
         ]
         let rows = rules.map { rule in
             let retained = rule.retained == 0 ? "0" : "\(rule.retained): \(rule.retainReason ?? "")" + (rule.retainedUntil.map { " (until \(iso.string(from: $0)))" } ?? "")
-            return "<tr><td>\(e(rule.policy)) #\(rule.ruleIndex + 1)</td><td>\(e(rule.namespace))</td><td>\(e(rule.action))</td><td class=n>\(rule.matched)</td><td class=n>\(rule.deleted)</td><td class=n>\(rule.modified)</td><td>\(e(retained))</td><td class=\"v \(e(rule.verification))\">\(e(rule.verification))</td></tr>"
+            return "<tr><td>\(e(rule.policy)) #\(rule.ruleIndex + 1)</td><td>\(e(rule.namespace))</td><td>\(e(rule.action.rawValue))</td><td class=n>\(rule.matched)</td><td class=n>\(rule.deleted)</td><td class=n>\(rule.modified)</td><td>\(e(retained))</td><td class=\"v \(e(rule.verification.rawValue))\">\(e(rule.verification.rawValue))</td></tr>"
         }.joined(separator: "\n")
         return """
         <!doctype html>
@@ -114,8 +116,8 @@ extension Receipt {
         """
     }
 
-    static func statement(_ outcome: String) -> String {
-        outcome == "completed"
+    static func statement(_ outcome: Outcome) -> String {
+        outcome == .completed
             ? "Every rule of the policies listed was carried out for this user and verified afterwards: no document that the policies say must be deleted, anonymized or pulled still matches. Retained documents are kept for the reason stated. This certificate holds no personal data."
             : "This request did not complete: see the verification column and the note. This certificate holds no personal data."
     }

@@ -59,7 +59,7 @@ extension ComplianceReport {
                     sweep.finishedAt = whole(sweep.finishedAt)
                     return sweep
                 }
-                .sorted { ($0.startedAt, $0.kind) < ($1.startedAt, $1.kind) },
+                .sorted { ($0.startedAt, $0.kind.rawValue) < ($1.startedAt, $1.kind.rawValue) },
             policies: policyVersions(policies, period: period, requests: lines),
             days: days(period: period, requests: lines, refusals: refusedInPeriod),
             requests: lines
@@ -110,9 +110,9 @@ extension ComplianceReport {
     }
 
     private static func refusalCounts(_ refusals: [RefusedIntake]) -> [RefusalCount] {
-        var counts: [String: [String: Int]] = [:]
+        var counts: [Channel: [String: Int]] = [:]
         for refusal in refusals { counts[refusal.channel, default: [:]][refusal.reasonCode, default: 0] += 1 }
-        return counts.keys.sorted().flatMap { channel in
+        return counts.keys.sorted { $0.rawValue < $1.rawValue }.flatMap { channel in
             counts[channel]!.keys.sorted().map { code in
                 RefusalCount(channel: channel, reasonCode: code, count: counts[channel]![code]!)
             }
@@ -210,8 +210,8 @@ extension ComplianceReport {
                     requests: 0, verificationFailures: 0)
                 entry.deleted += rule.deleted
                 entry.retained += rule.retained
-                if rule.action == "pull" { entry.pulled += rule.modified } else { entry.anonymized += rule.modified }
-                if rule.verification == "failed" { entry.verificationFailures += 1 }
+                if rule.action == .pull { entry.pulled += rule.modified } else { entry.anonymized += rule.modified }
+                if rule.verification == .failed { entry.verificationFailures += 1 }
                 namespaces[rule.namespace] = entry
                 namespaceRequests[rule.namespace, default: []].insert(receipt.requestId)
 
@@ -230,8 +230,8 @@ extension ComplianceReport {
 
         return DocumentActivity(
             receipts: counted.count,
-            completedReceipts: counted.filter { $0.outcome == "completed" }.count,
-            failedReceipts: counted.filter { $0.outcome != "completed" }.count,
+            completedReceipts: counted.filter { $0.outcome == .completed }.count,
+            failedReceipts: counted.filter { $0.outcome != .completed }.count,
             namespaces: namespaces.values.sorted { $0.namespace < $1.namespace },
             retained: retained.values.sorted { ($0.namespace, $0.policy, $0.reason) < ($1.namespace, $1.policy, $1.reason) }
         )

@@ -127,7 +127,7 @@ public struct OutcomeCounts: Sendable, Hashable, Codable {
 
 /// Refusals at intake with the same channel and code.
 public struct RefusalCount: Sendable, Hashable, Codable {
-    public var channel: String
+    public var channel: Channel
     public var reasonCode: String
     public var count: Int
 }
@@ -278,7 +278,7 @@ public struct RequestLine: Sendable, Hashable, Codable {
     public var state: ErasureRequest.State
     public var outcome: ReportOutcome
     /// `cli`, `inbox`, `http`.
-    public var source: String
+    public var source: Channel
     public var receivedAt: Date
     public var dueAt: Date?
     public var finishedAt: Date?

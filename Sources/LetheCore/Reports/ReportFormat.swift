@@ -71,7 +71,7 @@ extension ComplianceReport {
                 line.dueAt.map(ReportText.iso) ?? "",
                 line.finishedAt.map(ReportText.iso) ?? "",
                 line.state.rawValue,
-                ReportText.csv(line.source),
+                ReportText.csv(line.source.rawValue),
                 line.timeToComplete.map(ReportText.hours) ?? "",
                 line.timeToComplete.map { String($0.seconds) } ?? "",
                 line.overdue ? "yes" : "no",

@@ -56,7 +56,7 @@ struct ReportHTML {
         if !report.refusals.isEmpty {
             out += "<h3>Refused at intake</h3>\n"
             out += table(["Channel", "Reason code", "Events"], numeric: [2],
-                         report.refusals.map { [e($0.channel), code($0.reasonCode), "\($0.count)"] })
+                         report.refusals.map { [e($0.channel.rawValue), code($0.reasonCode), "\($0.count)"] })
         }
         if !report.notes.isEmpty {
             out += "<h3>Why requests failed, are held or wait</h3>\n"
@@ -129,7 +129,7 @@ struct ReportHTML {
         guard !report.sweeps.isEmpty else { return "<p>No sweep ran in the period.</p>\n" }
         return table(["Started", "Finished", "Kind", "Mode", "Documents", "Per collection"], numeric: [4], report.sweeps.map { sweep in
             [
-                ReportText.minute(sweep.startedAt), ReportText.minute(sweep.finishedAt), e(sweep.kind),
+                ReportText.minute(sweep.startedAt), ReportText.minute(sweep.finishedAt), e(sweep.kind.rawValue),
                 sweep.dryRun ? "dry run (nothing changed)" : "applied", "\(sweep.total)",
                 sweep.perNamespace.keys.sorted().map { "\(code($0)): \(sweep.perNamespace[$0]!)" }.joined(separator: "<br>"),
             ]
@@ -152,7 +152,7 @@ struct ReportHTML {
                      numeric: [6], report.requests.map { line in
             [
                 code(line.id), ReportText.minute(line.receivedAt), line.dueAt.map(ReportText.minute) ?? "",
-                line.finishedAt.map(ReportText.minute) ?? "", e(line.state.rawValue), e(line.source),
+                line.finishedAt.map(ReportText.minute) ?? "", e(line.state.rawValue), e(line.source.rawValue),
                 line.timeToComplete.map { "\(ReportText.humane($0)) <small>(\(ReportText.hours($0)) h)</small>" } ?? "",
                 line.overdue ? "<strong class=\"bad\">yes</strong>" : "no",
                 line.policies.map { "\(e($0.name)) <code>\(e($0.fingerprint))</code>" }.joined(separator: "<br>"),

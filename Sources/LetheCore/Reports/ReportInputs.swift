@@ -22,12 +22,11 @@ public struct PolicyHistoryEntry: Sendable, Hashable, Codable {
 /// why, as a stable code. Never the event, never the message (which may quote it).
 public struct RefusedIntake: Sendable, Hashable, Codable {
     public var at: Date
-    /// `inbox`, `http`, `cli`.
-    public var channel: String
+    public var channel: Channel
     /// A stable code: `not-plain-id`, `missing-field`...
     public var reasonCode: String
 
-    public init(at: Date, channel: String, reasonCode: String) {
+    public init(at: Date, channel: Channel, reasonCode: String) {
         self.at = at
         self.channel = channel
         self.reasonCode = reasonCode
@@ -44,14 +43,13 @@ public struct RefusedIntake: Sendable, Hashable, Codable {
 public struct SweepSummary: Sendable, Hashable, Codable {
     public var startedAt: Date
     public var finishedAt: Date
-    /// `retention`, `orphans` or `retained-due`.
-    public var kind: String
+    public var kind: SweepKind
     /// A dry run counts and changes nothing; `perNamespace` then holds what it would remove.
     public var dryRun: Bool
     /// `database.collection` to documents removed (or, dry, that would be).
     public var perNamespace: [String: Int]
 
-    public init(startedAt: Date, finishedAt: Date, kind: String, dryRun: Bool, perNamespace: [String: Int]) {
+    public init(startedAt: Date, finishedAt: Date, kind: SweepKind, dryRun: Bool, perNamespace: [String: Int]) {
         self.startedAt = startedAt
         self.finishedAt = finishedAt
         self.kind = kind

@@ -26,7 +26,7 @@ struct ReportMarkdown {
             + [["**received (requests)**", "**\(report.outcomes.received)**"]])
         if !report.refusals.isEmpty {
             out += ["", "Refused at intake, by channel and reason:", ""]
-            out += table(["Channel", "Reason code", "Events"], report.refusals.map { [text($0.channel), text($0.reasonCode), "\($0.count)"] })
+            out += table(["Channel", "Reason code", "Events"], report.refusals.map { [text($0.channel.rawValue), text($0.reasonCode), "\($0.count)"] })
         }
         if !report.notes.isEmpty {
             out += ["", "Why requests failed, are held or wait:", ""]
@@ -91,7 +91,7 @@ struct ReportMarkdown {
         if report.sweeps.isEmpty { return out + ["No sweep ran in the period."] }
         out += table(["Started", "Finished", "Kind", "Mode", "Documents", "Per collection"], report.sweeps.map { sweep in
             [
-                ReportText.minute(sweep.startedAt), ReportText.minute(sweep.finishedAt), text(sweep.kind),
+                ReportText.minute(sweep.startedAt), ReportText.minute(sweep.finishedAt), text(sweep.kind.rawValue),
                 sweep.dryRun ? "dry run (nothing changed)" : "applied", "\(sweep.total)",
                 sweep.perNamespace.keys.sorted().map { "\(code($0)): \(sweep.perNamespace[$0]!)" }.joined(separator: ", "),
             ]
@@ -128,7 +128,7 @@ struct ReportMarkdown {
                      report.requests.map { line in
             [
                 code(line.id), ReportText.minute(line.receivedAt), line.dueAt.map(ReportText.minute) ?? "",
-                line.finishedAt.map(ReportText.minute) ?? "", line.state.rawValue, text(line.source),
+                line.finishedAt.map(ReportText.minute) ?? "", line.state.rawValue, text(line.source.rawValue),
                 line.timeToComplete.map { "\(ReportText.humane($0)) (\(ReportText.hours($0)) h)" } ?? "",
                 line.overdue ? "**yes**" : "no", text(ReportText.policies(line.policies)),
             ]

@@ -33,12 +33,15 @@ public protocol DataStore: Sendable {
         _ namespace: Namespace, filter: BSONDocument, projection: BSONDocument, batchSize: Int,
         _ body: @Sendable ([BSONDocument]) async throws -> Void
     ) async throws
-    /// Runs an aggregation pipeline and hands its results over in batches of at most
-    /// `batchSize`.
-    func forEachResult(
-        _ namespace: Namespace, pipeline: [BSONDocument], batchSize: Int,
-        _ body: @Sendable ([BSONDocument]) async throws -> Void
-    ) async throws
+    /// How many matching documents hold each distinct value at `path` (an array's
+    /// whole value is one key), or nil when this store cannot group that faithfully
+    /// (the caller then reads the documents). About one line per user.
+    func groupCounts(_ namespace: Namespace, filter: BSONDocument, by path: String, batchSize: Int) async throws -> [(key: BSON, documents: Int)]?
+    /// The documents with these `_id`s (`projection`'s fields), at most `ids.count`.
+    func documents(_ namespace: Namespace, ids: [BSON], projection: BSONDocument) async throws -> [BSONDocument]
+    /// The filters that together select the documents with these `_id`s: as few as
+    /// the store serves exactly.
+    func idFilters(_ ids: [BSON]) -> [BSONDocument]
     /// Sends every update as one unordered bulk write (one round trip per
     /// server batch limit, not per update).
     func bulkUpdate(_ namespace: Namespace, _ updates: [UpdateStatement]) async throws -> WriteCounts

@@ -10,7 +10,7 @@ public struct QueueWorker: Sendable {
     public struct Options: Sendable {
         /// This worker's name in leases. Default: host name and process id.
         public var owner: String
-        /// How long a lease lasts without renewal; each rule's progress renews it.
+        /// How long a lease lasts without renewal; the batch renews it as it goes.
         /// Default 10 minutes.
         public var leaseDuration: Duration
         /// Requests claimed and erased together: one write per rule serves them all.
@@ -38,7 +38,7 @@ public struct QueueWorker: Sendable {
         public var leftClaimable: Set<String> = []
         public var leasesLost = 0
         /// Documents changed (deleted, anonymized, pulled) or retained, by action.
-        public var documents: [String: Int] = [:]
+        public var documents: [ActionKind: Int] = [:]
 
         public var processed: Int { states.values.reduce(0, +) }
         public func count(_ state: ErasureRequest.State) -> Int { states[state] ?? 0 }
@@ -92,31 +92,32 @@ public struct QueueWorker: Sendable {
     }
 
     /// Runs every ready request once, then returns. `shouldStop` is checked between
-    /// requests, so a shutdown finishes the request in hand and takes no new one.
+    /// batches, so a shutdown finishes the batch in hand and takes no new one.
     public func drain(shouldStop: @Sendable () -> Bool = { false }) async throws -> Summary {
         var summary = Summary()
-        let leasing = LeaseRenewingStateStore(base: engine.state, owner: options.owner, duration: options.leaseDuration)
-        let leasedEngine = engine.with(state: leasing)
+        let terms = LeaseTerms(owner: options.owner, duration: options.leaseDuration)
+        let eraser = engine.eraser(lease: terms)
         while !shouldStop() {
             let now = Date()
             // What this pass has looked at and left claimable is not taken again; done,
             // failed or waiting requests no claim finds anyway, so the list stays short
             // however long the backlog.
             let claimed = try await engine.state.claimBatch(
-                owner: options.owner, until: now.addingTimeInterval(options.leaseDuration.seconds),
-                limit: options.requestsPerBatch, excluding: Array(summary.leftClaimable), now: now
+                terms.lease(at: now), limit: options.requestsPerBatch, excluding: Array(summary.leftClaimable), now: now
             )
             guard !claimed.isEmpty else { break }
             let ids = claimed.map(\.id)
             do {
-                let processed = try await leasedEngine.processBatch(claimed)
+                let processed = try await eraser.run(claimed)
                 for request in processed {
                     summary.record(request.id, request.state)
                     guard request.finishedAt != nil else { continue }
-                    for rule in request.rules { summary.documents[rule.action, default: 0] += rule.deleted + rule.modified + rule.retained }
+                    for rule in request.rules { summary.documents[rule.action, default: 0] += rule.counts.affected(by: rule.action) }
                 }
-                // A finished batch gave its leases back with its last save.
-                try await engine.state.releaseAll(requestIds: processed.filter { $0.lease != nil }.map(\.id), owner: options.owner)
+                // The batch gave its leases back with its last save; what it did not save
+                // (a request already done when claimed) still carries the claim's.
+                let unreleased = processed.filter { $0.lease != nil }.map(\.id)
+                if !unreleased.isEmpty { try await engine.state.releaseAll(requestIds: unreleased, owner: options.owner) }
             } catch let lost as LeaseLost {
                 summary.leasesLost += 1
                 for id in ids { summary.record(id, .running) }
@@ -129,70 +130,5 @@ public struct QueueWorker: Sendable {
             }
         }
         return summary
-    }
-}
-
-/// Renews the worker's leases as the engine records progress: with every save, and
-/// with a batch's checkpoints once a third of the lease has passed (one command for the
-/// whole batch, not one per request and rule).
-struct LeaseRenewingStateStore: ForwardingStateStore {
-    let base: any StateStore
-    let owner: String
-    let duration: Duration
-    private let lastRenewal = LastRenewal()
-
-    init(base: any StateStore, owner: String, duration: Duration) {
-        self.base = base
-        self.owner = owner
-        self.duration = duration
-    }
-
-    func save(_ request: ErasureRequest) async throws {
-        var renewed = request
-        renewed.lease = Lease(owner: owner, expiresAt: Date().addingTimeInterval(duration.seconds))
-        try await base.save(renewed)
-    }
-
-    func saveAll(_ requests: [ErasureRequest], releasingLeases: Bool) async throws {
-        let now = Date()
-        let expiry = now.addingTimeInterval(duration.seconds)
-        try await base.saveAll(requests.map { request in
-            var renewed = request
-            renewed.lease = Lease(owner: owner, expiresAt: expiry)
-            return renewed
-        }, releasingLeases: releasingLeases)
-        lastRenewal.set(now)
-    }
-
-    func markStarted(requestIds: [String], lease: Lease?) async throws {
-        let now = Date()
-        try await base.markStarted(requestIds: requestIds, lease: Lease(owner: owner, expiresAt: now.addingTimeInterval(duration.seconds)))
-        lastRenewal.set(now)
-    }
-
-    func saveCheckpoint(_ checkpoint: BatchCheckpoint) async throws {
-        try await base.saveCheckpoint(checkpoint)
-        let now = Date()
-        if now.timeIntervalSince(lastRenewal.get()) > duration.seconds / 3 {
-            try await base.renewLeases(requestIds: checkpoint.requestIds, owner: owner, until: now.addingTimeInterval(duration.seconds))
-            lastRenewal.set(now)
-        }
-    }
-}
-
-/// When the leases were last extended (shared by the copies of the store).
-private final class LastRenewal: @unchecked Sendable {
-    // @unchecked: guarded by the lock.
-    private let lock = NSLock()
-    private var date = Date()
-
-    func get() -> Date { lock.withLock { date } }
-    func set(_ newValue: Date) { lock.withLock { date = newValue } }
-}
-
-extension Duration {
-    var seconds: TimeInterval {
-        let (s, attoseconds) = components
-        return TimeInterval(s) + TimeInterval(attoseconds) / 1e18
     }
 }

@@ -1,9 +1,10 @@
 import Foundation
+import LetheCore
 
 /// Takes in raw deletion events (JSON: one event, an array, or JSON Lines) from a
 /// channel and records each as a request, durably, before returning.
 public protocol EventIntake: Sendable {
-    func receive(_ body: [UInt8], channel: String) async throws -> IntakeSummary
+    func receive(_ body: [UInt8], channel: Channel) async throws -> IntakeSummary
 }
 
 /// What became of each event of one delivery. No personal data: request ids, codes,

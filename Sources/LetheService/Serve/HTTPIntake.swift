@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import LetheCore
 import Logging
 import NIOCore
 
@@ -54,12 +55,12 @@ public enum HTTPIntake {
                 body: body
             ) {
             case .refused(let reason):
-                context.logger.notice("event delivery refused", metadata: ["lethe.reason": .string(reason)])
+                context.logger.notice("event delivery refused", metadata: [LogKey.reason: .string(reason)])
                 return json(.unauthorized, ["error": reason])
             case .accepted:
                 break
             }
-            let summary = try await intake.receive(body, channel: "http")
+            let summary = try await intake.receive(body, channel: .http)
             let status: HTTPResponse.Status = summary.accepted.isEmpty && !summary.refused.isEmpty ? .badRequest : .accepted
             return encode(status, summary)
         }

@@ -26,7 +26,7 @@ public struct InboxConsumer: Sendable {
         while true {
             let documents = try await collection.find([:], options: FindOptions(sort: ["_id": 1], limit: batchSize, batchSize: batchSize)).toArray()
             guard !documents.isEmpty else { break }
-            let summary = try await intake.receive(documents: documents, channel: "inbox")
+            let summary = try await intake.receive(documents: documents, channel: .inbox)
             total.add(IntakeCounts(summary))
             let ids = documents.compactMap { $0["_id"] }
             try await collection.deleteMany(["_id": ["$in": .array(ids)]])
@@ -38,5 +38,5 @@ public struct InboxConsumer: Sendable {
 
 /// Takes in events that arrive as BSON documents (the inbox).
 public protocol DocumentIntake: Sendable {
-    func receive(documents: [BSONDocument], channel: String) async throws -> IntakeSummary
+    func receive(documents: [BSONDocument], channel: Channel) async throws -> IntakeSummary
 }

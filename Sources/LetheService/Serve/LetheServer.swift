@@ -26,8 +26,8 @@ public enum LetheServer {
         public var sweepSchedules: [CronSchedule]
         /// When to run the orphan sweep (UTC); its requests go to the worker. Default: none.
         public var orphanSweepSchedules: [CronSchedule]
-        /// The orphan sweep's limits. Default: `ErasureEngine.OrphanOptions()`.
-        public var orphanOptions: ErasureEngine.OrphanOptions
+        /// The orphan sweep's limits. Default: `OrphanSweeper.Options()`.
+        public var orphanOptions: OrphanSweeper.Options
         /// The HTTP intake; nil to run without it. Default nil.
         public var http: HTTPIntake.Options?
         public var worker: QueueWorker.Options
@@ -35,7 +35,7 @@ public enum LetheServer {
         public var concurrency: Int
 
         public init(pollInterval: Duration = .seconds(5), changeStreams: ChangeStreamMode = .auto, sweepSchedules: [CronSchedule] = [],
-                    orphanSweepSchedules: [CronSchedule] = [], orphanOptions: ErasureEngine.OrphanOptions = .init(),
+                    orphanSweepSchedules: [CronSchedule] = [], orphanOptions: OrphanSweeper.Options = .init(),
                     http: HTTPIntake.Options? = nil, worker: QueueWorker.Options = .init(), concurrency: Int = 1) {
             self.pollInterval = pollInterval
             self.changeStreams = changeStreams
@@ -151,7 +151,7 @@ struct SweepService: Service {
     let engine: ErasureEngine
     let schedules: [CronSchedule]
     let orphanSchedules: [CronSchedule]
-    let orphanOptions: ErasureEngine.OrphanOptions
+    let orphanOptions: OrphanSweeper.Options
     let metrics: ServiceMetrics
     let logger: Logger
 
@@ -168,24 +168,24 @@ struct SweepService: Service {
             }
             if nextRetention == next {
                 do {
-                    let report = try await engine.sweep(dryRun: false)
+                    let report = try await engine.retentionSweeper.sweep(dryRun: false)
                     metrics.recordSweep()
-                    logger.info("scheduled sweep done", metadata: ["lethe.documents": .stringConvertible(report.rules.reduce(0) { $0 + $1.deleted + $1.modified })])
+                    logger.info("scheduled sweep done", metadata: [LogKey.documents: .stringConvertible(report.documentsChanged)])
                 } catch {
                     metrics.recordError()
-                    logger.error("scheduled sweep failed", metadata: ["lethe.reason": .string("\(error)")])
+                    logger.error("scheduled sweep failed", metadata: [LogKey.reason: .string("\(error)")])
                 }
             }
             if nextOrphans == next {
                 do {
-                    let report = try await engine.sweepOrphans(dryRun: false, options: orphanOptions)
+                    let report = try await engine.orphanSweeper.sweep(dryRun: false, options: orphanOptions)
                     metrics.recordSweep()
-                    logger.info("scheduled orphan sweep done", metadata: ["lethe.requested": .stringConvertible(report.orphans?.requested ?? 0)])
+                    logger.info("scheduled orphan sweep done", metadata: [LogKey.requested: .stringConvertible(report.orphans?.requested ?? 0)])
                 } catch {
                     // A refusal (an empty users collection, too many orphans) needs a person;
                     // the message says what to check, and nothing was changed.
                     metrics.recordError()
-                    logger.error("scheduled orphan sweep failed", metadata: ["lethe.reason": .string("\(error)")])
+                    logger.error("scheduled orphan sweep failed", metadata: [LogKey.reason: .string("\(error)")])
                 }
             }
         }
@@ -197,7 +197,7 @@ struct CountingIntake: EventIntake {
     let base: any EventIntake
     let metrics: ServiceMetrics
 
-    func receive(_ body: [UInt8], channel: String) async throws -> IntakeSummary {
+    func receive(_ body: [UInt8], channel: Channel) async throws -> IntakeSummary {
         let summary = try await base.receive(body, channel: channel)
         metrics.record(IntakeCounts(summary))
         return summary

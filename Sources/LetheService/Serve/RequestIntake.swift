@@ -15,18 +15,18 @@ public struct RequestIntake: EventIntake, DocumentIntake {
         self.parser = parser
     }
 
-    public func receive(_ body: [UInt8], channel: String) async throws -> IntakeSummary {
+    public func receive(_ body: [UInt8], channel: Channel) async throws -> IntakeSummary {
         try await take(parser.parse(json: Data(body)), channel: channel)
     }
 
-    public func receive(documents: [BSONDocument], channel: String) async throws -> IntakeSummary {
+    public func receive(documents: [BSONDocument], channel: Channel) async throws -> IntakeSummary {
         try await take(documents.map(parser.parse(document:)), channel: channel)
     }
 
-    func take(_ parsed: [ParsedEvent], channel: String) async throws -> IntakeSummary {
+    func take(_ parsed: [ParsedEvent], channel: Channel) async throws -> IntakeSummary {
         var summary = IntakeSummary()
         var refusals: [IntakeRefusal] = []
-        var arrivals: [ErasureEngine.Arrival] = []
+        var arrivals: [RequestAdmission.Arrival] = []
         var positions: [Int] = []
         let now = Date()
         for (position, item) in parsed.enumerated() {
@@ -43,10 +43,10 @@ public struct RequestIntake: EventIntake, DocumentIntake {
                 positions.append(position)
             }
         }
-        for (result, position) in zip(try await engine.receiveAll(arrivals), positions) {
+        for (result, position) in zip(try await engine.admission.receiveAll(arrivals), positions) {
             switch result {
-            case .success(let received):
-                summary.accepted.append(.init(requestId: received.request.id, duplicate: !received.isNew))
+            case .success(let admitted):
+                summary.accepted.append(.init(requestId: admitted.request.id, duplicate: !admitted.isNew))
             case .failure(let error):
                 // The ids are plain but do not fit a policy's idType (an ObjectId policy
                 // and a non-hex id): refused, like any other bad event.

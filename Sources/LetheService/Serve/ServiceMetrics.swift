@@ -22,7 +22,7 @@ public final class ServiceMetrics: Sendable {
 
     public func record(_ summary: QueueWorker.Summary) {
         counters.withLockedValue { counters in
-            for (action, count) in summary.documents { counters.documents[action, default: 0] += count }
+            for (action, count) in summary.documents { counters.documents[action.rawValue, default: 0] += count }
         }
     }
 

@@ -1,4 +1,5 @@
 import BSON
+import Foundation
 import LetheCore
 import MongoKit
 
@@ -45,11 +46,41 @@ public struct MongoDataStore: DataStore {
         try await collection(namespace).find(filter, options: FindOptions(projection: projection, batchSize: batchSize)).forEachBatch(body)
     }
 
-    public func forEachResult(
-        _ namespace: Namespace, pipeline: [BSONDocument], batchSize: Int,
-        _ body: @Sendable ([BSONDocument]) async throws -> Void
-    ) async throws {
-        try await collection(namespace).aggregate(pipeline, options: AggregateOptions(batchSize: batchSize)).forEachBatch(body)
+    /// A `$group` on the path. Not asked when the filter holds an ObjectId: on the
+    /// test server an aggregation's `$match` on ObjectIds finds nothing
+    /// (docs/test-server.md), where MongoDB matches them as a query does. Nil then,
+    /// and the caller reads the documents instead.
+    public func groupCounts(_ namespace: Namespace, filter: BSONDocument, by path: String, batchSize: Int) async throws -> [(key: BSON, documents: Int)]? {
+        guard !Self.holdsObjectId(.document(filter)) else { return nil }
+        let pipeline: [BSONDocument] = [["$match": .document(filter)], ["$group": ["_id": .string("$" + path), "n": ["$sum": 1]]]]
+        let groups = GroupCollector()
+        try await collection(namespace).aggregate(pipeline, options: AggregateOptions(batchSize: batchSize)).forEachBatch { results in
+            groups.add(results.compactMap { group in group["n"]?.intValue.map { (key: group["_id"] ?? .null, documents: $0) } })
+        }
+        return groups.value
+    }
+
+    public func documents(_ namespace: Namespace, ids: [BSON], projection: BSONDocument) async throws -> [BSONDocument] {
+        var found: [BSONDocument] = []
+        for filter in idFilters(ids) {
+            found += try await collection(namespace).find(filter, options: FindOptions(projection: projection, batchSize: ids.count)).toArray()
+        }
+        return found
+    }
+
+    /// One `$in` per BSON type. MongoDB takes mixed types in one `$in`; the test server
+    /// matches only some of them (docs/test-server.md).
+    public func idFilters(_ ids: [BSON]) -> [BSONDocument] {
+        Dictionary(grouping: ids, by: \.typeByte).sorted { $0.key < $1.key }.map { ["_id": ["$in": .array($0.value)]] }
+    }
+
+    static func holdsObjectId(_ value: BSON) -> Bool {
+        switch value {
+        case .objectId: true
+        case .array(let values): values.contains(where: holdsObjectId)
+        case .document(let document): document.values.contains(where: holdsObjectId)
+        default: false
+        }
     }
 
     public func bulkUpdate(_ namespace: Namespace, _ updates: [UpdateStatement]) async throws -> WriteCounts {
@@ -59,4 +90,13 @@ public struct MongoDataStore: DataStore {
         )
         return WriteCounts(matched: result.matchedCount, modified: result.modifiedCount)
     }
+}
+
+/// Groups gathered from an aggregation's batches.
+private final class GroupCollector: @unchecked Sendable {
+    // @unchecked: guarded by the lock.
+    private let lock = NSLock()
+    private var groups: [(key: BSON, documents: Int)] = []
+    func add(_ more: [(key: BSON, documents: Int)]) { lock.withLock { groups += more } }
+    var value: [(key: BSON, documents: Int)] { lock.withLock { groups } }
 }

@@ -85,7 +85,7 @@ public struct RunReport: Sendable, Hashable, Codable {
         waiting = summary.count(.held) + summary.count(.needsApproval)
         eventsAccepted = intake.new
         eventsRefused = intake.refused
-        documents = summary.documents
+        documents = Dictionary(uniqueKeysWithValues: summary.documents.map { ($0.key.rawValue, $0.value) })
     }
 }
 

@@ -49,16 +49,12 @@ extension MongoStateStore {
             due += Self.retainedDocuments(inGroup: entry, dueBy: cutoff)
             if due.count >= limit { return due }
         }
-        let legacy = try await retained.find(filter, options: FindOptions(sort: ["dueAtMilliseconds": 1], limit: limit - due.count)).toArray()
-        return due + legacy.flatMap { Self.retainedDocuments(inGroup: Self.group(legacy: $0), dueBy: cutoff) }
+        return due
     }
 
     /// Removes the documents whose `then` has been applied: an entry left empty goes,
     /// one with documents due later is rewritten to hold only those.
     public func forgetRetained(_ entries: [RetainedDocument]) async throws {
-        // Entries of the ledger have string ids; those of the old per-document one, ObjectIds.
-        let legacyIds = entries.compactMap(\.ledgerId).filter { $0.stringValue == nil }
-        if !legacyIds.isEmpty { try await retained.deleteMany(["_id": ["$in": .array(legacyIds)]]) }
         var forgotten: [String: Set<BSON>] = [:]
         for entry in entries { if let id = entry.ledgerId?.stringValue { forgotten[id, default: []].insert(entry.documentId) } }
         guard !forgotten.isEmpty else { return }
@@ -96,14 +92,6 @@ extension MongoStateStore {
                                     dueAt: BSONDatetime(millisecondsSinceEpoch: due).date, token: entry["token"]?.stringValue,
                                     ledgerId: ledgerId)
         }
-    }
-
-    /// An entry of the old per-document ledger, as an entry of one document.
-    static func group(legacy document: BSONDocument) -> BSONDocument {
-        var group = document
-        group["documentIds"] = .array(document["documentId"].map { [$0] } ?? [])
-        group["documentDueAtMilliseconds"] = .array(document["dueAtMilliseconds"].map { [$0] } ?? [])
-        return group
     }
 
     /// What one ledger entry is about.

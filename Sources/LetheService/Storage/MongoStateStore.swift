@@ -6,7 +6,7 @@ import MongoKit
 /// Lethe's own records in the state database (default `lethe`):
 /// `requests` (open and finished requests with per-rule progress), `receipts`,
 /// `holds` (legal holds) and `settings` (the subject-pseudonym key).
-public struct MongoStateStore: StateStore {
+public struct MongoStateStore: RequestQueue, RecordStore, HoldStore, RetainedLedger, CheckpointStore, OrphanCandidateStore, SubjectKeySource {
     public struct Options: Sendable {
         /// The state database. Default "lethe".
         public var database: String
@@ -38,8 +38,6 @@ public struct MongoStateStore: StateStore {
     var audit: MongoCollection { database.collection("audit") }
     /// The retained-documents ledger: one entry per request, rule and up to 2,500 documents.
     var retainedGroups: MongoCollection { database.collection("retainedGroups") }
-    /// The ledger as earlier versions kept it, one entry per document: still swept.
-    var retained: MongoCollection { database.collection("retained") }
     var batches: MongoCollection { database.collection("batches") }
     var orphans: MongoCollection { database.collection("orphans") }
 
@@ -48,7 +46,7 @@ public struct MongoStateStore: StateStore {
         try await requests.createIndex(["subjectPseudonym": 1, "state": 1])
         try await requests.createIndex(["state": 1, "receivedAt": 1])
         try await requests.createIndex([Self.availableAt: 1])
-        try await giveQueueKeys()
+        try await recordSchemaVersion()
         try await holds.createIndex(["subjectPseudonym": 1])
         // One request per event: sparse, so requests without a key (the CLI's) do not collide.
         try await requests.createIndex(["dedupeKey": 1], options: IndexOptions(unique: true, sparse: true))
@@ -58,6 +56,20 @@ public struct MongoStateStore: StateStore {
         try await retainedGroups.createIndex(["dueAtMilliseconds": 1])
         try await batches.createIndex(["requestIds": 1])
         try await orphans.createIndex(["subjectPseudonym": 1], options: IndexOptions(unique: true))
+    }
+
+    /// The shape of the records this version writes. Recorded in `settings` at every
+    /// start, so that a later version finds where a migration has to begin; a state
+    /// database written by a newer version is refused rather than misread.
+    public static let schemaVersion = 1
+
+    func recordSchemaVersion() async throws {
+        let id: BSON = "schema"
+        if let stored = try await settings.findOne(["_id": id])?["version"]?.intValue {
+            guard stored <= Self.schemaVersion else { throw StateSchemaTooNew(found: stored, supported: Self.schemaVersion, database: options.database) }
+            if stored == Self.schemaVersion { return }
+        }
+        try await settings.bulkWrite([.replaceOne(filter: ["_id": id], replacement: ["_id": id, "version": .int32(Int32(Self.schemaVersion))], upsert: true)])
     }
 
     public func subjectKey() async throws -> SecretKey {
@@ -100,9 +112,8 @@ public struct MongoStateStore: StateStore {
     /// its lease's expiry while leased, else when it was received (or now, if that is
     /// later); `never` once it is done, failed or waiting for approval. A claim is then
     /// one range on one index, where a filter on the state and the lease needed an `$or`
-    /// that no server serves from one index (and nx-27017 answers by reading every
-    /// request: docs/benchmarks.md). Every request has the key, so the index's null
-    /// entries are exactly the requests an older version stored without it.
+    /// that no server serves from one index (the test server answers it by reading
+    /// every request: docs/benchmarks.md).
     static let availableAt = "availableAtMilliseconds"
     static let never = Int64.max
 
@@ -117,38 +128,10 @@ public struct MongoStateStore: StateStore {
         ["lease.expiresAtMilliseconds": .int64(expiresAtMilliseconds), availableAt: .int64(expiresAtMilliseconds)]
     }
 
-    /// Requests stored by a version without the queue key get it. Run at every start
-    /// (one lookup of the index's null entries when there are none), so requests an
-    /// older worker stores during a rolling upgrade are taken in at the next start.
-    func giveQueueKeys() async throws {
-        let legacy: BSONDocument = [Self.availableAt: .null]
-        guard try await requests.findOne(legacy, options: FindOptions(projection: ["_id": 1])) != nil else { return }
-        let claimable = BSON.array(ErasureRequest.State.allCases.filter(\.isClaimable).map { .string($0.rawValue) })
-        try await requests.updateMany([Self.availableAt: .null, "state": ["$nin": claimable]], ["$set": [Self.availableAt: .int64(Self.never)]])
-        try await requests.updateMany([Self.availableAt: .null, "lease": .null], ["$set": [Self.availableAt: .int64(0)]])
-        // Leased ones (an older worker at work): free when the lease ends.
-        let leased = try await requests.find(legacy, options: FindOptions(projection: ["lease": 1])).toArray()
-        let models: [WriteModel] = leased.compactMap { document -> WriteModel? in
-            guard let id = document["_id"], let expiry = document.value(atPath: "lease.expiresAtMilliseconds") else { return nil }
-            return .updateOne(filter: ["_id": id, Self.availableAt: .null], update: ["$set": [Self.availableAt: expiry]])
-        }
-        if !models.isEmpty { try await requests.bulkWrite(models, ordered: false) }
-    }
-
-    /// Replaces the stored request. A leased request is saved only while its lease is
-    /// still ours: a worker whose lease expired and was taken over stops here.
-    public func save(_ request: ErasureRequest) async throws {
-        var filter: BSONDocument = ["_id": .string(request.id)]
-        if let lease = request.lease { filter["lease.owner"] = .string(lease.owner) }
-        let result = try await requests.bulkWrite([.replaceOne(filter: filter, replacement: try stored(request), upsert: request.lease == nil)])
-        if request.lease != nil, result.matchedCount == 0 { throw LeaseLost(requestId: request.id) }
-    }
-
+    /// Replaces the stored requests in one round trip. A leased request is saved only
+    /// while its lease is still its owner's: a worker whose lease expired and was taken
+    /// over stops here (`LeaseLost`).
     public func saveAll(_ batch: [ErasureRequest], releasingLeases: Bool) async throws {
-        guard batch.count > 1 || releasingLeases else {
-            if let only = batch.first { try await save(only) }
-            return
-        }
         guard !batch.isEmpty else { return }
         let models: [WriteModel] = try batch.map { request in
             var filter: BSONDocument = ["_id": .string(request.id)]
@@ -217,8 +200,8 @@ public struct MongoStateStore: StateStore {
         return try await batches.find(["requestIds": ["$in": .array(requestIds.map { .string($0) })]]).toArray().map { document in
             var decodable = document
             decodable["id"] = document["_id"]
-            // Keyed by rule as saved above; an array as an earlier version saved it.
-            if case .document(let keyed)? = document["applied"] { decodable["applied"] = .array(keyed.values) }
+            // Keyed by rule, as saved above.
+            decodable["applied"] = .array(document["applied"]?.documentValue?.values ?? [])
             var checkpoint = try BSONCodable.decode(BatchCheckpoint.self, from: decodable)
             checkpoint.applied.sort { $0.rule < $1.rule }
             return checkpoint
@@ -229,14 +212,13 @@ public struct MongoStateStore: StateStore {
         try await batches.deleteOne(["_id": .string(id)])
     }
 
-    public func renewLeases(requestIds: [String], owner: String, until expiry: Date) async throws {
+    public func renewLeases(requestIds: [String], to lease: Lease) async throws {
         guard !requestIds.isEmpty else { return }
-        let ms = Lease(owner: owner, expiresAt: expiry).expiresAtMilliseconds
         let result = try await requests.updateMany(
-            ["_id": ["$in": .array(requestIds.map { .string($0) })], "lease.owner": .string(owner)],
-            ["$set": .document(Self.leaseExtended(to: ms))]
+            ["_id": ["$in": .array(requestIds.map { .string($0) })], "lease.owner": .string(lease.owner)],
+            ["$set": .document(Self.leaseExtended(to: lease.expiresAtMilliseconds))]
         )
-        if result.matchedCount < requestIds.count { throw try await leaseLost(among: requestIds, owner: owner) }
+        if result.matchedCount < requestIds.count { throw try await leaseLost(among: requestIds, owner: lease.owner) }
     }
 
     public func saveReceipts(_ batch: [Receipt]) async throws {
@@ -248,22 +230,26 @@ public struct MongoStateStore: StateStore {
         try await receipts.bulkWrite(models, ordered: false)
     }
 
-    public func heldSubjects(among pseudonyms: [String]) async throws -> Set<String> {
-        guard !pseudonyms.isEmpty else { return [] }
+    public func holds(among pseudonyms: [String]) async throws -> [String: String] {
+        guard !pseudonyms.isEmpty else { return [:] }
         let found = try await holds.find(
             ["subjectPseudonym": ["$in": .array(pseudonyms.map { .string($0) })]],
-            options: FindOptions(projection: ["subjectPseudonym": 1])
+            options: FindOptions(projection: ["subjectPseudonym": 1], sort: ["createdAt": 1])
         ).toArray()
-        return Set(found.compactMap { $0["subjectPseudonym"]?.stringValue })
+        var holds: [String: String] = [:]
+        for hold in found {
+            guard let pseudonym = hold["subjectPseudonym"]?.stringValue, let id = hold["_id"]?.stringValue else { continue }
+            if holds[pseudonym] == nil { holds[pseudonym] = id }
+        }
+        return holds
     }
 
-    public func claimBatch(owner: String, until expiry: Date, limit: Int, excluding: [String], now: Date) async throws -> [ErasureRequest] {
+    public func claimBatch(_ lease: Lease, limit: Int, excluding: [String], now: Date) async throws -> [ErasureRequest] {
         var ready: BSONDocument = [Self.availableAt: ["$lte": .int64(BSONDatetime(now).millisecondsSinceEpoch)]]
         if !excluding.isEmpty { ready["_id"] = ["$nin": .array(excluding.map { .string($0) })] }
         // Take those still free in one update, marked with a token of this claim, then
         // read back exactly the ones this claim won. Losing every candidate to another
         // worker is not "no work": look again while there were candidates.
-        let lease = Lease(owner: owner, expiresAt: expiry)
         let leaseDocument = try BSONCodable.encode(lease)
         for _ in 0..<8 {
             // Both reads in one reply each (the default first batch is 101 documents).
@@ -342,12 +328,6 @@ public struct MongoStateStore: StateStore {
         try await requests.updateMany(ours, ["$unset": ["lease": "", "claim": ""]])
     }
 
-    public func saveRefusal(_ refusal: IntakeRefusal) async throws {
-        var document: BSONDocument = ["_id": .string(refusal.id)]
-        for (key, value) in try BSONCodable.encode(refusal) { document.append(key, value) }
-        try await refusals.insertOne(document)
-    }
-
     public func orphanCandidates(subjectPseudonyms: [String]) async throws -> [String: Date] {
         var seen: [String: Date] = [:]
         for chunk in stride(from: 0, to: subjectPseudonyms.count, by: 1_000).map({ subjectPseudonyms[$0..<min($0 + 1_000, subjectPseudonyms.count)] }) {
@@ -407,18 +387,8 @@ public struct MongoStateStore: StateStore {
             .map { try BSONCodable.decode(IntakeRefusal.self, from: $0) }
     }
 
-    public func saveReceipt(_ receipt: Receipt) async throws {
-        var document: BSONDocument = ["_id": .string(receipt.requestId)]
-        for (key, value) in try BSONCodable.encode(receipt) { document.append(key, value) }
-        try await receipts.bulkWrite([.replaceOne(filter: ["_id": .string(receipt.requestId)], replacement: document, upsert: true)])
-    }
-
     public func receipt(requestId: String) async throws -> Receipt? {
         try await receipts.findOne(["_id": .string(requestId)]).map { try BSONCodable.decode(Receipt.self, from: $0) }
-    }
-
-    public func activeHold(subjectPseudonym: String) async throws -> LegalHold? {
-        try await holds.findOne(["subjectPseudonym": .string(subjectPseudonym)]).map { try BSONCodable.decode(LegalHold.self, from: $0) }
     }
 
     public func addHold(_ hold: LegalHold) async throws {
@@ -434,5 +404,16 @@ public struct MongoStateStore: StateStore {
 
     public func removeHold(id: String) async throws -> Bool {
         try await holds.deleteOne(["_id": .string(id)]).deletedCount == 1
+    }
+}
+
+/// The state database was written by a newer Lethe: reading it with this one could
+/// misread its records.
+public struct StateSchemaTooNew: Error, Sendable, CustomStringConvertible {
+    public let found: Int
+    public let supported: Int
+    public let database: String
+    public var description: String {
+        "the state database '\(database)' holds records of schema version \(found), newer than this Lethe reads (\(supported)); run the newer Lethe, or point --state-db at another database"
     }
 }

@@ -30,14 +30,17 @@ public struct RetainedDocument: Sendable, Hashable {
     }
 }
 
-extension ErasureEngine {
+/// The retained documents whose `then` has fallen due: part of the retention sweep.
+struct RetainedDue: Sendable {
+    let engine: ErasureEngine
+
     /// Applies `then` to retained documents that have fallen due, in batches; with
     /// `dryRun`, only counts them. One sweep line per rule.
-    func sweepRetainedDue(at now: Date, dryRun: Bool) async throws -> [SweepReport.Rule] {
+    func apply(at now: Date, dryRun: Bool) async throws -> [SweepReport.Rule] {
         var lines: [String: SweepReport.Rule] = [:]
         var seen = Set<String>()
         while true {
-            let due = try await state.dueRetained(at: now, limit: options.batchSize)
+            let due = try await engine.state.dueRetained(at: now, limit: engine.options.batchSize)
             guard !due.isEmpty else { break }
             // Each pass must make progress: an entry seen twice was not forgotten, and
             // looping on it would apply `then` again and again. (One document may be in
@@ -50,16 +53,16 @@ extension ErasureEngine {
             var done: [RetainedDocument] = []
             for group in Dictionary(grouping: due, by: { "\($0.policy)#\($0.ruleIndex)" }).values {
                 let first = group[0]
-                guard let policy = policies.first(where: { $0.name == first.policy }),
+                guard let policy = engine.policies.first(where: { $0.name == first.policy }),
                       let rule = policy.rules.first(where: { $0.index == first.ruleIndex }),
                       case .retain(let retention) = rule.action, let then = retention.then else {
                     // The policy no longer says what to do: keep the entries for a human.
-                    logger.warning("retained documents fell due under a rule that no longer has `then`", metadata: [LogKey.policy: .string(first.policy)])
+                    engine.logger.warning("retained documents fell due under a rule that no longer has `then`", metadata: [LogKey.policy: .string(first.policy)])
                     continue
                 }
                 var line = lines["\(first.policy)#\(first.ruleIndex)"] ?? SweepReport.Rule(
                     policy: first.policy, ruleIndex: first.ruleIndex, namespace: first.namespace.description,
-                    action: "then-\(then.name)", matched: 0, deleted: 0, modified: 0
+                    action: .then(then.kind)
                 )
                 line.matched += group.count
                 if !dryRun {
@@ -71,15 +74,9 @@ extension ErasureEngine {
                 lines["\(first.policy)#\(first.ruleIndex)"] = line
             }
             if dryRun || done.isEmpty { break }
-            try await state.forgetRetained(done)
+            try await engine.state.forgetRetained(done)
         }
         return lines.values.sorted { ($0.policy, $0.ruleIndex) < ($1.policy, $1.ruleIndex) }
-    }
-
-    /// Ids split by BSON type: one `$in` per type. MongoDB takes mixed types in one
-    /// `$in`; the test server updates only some of them (docs/test-server.md).
-    static func byType(_ ids: [BSON]) -> [[BSON]] {
-        Dictionary(grouping: ids, by: \.typeByte).sorted { $0.key < $1.key }.map(\.value)
     }
 
     private func applyThen(_ then: RuleAction, to group: [RetainedDocument]) async throws -> (deleted: Int, modified: Int) {
@@ -87,8 +84,8 @@ extension ErasureEngine {
         switch then {
         case .delete:
             var deleted = 0
-            for ids in Self.byType(group.map(\.documentId)) {
-                deleted += try await retrying { try await data.deleteMany(namespace, filter: ["_id": ["$in": .array(ids)]]) }
+            for filter in engine.data.idFilters(group.map(\.documentId)) {
+                deleted += try await engine.retrying { try await engine.data.deleteMany(namespace, filter: filter) }
             }
             return (deleted, 0)
         case .anonymize(let anonymization):
@@ -96,19 +93,18 @@ extension ErasureEngine {
             var updates: [UpdateStatement] = []
             for (token, documents) in Dictionary(grouping: group, by: { $0.token ?? "" }) {
                 let plan = RuleStatement.anonymizePlan(anonymization, token: token.isEmpty ? nil : token)
-                for sameType in Self.byType(documents.map(\.documentId)) {
-                    let ids: BSONDocument = ["_id": ["$in": .array(sameType)]]
+                for ids in engine.data.idFilters(documents.map(\.documentId)) {
                     if anonymization.hash.isEmpty {
                         updates.append(UpdateStatement(filter: ids, update: plan.update, many: true))
-                    } else if let anonymizer {
+                    } else if let anonymizer = engine.anonymizer {
                         var projection: BSONDocument = ["_id": 1]
                         for field in anonymization.hash { projection[String(field.prefix { $0 != "." })] = 1 }
-                        try await data.forEachBatch(namespace, filter: ids, projection: projection, batchSize: options.streamingBatchSize) { docs in
+                        try await engine.data.forEachBatch(namespace, filter: ids, projection: projection, batchSize: engine.options.streamingBatchSize) { docs in
                             let perDocument: [UpdateStatement] = docs.compactMap { doc in
                                 guard let id = doc["_id"], let update = RuleStatement.hashUpdate(for: doc, fields: anonymization.hash, set: plan.set, unset: anonymization.unset, anonymizer: anonymizer) else { return nil }
                                 return UpdateStatement(filter: ["_id": id], update: update)
                             }
-                            if !perDocument.isEmpty { _ = try await data.bulkUpdate(namespace, perDocument) }
+                            if !perDocument.isEmpty { _ = try await engine.data.bulkUpdate(namespace, perDocument) }
                         }
                     } else {
                         throw EngineError.keyMissing(policy: group[0].policy)
@@ -116,7 +112,7 @@ extension ErasureEngine {
                 }
             }
             let counts = updates.isEmpty ? WriteCounts(matched: group.count, modified: group.count)
-                : try await retrying { try await data.bulkUpdate(namespace, updates) }
+                : try await engine.retrying { try await engine.data.bulkUpdate(namespace, updates) }
             return (0, counts.modified)
         case .pull, .retain:
             // The loader refuses these as `then` of a retained document (a pull needs

@@ -11,8 +11,10 @@ import Foundation
 /// `distinct` or `$group` keeps to what every server does alike: `distinct` answers in
 /// one reply of at most 16 MB, and `$group` neither flattens arrays (`members`) nor
 /// reaches into arrays of documents (`authors.id`) the way a query's match does.
-extension ErasureEngine {
-    public struct OrphanOptions: Sendable {
+public struct OrphanSweeper: Sendable {
+    let engine: ErasureEngine
+
+    public struct Options: Sendable {
         /// Refuse when more orphan ids than this are found. Default 100.
         public var maxOrphans: Int
         /// Refuse when the orphans are more than this share (0 to 1) of the linked
@@ -28,18 +30,16 @@ extension ErasureEngine {
         }
     }
 
-    /// The request source, audit channel and dedupe-key prefix of orphan requests.
-    public static let orphanSource = "orphan-sweep"
 
     /// Finds the orphans of every policy with `users`, and (unless `dryRun`) records a
     /// request for each one first seen at least the grace period ago. The requests
     /// are carried out by the queue worker like any other. Throws `OrphanSweepError`
     /// before recording anything when a users collection is empty or lacks its field,
     /// or when the orphans cross a limit; a dry run reports the limit instead.
-    public func sweepOrphans(dryRun: Bool, options: OrphanOptions = OrphanOptions(),
+    public func sweep(dryRun: Bool, options: Options = Options(),
                              progress: @Sendable (SweepReport.Rule) -> Void = { _ in }) async throws -> SweepReport {
-        let started = now()
-        let withUsers = policies.filter { $0.users != nil }
+        let started = engine.now()
+        let withUsers = engine.policies.filter { $0.users != nil }
         guard !withUsers.isEmpty else { throw OrphanSweepError.noUsersConfigured }
         try await checkUsersCollections(withUsers)
 
@@ -70,11 +70,11 @@ extension ErasureEngine {
                 refused += 1
             }
         }
-        let key = SubjectPseudonymizer(key: try await state.subjectKey())
+        let key = SubjectPseudonymizer(key: try await engine.state.subjectKey())
         let pseudonyms = subjects.mapValues { key.pseudonym(for: $0) }
-        let dedupeKeys = pseudonyms.mapValues { "\(Self.orphanSource):\($0)" }
-        let known = try await state.requests(dedupeKeys: Array(dedupeKeys.values))
-        let open = try await state.openRequests(subjectPseudonyms: Array(pseudonyms.values))
+        let dedupeKeys = pseudonyms.mapValues { "\(Channel.orphanSweep.rawValue):\($0)" }
+        let known = try await engine.state.requests(dedupeKeys: Array(dedupeKeys.values))
+        let open = try await engine.state.openRequests(subjectPseudonyms: Array(pseudonyms.values))
         let fresh = subjects.keys.filter { known[dedupeKeys[$0]!] == nil && open[pseudonyms[$0]!] == nil }.sorted()
 
         var counts = SweepReport.Orphans(linked: linkedUsers, orphans: fresh.count, waiting: 0,
@@ -82,8 +82,8 @@ extension ErasureEngine {
         if !options.allowMany, let limit = Self.limitCrossed(orphans: fresh.count, linked: linkedUsers, options: options) {
             counts.refusal = limit
             if !dryRun {
-                try await state.appendAudit([AuditEntry(
-                    at: now(), event: .sweep, channel: Self.orphanSource, policies: withUsers.map { "\($0.name)@\($0.fingerprint)" },
+                try await engine.state.appendAudit([AuditEntry(
+                    at: engine.now(), event: .sweep, channel: .orphanSweep, policies: withUsers.map { "\($0.name)@\($0.fingerprint)" },
                     counts: ["linked": linkedUsers, "orphans": fresh.count], note: "orphans: refused, \(limit)"
                 )])
                 throw OrphanSweepError.tooMany(orphans: fresh.count, linked: linkedUsers, limit: limit)
@@ -93,63 +93,63 @@ extension ErasureEngine {
         // The grace period: a user created moments ago may have data before the app
         // has written their users document. Only orphans seen that long ago go ahead.
         let grace = withUsers.map(\.users!.effectiveGrace).max { $0.added(to: started) < $1.added(to: started) }!
-        let firstSeen = try await state.orphanCandidates(subjectPseudonyms: fresh.map { pseudonyms[$0]! })
+        let firstSeen = try await engine.state.orphanCandidates(subjectPseudonyms: fresh.map { pseudonyms[$0]! })
         let due = fresh.filter { text in firstSeen[pseudonyms[text]!].map { grace.added(to: $0) <= started } ?? false }
         counts.waiting = fresh.count - due.count
 
         // Per rule: the orphans it links to and their documents it covers.
         let freshTexts = Set(fresh)
-        var report = SweepReport(kind: "orphans", dryRun: dryRun, startedAt: started, finishedAt: started, rules: [])
+        var report = SweepReport(kind: .orphans, dryRun: dryRun, startedAt: started, finishedAt: started, rules: [])
         for (policy, rule, ids) in linkedByRule {
             let ruleOrphans = ids.filter { id in orphanIds.contains(id) && Self.text(of: id).map(freshTexts.contains) == true }
             let statement = RuleStatement(policy: policy, rule: rule, ids: [], token: nil)
             var line = SweepReport.Rule(
                 policy: policy.name, ruleIndex: rule.index, namespace: statement.namespace.description,
-                action: statement.actionName, matched: 0, deleted: 0, modified: 0,
+                action: SweepReport.Action(rule.action.kind),
                 users: Set(ruleOrphans.compactMap(Self.text(of:))).count
             )
-            for chunk in Self.chunks(Array(ruleOrphans), of: self.options.batchSize) {
+            for chunk in Self.chunks(Array(ruleOrphans), of: engine.options.batchSize) {
                 let filter = RuleStatement(policy: policy, rule: rule, ids: chunk, token: nil).matchFilter
-                line.matched += try await retrying { try await data.count(statement.namespace, filter: filter) }
+                line.matched += try await engine.retrying { try await engine.data.count(statement.namespace, filter: filter) }
             }
             report.rules.append(line)
             progress(line)
         }
 
         if !dryRun {
-            try await state.recordOrphanCandidates(fresh.map { pseudonyms[$0]! }, at: started)
+            try await engine.state.recordOrphanCandidates(fresh.map { pseudonyms[$0]! }, at: started)
             let arrivals = due.map {
-                Arrival(subject: subjects[$0]!, dedupeKey: dedupeKeys[$0]!, source: Self.orphanSource,
+                RequestAdmission.Arrival(subject: subjects[$0]!, dedupeKey: dedupeKeys[$0]!, source: .orphanSweep,
                         reason: "orphan sweep: the user's ids are linked from the data, but no users collection lists them")
             }
-            for chunk in Self.chunks(arrivals, of: self.options.batchSize) {
-                for result in try await receiveAll(chunk) {
+            for chunk in Self.chunks(arrivals, of: engine.options.batchSize) {
+                for result in try await engine.admission.receiveAll(chunk) {
                     switch result {
-                    case .success(let received): counts.requested += received.isNew ? 1 : 0
+                    case .success(let admitted): counts.requested += admitted.isNew ? 1 : 0
                     case .failure: counts.refused += 1
                     }
                 }
             }
         }
         report.orphans = counts
-        report.finishedAt = now()
-        try await state.saveSweep(report)
-        try await state.appendAudit([AuditEntry(
-            at: report.finishedAt, event: .sweep, channel: Self.orphanSource,
+        report.finishedAt = engine.now()
+        try await engine.state.saveSweep(report)
+        try await engine.state.appendAudit([AuditEntry(
+            at: report.finishedAt, event: .sweep, channel: .orphanSweep,
             policies: withUsers.map { "\($0.name)@\($0.fingerprint)" },
             counts: ["linked": counts.linked, "orphans": counts.orphans, "waiting": counts.waiting,
                      "alreadyRequested": counts.alreadyRequested, "requested": counts.requested, "refused": counts.refused],
             note: "orphans\(dryRun ? " (dry run)" : "")\(counts.refusal.map { ", would be refused: \($0)" } ?? "")"
         )])
-        logger.info("orphan sweep finished", metadata: [
+        engine.logger.info("orphan sweep finished", metadata: [
             LogKey.state: .string(dryRun ? "dry-run" : "applied"),
-            "lethe.orphans": .stringConvertible(counts.orphans), "lethe.requested": .stringConvertible(counts.requested),
+            LogKey.orphans: .stringConvertible(counts.orphans), LogKey.requested: .stringConvertible(counts.requested),
         ])
         return report
     }
 
     /// Why `orphans` out of `linked` ids is too many under `options`, or nil.
-    public static func limitCrossed(orphans: Int, linked: Int, options: OrphanOptions) -> String? {
+    public static func limitCrossed(orphans: Int, linked: Int, options: Options) -> String? {
         if orphans > options.maxOrphans {
             return "\(orphans) orphan id(s), more than the limit of \(options.maxOrphans)"
         }
@@ -170,9 +170,9 @@ extension ErasureEngine {
     private func checkUsersCollections(_ withUsers: [Policy]) async throws {
         for policy in withUsers {
             let (namespace, users) = (policy.usersNamespace!, policy.users!)
-            let total = try await retrying { try await data.count(namespace, filter: [:]) }
+            let total = try await engine.retrying { try await engine.data.count(namespace, filter: [:]) }
             guard total > 0 else { throw OrphanSweepError.usersCollectionEmpty(policy: policy.name, namespace: namespace) }
-            let withField = try await retrying { try await data.count(namespace, filter: [users.field: ["$exists": true]]) }
+            let withField = try await engine.retrying { try await engine.data.count(namespace, filter: [users.field: ["$exists": true]]) }
             guard withField > 0 else {
                 throw OrphanSweepError.usersFieldMissing(policy: policy.name, namespace: namespace, field: users.field)
             }
@@ -191,9 +191,9 @@ extension ErasureEngine {
         for path in rule.match { projection[String(path.prefix { $0 != "." })] = 1 }
         let (paths, idType) = (rule.match, policy.subject.idType)
         let collected = IDCollector()
-        try await retrying {
+        try await engine.retrying {
             collected.reset()
-            try await data.forEachBatch(namespace, filter: filter, projection: projection, batchSize: options.batchSize) { documents in
+            try await engine.data.forEachBatch(namespace, filter: filter, projection: projection, batchSize: engine.options.batchSize) { documents in
                 collected.add(documents.flatMap { document in
                     paths.flatMap { document.values(atPath: $0) }.filter { Self.isID($0, of: idType) }
                 })
@@ -207,12 +207,12 @@ extension ErasureEngine {
     private func existingForms(of linked: Set<BSON>) async throws -> Set<BSON> {
         var existing = Set<BSON>()
         var sources: [(namespace: Namespace, paths: [String])] = []
-        for policy in policies {
+        for policy in engine.policies {
             guard let users = policy.users, let namespace = policy.usersNamespace else { continue }
             let paths = [users.field] + (users.identities.map { [$0] } ?? [])
             if !sources.contains(where: { $0.namespace == namespace && $0.paths == paths }) { sources.append((namespace, paths)) }
         }
-        for chunk in Self.chunks(Array(linked), of: options.batchSize) {
+        for chunk in Self.chunks(Array(linked), of: engine.options.batchSize) {
             let forms = Array(Set(chunk.flatMap(Self.forms(of:))))
             for source in sources {
                 // One `$in` per BSON type: mixed-type `$in` is where servers differ.
@@ -223,10 +223,10 @@ extension ErasureEngine {
                 for path in source.paths { projection[String(path.prefix { $0 != "." })] = 1 }
                 let found = IDCollector()
                 let paths = source.paths
-                try await retrying {
+                try await engine.retrying {
                     found.reset()
-                    try await data.forEachBatch(source.namespace, filter: ["$or": .array(clauses)], projection: projection,
-                                                batchSize: options.batchSize) { documents in
+                    try await engine.data.forEachBatch(source.namespace, filter: ["$or": .array(clauses)], projection: projection,
+                                                batchSize: engine.options.batchSize) { documents in
                         found.add(documents.flatMap { document in paths.flatMap { document.values(atPath: $0) } })
                     }
                 }
@@ -236,7 +236,7 @@ extension ErasureEngine {
         return existing
     }
 
-    /// Whether `value` can be a user id of `idType` in the data. Lethe's own tokens
+    /// Whether `value` can be a user id of `idType` in the engine.data. Lethe's own tokens
     /// and hashes are not: an anonymized document keeps them in its match field, and
     /// they belong to no users document by design.
     static func isID(_ value: BSON, of idType: SubjectIDType) -> Bool {
@@ -279,6 +279,12 @@ extension ErasureEngine {
             forms.insert(.string(uuid.uuidString))
         }
         return forms
+    }
+
+    /// Ids split by BSON type, one `$in` each: the users collection is asked one
+    /// question per type its ids could have.
+    static func byType(_ ids: [BSON]) -> [[BSON]] {
+        Dictionary(grouping: ids, by: \.typeByte).sorted { $0.key < $1.key }.map(\.value)
     }
 
     static func chunks<T>(_ items: [T], of size: Int) -> [[T]] {

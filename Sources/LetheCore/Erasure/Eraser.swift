@@ -1,0 +1,308 @@
+import BSON
+import Foundation
+import Logging
+
+/// The erasure pipeline: runs claimed requests as far as each can go (to `done`,
+/// `failed`, `held` or `needs-approval`). A single request is a batch of one.
+///
+/// Stages, in order: **admit** (restore an interrupted run's progress; holds; ids and
+/// rules still valid), **count and guard** (what each rule covers per request; the
+/// approval guard rail), **start**, **apply** each rule (one set-based write per rule
+/// for the whole batch, a checkpoint after each), **verify**, **finish** (receipts,
+/// audit, requests saved with their leases given back). Per rule, each request keeps
+/// its own exact counts.
+public struct Eraser: Sendable {
+    let engine: ErasureEngine
+    /// The worker's leases: every save is fenced by them, and they are renewed as the
+    /// batch goes. Nil for a caller that holds no lease (a test, a one-off run).
+    let lease: LeaseTerms?
+
+    var state: any StateStore { engine.state }
+
+    /// Runs the requests; returns them, in the same order, as they were left.
+    public func run(_ claimed: [ErasureRequest]) async throws -> [ErasureRequest] {
+        var batch = try await admit(claimed)
+        try await countAndGuard(&batch)
+        try await start(&batch)
+        do {
+            try await applyRules(&batch)
+            try await verify(&batch)
+        } catch let lost as LeaseLost {
+            throw lost
+        } catch {
+            try await stop(&batch, error: error)
+            return batch.requests
+        }
+        try await finish(&batch)
+        return batch.requests
+    }
+
+    /// Runs one request (a batch of one).
+    public func run(_ request: ErasureRequest) async throws -> ErasureRequest {
+        try await run([request])[0]
+    }
+
+    // MARK: Admit
+
+    func admit(_ claimed: [ErasureRequest]) async throws -> ErasureBatch {
+        var batch = ErasureBatch(claimed: claimed, at: engine.now())
+        let open = claimed.filter(\.isOpen)
+        batch.earlier = open.isEmpty ? [] : try await state.checkpoints(requestIds: open.map(\.id))
+        let holds = open.isEmpty ? [:] : try await state.holds(among: Array(Set(open.map(\.subjectPseudonym))))
+        for stored in claimed {
+            var request = stored
+            guard request.isOpen else {
+                batch.settled.append((request, stored.state))
+                continue
+            }
+            do {
+                if let member = try admitOne(&request, hold: holds[request.subjectPseudonym], earlier: batch.earlier) {
+                    batch.members.append(member)
+                } else {
+                    batch.settled.append((request, stored.state))
+                }
+            } catch {
+                try request.take(.fail, note: "\(error)")
+                batch.settled.append((request, stored.state))
+            }
+        }
+        return batch
+    }
+
+    /// The member `request` makes, or nil when it stops here (held, or failed with its
+    /// note set).
+    private func admitOne(_ request: inout ErasureRequest, hold: String?, earlier: [BatchCheckpoint]) throws -> BatchMember? {
+        guard let subject = request.subject?.subject else {
+            try request.take(.fail, note: EngineError.subjectMissing(request.id).description)
+            return nil
+        }
+        if let hold {
+            try request.take(.holdFound, note: RequestNotes.held(by: hold))
+            return nil
+        }
+        if request.state == .held { try request.take(.holdLifted) }
+        if request.state == .failed { try request.take(.retry) }
+        guard engine.rulesMatch(request) else {
+            try request.take(.fail, note: RequestNotes.policiesChanged(request))
+            return nil
+        }
+        if request.state == .running {
+            let rules = engine.policyRules
+            for checkpoint in earlier {
+                for position in checkpoint.restore(into: &request) {
+                    if case .retain(let retention) = rules[position].rule.action { request.rules[position].retainReason = retention.reason }
+                }
+            }
+        }
+        return BatchMember(request: request, subject: subject, ids: try engine.bindings(of: subject),
+                           token: engine.anonymizer?.token(for: subject))
+    }
+
+    // MARK: Count and guard
+
+    /// Counts what each pending rule covers per request (the receipts' figures, and
+    /// how writes are grouped), then holds back the requests over the guard rail.
+    func countAndGuard(_ batch: inout ErasureBatch) async throws {
+        var counted: [[String: RuleCount]] = []
+        for rule in engine.policyRules {
+            let pending = batch.members.filter { $0.isPending(rule) }
+            // Retained documents count for the receipt, not for the guard rail: they
+            // are counted while they are recorded, in one read.
+            guard !pending.isEmpty, !rule.rule.action.isRetain else {
+                counted.append([:])
+                continue
+            }
+            let statement = statement(rule, pending)
+            counted.append(try await attribute(statement, rule: rule, members: pending, filter: statement.pendingFilter))
+        }
+        batch.counted = counted
+        let limit = engine.documentLimit
+        for index in batch.members.indices.reversed() {
+            let request = batch.members[index].request
+            let total = engine.policyRules.reduce(0) { $0 + (counted[$1.position][request.id]?.documents ?? 0) }
+            guard request.startedAt == nil, total > limit, !request.approved else { continue }
+            let claimedAs = request.state
+            try batch.members[index].request.take(.overLimit, note: RequestNotes.waitingForApproval(requestId: request.id, documents: total, limit: limit))
+            batch.settle(memberAt: index, claimedAs: claimedAs)
+        }
+    }
+
+    // MARK: Start
+
+    /// Marks the members running (one command), saves the requests that stop here,
+    /// and audits both.
+    func start(_ batch: inout ErasureBatch) async throws {
+        let started = engine.now()
+        var entries: [AuditEntry] = batch.settled.compactMap { entry in
+            let request = entry.request
+            guard request.state != entry.claimedAs || request.state == .failed else { return nil }
+            switch request.state {
+            case .held: return AuditEntry.about(request, .held, at: started, note: request.note)
+            case .needsApproval: return AuditEntry.about(request, .needsApproval, at: started, note: request.note)
+            case .failed: return AuditEntry.about(request, .failed, at: started, note: request.note)
+            default: return nil
+            }
+        }
+        for index in batch.members.indices {
+            if batch.members[index].request.state == .needsApproval { try batch.members[index].request.take(.approved) }
+            try batch.members[index].request.take(.start)
+            batch.members[index].request.startedAt = batch.members[index].request.startedAt ?? started
+            batch.members[index].request.attempts += 1
+            let request = batch.members[index].request
+            entries.append(AuditEntry.about(request, .started, at: started, note: "attempt \(request.attempts), in a batch of \(batch.members.count)"))
+        }
+        let stopped = batch.settled.map(\.request).filter(\.isOpen)
+        if !stopped.isEmpty { try await state.saveAll(stopped.map(leased), releasingLeases: false) }
+        try await state.markStarted(requestIds: batch.members.map(\.id), lease: lease?.lease(at: started))
+        batch.leasesRenewedAt = started
+        try await state.appendAudit(entries)
+        batch.checkpoint = BatchCheckpoint(requestIds: batch.members.map(\.id), startedAt: started)
+    }
+
+    // MARK: Apply
+
+    func applyRules(_ batch: inout ErasureBatch) async throws {
+        for rule in engine.policyRules {
+            let pending = batch.members.filter { $0.isPending(rule) }
+            guard !pending.isEmpty else { continue }
+            let counts = try await apply(rule, to: pending, counted: batch.counted[rule.position])
+            for index in batch.members.indices where batch.members[index].isPending(rule) {
+                batch.members[index].request.rules[rule.position].record(counts[batch.members[index].id] ?? RuleCount(), of: rule.rule.action)
+            }
+            batch.checkpoint.record(rule: rule.position, of: batch.members.map(\.request))
+            try await state.saveCheckpoint(batch.checkpoint)
+            try await renewLeasesIfDue(&batch)
+        }
+    }
+
+    /// Extends the members' leases once a third of a lease has passed: one command for
+    /// the batch, not one per request and rule.
+    private func renewLeasesIfDue(_ batch: inout ErasureBatch) async throws {
+        guard let lease else { return }
+        let now = engine.now()
+        guard now.timeIntervalSince(batch.leasesRenewedAt) > lease.duration.timeInterval / 3 else { return }
+        try await state.renewLeases(requestIds: batch.members.map(\.id), to: lease.lease(at: now))
+        batch.leasesRenewedAt = now
+    }
+
+    // MARK: Verify
+
+    /// One read per rule for the whole batch: the documents still needing the action.
+    /// Leftovers are attributed to the requests whose ids they hold; a leftover that
+    /// holds none of them fails every request of the batch, so nothing is "verified"
+    /// while data the rule must change is there.
+    func verify(_ batch: inout ErasureBatch) async throws {
+        for rule in engine.policyRules {
+            var remaining: [String: Int] = [:]
+            if !rule.rule.action.isRetain {
+                let statement = statement(rule, batch.members)
+                let left = try await engine.retrying {
+                    try await engine.data.ids(statement.namespace, filter: statement.pendingFilter, limit: engine.options.verificationLimit)
+                }
+                if !left.isEmpty {
+                    remaining = try await leftovers(statement, rule: rule, members: batch.members, ids: left)
+                }
+            }
+            for index in batch.members.indices {
+                batch.members[index].request.rules[rule.position].verified(remaining: rule.rule.action.isRetain ? nil : remaining[batch.members[index].id] ?? 0)
+            }
+        }
+    }
+
+    // MARK: Finish
+
+    /// Concludes each member (done, or failed by its verification), stores receipts and
+    /// closing audit entries, and saves every request with its lease given back.
+    func finish(_ batch: inout ErasureBatch) async throws {
+        let finished = engine.now()
+        for index in batch.members.indices {
+            try batch.members[index].request.conclude(at: finished, verificationLimit: engine.options.verificationLimit)
+        }
+        let requests = batch.members.map(\.request)
+        if !requests.isEmpty { try await state.saveReceipts(requests.map { Receipt(request: $0, finishedAt: finished) }) }
+        try await state.appendAudit(requests.map { AuditEntry.closing($0, at: finished) })
+        try await saveAndRelease(&batch)
+        engine.logger.info("batch finished", metadata: [
+            LogKey.requests: .stringConvertible(batch.order.count),
+            LogKey.done: .stringConvertible(requests.filter { $0.state == .done }.count),
+        ])
+    }
+
+    /// After an error: the members fail with their progress kept (a rerun resumes).
+    func stop(_ batch: inout ErasureBatch, error: any Error) async throws {
+        let note = RequestNotes.stoppedByError(error)
+        for index in batch.members.indices { try batch.members[index].request.take(.fail, note: note) }
+        let at = engine.now()
+        try await state.appendAudit(batch.members.map { AuditEntry.closing($0.request, at: at) })
+        try await saveAndRelease(&batch)
+        engine.logger.error("batch stopped by an error", metadata: [LogKey.requests: .stringConvertible(batch.members.count), LogKey.reason: .string("\(error)")])
+    }
+
+    /// Saves every open or just-finished request, leases given back, then removes the
+    /// checkpoints it no longer needs.
+    private func saveAndRelease(_ batch: inout ErasureBatch) async throws {
+        let toSave = batch.members.map(\.request) + batch.settled.map(\.request).filter(\.isOpen)
+        if !toSave.isEmpty { try await state.saveAll(toSave.map(leased), releasingLeases: true) }
+        for index in batch.members.indices { batch.members[index].request.lease = nil }
+        for index in batch.settled.indices where batch.settled[index].request.isOpen { batch.settled[index].request.lease = nil }
+        let saved = Set(toSave.map(\.id))
+        for checkpoint in [batch.checkpoint] + batch.earlier
+        where !checkpoint.applied.isEmpty && checkpoint.requestIds.allSatisfy(saved.contains) {
+            try await state.removeCheckpoint(id: checkpoint.id)
+        }
+    }
+
+    /// `request` with this worker's lease, renewed now (nil without a lease).
+    private func leased(_ request: ErasureRequest) -> ErasureRequest {
+        var copy = request
+        copy.lease = lease?.lease(at: engine.now())
+        return copy
+    }
+
+    /// One statement of `rule` over the ids of every member given.
+    func statement(_ rule: PolicyRule, _ members: [BatchMember], token: String? = nil) -> RuleStatement {
+        var seen = Set<BSON>()
+        let ids = members.flatMap { $0.ids(for: rule) }.filter { seen.insert($0).inserted }
+        return RuleStatement(policy: rule.policy, rule: rule.rule, ids: ids, token: token)
+    }
+}
+
+extension RuleProgress {
+    /// Records what the rule did for one request: its counts, and that it is applied.
+    mutating func record(_ count: RuleCount, of action: RuleAction) {
+        matched = count.documents
+        planned = action.isRetain ? 0 : count.documents
+        switch action {
+        case .delete: deleted += count.documents
+        case .anonymize, .pull: modified += count.documents
+        case .retain(let retention):
+            retained = count.documents
+            retainReason = retention.reason
+            retainedUntil = count.dueAt
+        }
+        stage = .applied
+    }
+
+    /// Records the verification: `remaining` documents still need the action (nil for
+    /// a rule that changes nothing).
+    mutating func verified(remaining left: Int?) {
+        remaining = left
+        stage = (left ?? 0) == 0 ? .verified : .verificationFailed
+    }
+}
+
+extension ErasureRequest {
+    /// The verdict after verification: done (the raw ids and the operator's free text
+    /// go with the data), or failed with what is left where.
+    mutating func conclude(at date: Date, verificationLimit: Int) throws {
+        finishedAt = date
+        let failures = rules.filter { $0.stage == .verificationFailed }
+        if failures.isEmpty {
+            try take(.finish)
+            subject = nil
+            reason = nil
+        } else {
+            try take(.fail, note: RequestNotes.verificationFailed(failures, limit: verificationLimit))
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import BSON
+import Foundation
+
+/// One request of a batch, with everything that belongs to it while the batch runs.
+struct BatchMember: Sendable {
+    var request: ErasureRequest
+    let subject: ErasureSubject
+    /// The subject's ids typed as each policy says, in policy order.
+    let ids: [[BSON]]
+    /// The user's keyed token (for `pseudonymize`), when a key is configured.
+    let token: String?
+
+    var id: String { request.id }
+
+    func ids(for rule: PolicyRule) -> [BSON] { ids[rule.policyIndex] }
+
+    /// Whether `rule` still has to run for this request.
+    func isPending(_ rule: PolicyRule) -> Bool { request.rules[rule.position].stage == .pending }
+}
+
+/// What one rule covers for one request.
+struct RuleCount: Sendable, Hashable {
+    var documents = 0
+    /// With `until`: the latest date `then` falls due.
+    var dueAt: Date?
+
+    mutating func add(_ other: RuleCount) {
+        documents += other.documents
+        if let due = other.dueAt, due > (dueAt ?? .distantPast) { dueAt = due }
+    }
+}
+
+
+/// The requests a batch claimed, as the pipeline moves them along.
+struct ErasureBatch: Sendable {
+    /// The claimed requests' ids, in claim order: the order results come back in.
+    let order: [String]
+    /// Requests going ahead to the writes.
+    var members: [BatchMember] = []
+    /// Requests that stop before any write: held, over the guard rail, unusable, or
+    /// already done. With the state each was claimed in, so that only a change of
+    /// state is audited.
+    var settled: [(request: ErasureRequest, claimedAs: ErasureRequest.State)] = []
+    /// Checkpoints of earlier, interrupted runs of these requests.
+    var earlier: [BatchCheckpoint] = []
+    var checkpoint: BatchCheckpoint
+    /// Per rule (by position), the documents counted per request before writing.
+    var counted: [[String: RuleCount]] = []
+    /// When the members' leases were last extended.
+    var leasesRenewedAt: Date
+
+    init(claimed: [ErasureRequest], at date: Date) {
+        order = claimed.map(\.id)
+        checkpoint = BatchCheckpoint(requestIds: [], startedAt: date)
+        leasesRenewedAt = date
+    }
+
+    /// Every request, in claim order.
+    var requests: [ErasureRequest] {
+        var byId: [String: ErasureRequest] = [:]
+        for entry in settled { byId[entry.request.id] = entry.request }
+        for member in members { byId[member.id] = member.request }
+        return order.compactMap { byId[$0] }
+    }
+
+    /// Moves the member at `index` to the settled requests.
+    mutating func settle(memberAt index: Int, claimedAs state: ErasureRequest.State) {
+        let member = members.remove(at: index)
+        settled.append((member.request, state))
+    }
+}

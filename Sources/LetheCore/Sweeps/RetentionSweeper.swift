@@ -1,0 +1,57 @@
+import BSON
+import Foundation
+import Logging
+
+/// The retention sweep: every policy's `retention` rules at the sweep's start (documents
+/// older than the period deleted or anonymized, in bounded batches), then the `then`
+/// of retained documents whose time has come.
+public struct RetentionSweeper: Sendable {
+    let engine: ErasureEngine
+
+    /// Sweeps; with `dryRun`, only counts. `progress` hears each rule when it is done;
+    /// `batchDone`, each rule's documents written so far out of those matched, after
+    /// every bounded batch (for a progress bar: the sweeper itself draws nothing).
+    public func sweep(dryRun: Bool, progress: @Sendable (SweepReport.Rule) -> Void = { _ in },
+                      batchDone: @escaping @Sendable (SweepProgress) -> Void = { _ in }) async throws -> SweepReport {
+        let started = engine.now()
+        var report = SweepReport(kind: .retention, dryRun: dryRun, startedAt: started, finishedAt: started, rules: [])
+        for policy in engine.policies {
+            for retention in policy.retention {
+                let line = try await sweep(RuleStatement(policy: policy, retention: retention, now: started), dryRun: dryRun, batchDone: batchDone)
+                report.rules.append(line)
+                progress(line)
+            }
+        }
+        for line in try await RetainedDue(engine: engine).apply(at: started, dryRun: dryRun) {
+            report.rules.append(line)
+            progress(line)
+        }
+        report.finishedAt = engine.now()
+        try await engine.state.saveSweep(report)
+        try await engine.state.appendAudit([AuditEntry(
+            at: report.finishedAt, event: .sweep, channel: .sweep, policies: engine.policyLabels,
+            counts: ["matched": report.rules.reduce(0) { $0 + $1.matched }, "deleted": report.rules.reduce(0) { $0 + $1.deleted },
+                     "modified": report.rules.reduce(0) { $0 + $1.modified }],
+            note: "\(report.kind.rawValue)\(dryRun ? " (dry run)" : "")"
+        )])
+        engine.logger.info("sweep finished", metadata: [
+            LogKey.state: .string(dryRun ? "dry-run" : "applied"), LogKey.documents: .stringConvertible(report.documentsChanged),
+        ])
+        return report
+    }
+
+    /// One retention rule: counts what is past its period, then (unless dry) writes.
+    private func sweep(_ statement: RuleStatement, dryRun: Bool, batchDone: @escaping @Sendable (SweepProgress) -> Void) async throws -> SweepReport.Rule {
+        var line = SweepReport.Rule(policy: statement.policyName, ruleIndex: statement.rule.index, namespace: statement.namespace.description,
+                                    action: SweepReport.Action(statement.rule.action.kind))
+        line.matched = try await engine.retrying { try await engine.data.count(statement.namespace, filter: statement.pendingFilter) }
+        guard !dryRun, line.matched > 0 else { return line }
+        let (matched, name) = (line.matched, line)
+        batchDone(SweepProgress(rule: name, done: 0, total: matched))
+        let written = try await engine.write(statement, expected: matched) { written in
+            batchDone(SweepProgress(rule: name, done: min(written, matched), total: matched))
+        }
+        if statement.rule.action.kind == .delete { line.deleted = written } else { line.modified = written }
+        return line
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+
+/// What one sweep did (or, dry, would do), per rule. No personal data: counts only.
+public struct SweepReport: Sendable, Hashable, Codable {
+    /// What a sweep line's rule does: a rule's action, or the `then` of a retain rule
+    /// applied to retained documents now due.
+    public enum Action: String, Sendable, Hashable, Codable {
+        case delete, anonymize, pull, retain
+        case thenDelete = "then-delete", thenAnonymize = "then-anonymize", thenPull = "then-pull"
+
+        public init(_ kind: ActionKind) {
+            switch kind {
+            case .delete: self = .delete
+            case .anonymize: self = .anonymize
+            case .pull: self = .pull
+            case .retain: self = .retain
+            }
+        }
+
+        /// The `then` of retained documents.
+        public static func then(_ kind: ActionKind) -> Action {
+            switch kind {
+            case .delete: .thenDelete
+            case .anonymize: .thenAnonymize
+            case .pull, .retain: .thenPull
+            }
+        }
+
+        public var kind: ActionKind {
+            switch self {
+            case .delete, .thenDelete: .delete
+            case .anonymize, .thenAnonymize: .anonymize
+            case .pull, .thenPull: .pull
+            case .retain: .retain
+            }
+        }
+    }
+
+    public struct Rule: Sendable, Hashable, Codable {
+        public var policy: String
+        public var ruleIndex: Int
+        public var namespace: String
+        public var action: Action
+        /// Documents past their period (still needing the action); for an orphan
+        /// sweep, the documents of the orphans that the rule covers.
+        public var matched: Int
+        public var deleted: Int
+        public var modified: Int
+        /// Orphan sweeps only: orphan ids (each a user to erase) that the rule's
+        /// documents hold.
+        public var users: Int?
+
+        public init(policy: String, ruleIndex: Int, namespace: String, action: Action, matched: Int = 0, deleted: Int = 0, modified: Int = 0,
+                    users: Int? = nil) {
+            self.policy = policy
+            self.ruleIndex = ruleIndex
+            self.namespace = namespace
+            self.action = action
+            self.matched = matched
+            self.deleted = deleted
+            self.modified = modified
+            self.users = users
+        }
+
+        public var counts: RuleCounts { RuleCounts(matched: matched, deleted: deleted, modified: modified) }
+    }
+
+    /// What an orphan sweep found, as counts (never an id).
+    public struct Orphans: Sendable, Hashable, Codable {
+        /// Distinct ids (of users and of their identities) the rules' documents hold.
+        public var linked: Int
+        /// Linked ids found in no users collection, without a request yet.
+        public var orphans: Int
+        /// Orphans first seen less than the grace period ago: left for a later sweep.
+        public var waiting: Int
+        /// Orphans with a request already (from an earlier sweep or a deletion event).
+        public var alreadyRequested: Int
+        /// Requests recorded by this sweep (0 in a dry run).
+        public var requested: Int
+        /// Ids that cannot be a request (not a plain id, or not of the policies' idType).
+        public var refused: Int
+        /// Why the sweep would stop, in a dry run that crossed a limit.
+        public var refusal: String?
+
+        public init(linked: Int, orphans: Int, waiting: Int, alreadyRequested: Int, requested: Int, refused: Int, refusal: String? = nil) {
+            self.linked = linked
+            self.orphans = orphans
+            self.waiting = waiting
+            self.alreadyRequested = alreadyRequested
+            self.requested = requested
+            self.refused = refused
+            self.refusal = refusal
+        }
+    }
+
+    public var kind: SweepKind
+    public var dryRun: Bool
+    public var startedAt: Date
+    public var finishedAt: Date
+    public var rules: [Rule]
+    /// Orphan sweeps only.
+    public var orphans: Orphans? = nil
+
+    /// Documents changed (deleted or modified) over every line.
+    public var documentsChanged: Int { rules.reduce(0) { $0 + $1.deleted + $1.modified } }
+}
+
+/// How far one sweep rule has got: documents written out of those matched.
+public struct SweepProgress: Sendable, Hashable {
+    /// The rule, with its counts as they were before it started.
+    public var rule: SweepReport.Rule
+    public var done: Int
+    public var total: Int
+
+    public init(rule: SweepReport.Rule, done: Int, total: Int) {
+        self.rule = rule
+        self.done = done
+        self.total = total
+    }
+}
