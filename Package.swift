@@ -96,6 +96,13 @@ let package = Package(
             path: "Tests/LetheTestSupport",
             swiftSettings: strict
         ),
+        // Shared by the core's unit tests: the data and the state in memory.
+        .target(
+            name: "LetheCoreTestSupport",
+            dependencies: ["LetheCore", "BSON"],
+            path: "Tests/LetheCoreTestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "BSONTests",
             dependencies: ["BSON"],
@@ -108,7 +115,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LetheCoreTests",
-            dependencies: ["LetheCore", "BSON"],
+            dependencies: ["LetheCore", "BSON", "LetheCoreTestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),

@@ -1,0 +1,123 @@
+import BSON
+import Foundation
+import LetheCore
+
+/// The application's data in memory, with MongoDB's matching semantics
+/// (`QueryMatcher`): the erasure pipeline runs against it in unit tests, without a
+/// server. It counts the commands it serves, and can fail a chosen write.
+public actor InMemoryDataStore: DataStore {
+    private var collections: [Namespace: [BSONDocument]] = [:]
+    /// Commands served, by name (`count`, `find`, `delete`, `update`, `aggregate`).
+    public private(set) var commands: [String: Int] = [:]
+    /// Called before each write; throw from it to fail that write.
+    private var beforeWrite: @Sendable () throws -> Void = {}
+
+    public init() {}
+
+    public func insert(_ documents: [BSONDocument], into namespace: Namespace) {
+        collections[namespace, default: []] += documents
+    }
+
+    public func all(_ namespace: Namespace) -> [BSONDocument] { collections[namespace] ?? [] }
+
+    public func failWrites(_ hook: @escaping @Sendable () throws -> Void) { beforeWrite = hook }
+
+    private func served(_ command: String) { commands[command, default: 0] += 1 }
+
+    private func matching(_ namespace: Namespace, _ filter: BSONDocument) -> [BSONDocument] {
+        (collections[namespace] ?? []).filter { QueryMatcher.matches($0, filter) }
+    }
+
+    private static func project(_ document: BSONDocument, _ projection: BSONDocument) -> BSONDocument {
+        guard !projection.isEmpty else { return document }
+        var projected = BSONDocument()
+        for (key, _) in projection { if let value = document[key] { projected[key] = value } }
+        return projected
+    }
+
+    public func count(_ namespace: Namespace, filter: BSONDocument) async throws -> Int {
+        served("count")
+        return matching(namespace, filter).count
+    }
+
+    public func ids(_ namespace: Namespace, filter: BSONDocument, limit: Int) async throws -> [BSON] {
+        served("find")
+        return Array(matching(namespace, filter).compactMap { $0["_id"] }.prefix(limit))
+    }
+
+    public func first(_ namespace: Namespace, filter: BSONDocument, sort: BSONDocument, projection: BSONDocument) async throws -> BSONDocument? {
+        served("find")
+        guard let (field, direction) = sort.first(where: { _ in true }).map({ ($0.key, $0.value.intValue ?? 1) }) else {
+            return matching(namespace, filter).first.map { Self.project($0, projection) }
+        }
+        let sorted = matching(namespace, filter).sorted { a, b in
+            let order = QueryMatcher.compare(a.value(atPath: field) ?? .null, b.value(atPath: field) ?? .null) ?? 0
+            return direction < 0 ? order > 0 : order < 0
+        }
+        return sorted.first.map { Self.project($0, projection) }
+    }
+
+    public func deleteMany(_ namespace: Namespace, filter: BSONDocument) async throws -> Int {
+        served("delete")
+        try beforeWrite()
+        let before = collections[namespace]?.count ?? 0
+        collections[namespace] = (collections[namespace] ?? []).filter { !QueryMatcher.matches($0, filter) }
+        return before - (collections[namespace]?.count ?? 0)
+    }
+
+    public func updateMany(_ namespace: Namespace, filter: BSONDocument, update: BSONDocument) async throws -> WriteCounts {
+        served("update")
+        try beforeWrite()
+        return write(namespace, filter: filter, update: update, many: true)
+    }
+
+    private func write(_ namespace: Namespace, filter: BSONDocument, update: BSONDocument, many: Bool) -> WriteCounts {
+        var counts = WriteCounts(matched: 0, modified: 0)
+        var documents = collections[namespace] ?? []
+        for index in documents.indices where QueryMatcher.matches(documents[index], filter) {
+            counts.matched += 1
+            if let changed = QueryMatcher.apply(update, to: documents[index]) {
+                documents[index] = changed
+                counts.modified += 1
+            }
+            if !many { break }
+        }
+        collections[namespace] = documents
+        return counts
+    }
+
+    public func forEachBatch(_ namespace: Namespace, filter: BSONDocument, projection: BSONDocument, batchSize: Int,
+                             _ body: @Sendable ([BSONDocument]) async throws -> Void) async throws {
+        served("find")
+        let found = matching(namespace, filter).map { Self.project($0, projection) }
+        for start in stride(from: 0, to: found.count, by: max(batchSize, 1)) {
+            try await body(Array(found[start..<min(start + max(batchSize, 1), found.count)]))
+        }
+    }
+
+    public func groupCounts(_ namespace: Namespace, filter: BSONDocument, by path: String, batchSize: Int) async throws -> [(key: BSON, documents: Int)]? {
+        served("aggregate")
+        var groups: [BSON: Int] = [:]
+        for document in matching(namespace, filter) { groups[document.value(atPath: path) ?? .null, default: 0] += 1 }
+        return groups.map { (key: $0.key, documents: $0.value) }
+    }
+
+    public func documents(_ namespace: Namespace, ids: [BSON], projection: BSONDocument) async throws -> [BSONDocument] {
+        served("find")
+        return matching(namespace, ["_id": ["$in": .array(ids)]]).map { Self.project($0, projection) }
+    }
+
+    public nonisolated func idFilters(_ ids: [BSON]) -> [BSONDocument] { [["_id": ["$in": .array(ids)]]] }
+
+    public func bulkUpdate(_ namespace: Namespace, _ updates: [UpdateStatement]) async throws -> WriteCounts {
+        served("update")
+        try beforeWrite()
+        var total = WriteCounts(matched: 0, modified: 0)
+        for update in updates {
+            let counts = write(namespace, filter: update.filter, update: update.update, many: update.many)
+            total.matched += counts.matched
+            total.modified += counts.modified
+        }
+        return total
+    }
+}

@@ -1,0 +1,140 @@
+import BSON
+import Foundation
+
+/// MongoDB's query and update semantics for the shapes Lethe's statements use, in
+/// memory: implicit equality, `$in`, `$nin`, `$eq`, `$ne`, `$exists`, `$regex`, `$lt`,
+/// `$lte`, `$gt`, `$gte`, `$elemMatch`, `$and`, `$or`, `$nor`; updates `$set`, `$unset`
+/// and `$pull` (of `$in`). A path runs through arrays of documents, and an array field
+/// matches when any element does, as on MongoDB. Anything else is a test failure
+/// (`fatalError`), never a silent "no match".
+public enum QueryMatcher {
+    public static func matches(_ document: BSONDocument, _ filter: BSONDocument) -> Bool {
+        filter.allSatisfy { key, condition in
+            switch key {
+            case "$and": return (condition.arrayValue ?? []).allSatisfy { matches(document, $0.documentValue ?? [:]) }
+            case "$or": return (condition.arrayValue ?? []).contains { matches(document, $0.documentValue ?? [:]) }
+            case "$nor": return !(condition.arrayValue ?? []).contains { matches(document, $0.documentValue ?? [:]) }
+            default: return field(rawValues(document, key), satisfies: condition)
+            }
+        }
+    }
+
+    /// The values at `path` as stored (an array stays one value), fanning out over
+    /// arrays of documents on the way.
+    static func rawValues(_ document: BSONDocument, _ path: String) -> [BSON] {
+        var current: [BSON] = [.document(document)]
+        for component in path.split(separator: ".").map(String.init) {
+            current = current.flatMap { value -> [BSON] in
+                switch value {
+                case .document(let inner): return inner[component].map { [$0] } ?? []
+                case .array(let elements):
+                    return elements.compactMap { $0.documentValue?[component] }
+                default: return []
+                }
+            }
+        }
+        return current
+    }
+
+    /// The raw values and, for arrays, their elements: what equality compares with.
+    static func flattened(_ raw: [BSON]) -> [BSON] {
+        raw.flatMap { value -> [BSON] in
+            if case .array(let elements) = value { return [value] + elements }
+            return [value]
+        }
+    }
+
+    static func field(_ raw: [BSON], satisfies condition: BSON) -> Bool {
+        guard case .document(let operators) = condition, let first = operators.keys.first, first.hasPrefix("$") else {
+            return equals(raw, condition)
+        }
+        return operators.allSatisfy { op, argument in apply(op, argument, raw) }
+    }
+
+    static func equals(_ raw: [BSON], _ value: BSON) -> Bool {
+        if value == .null, raw.isEmpty { return true }
+        return flattened(raw).contains(value)
+    }
+
+    static func apply(_ op: String, _ argument: BSON, _ raw: [BSON]) -> Bool {
+        let values = flattened(raw)
+        switch op {
+        case "$in": return (argument.arrayValue ?? []).contains { equals(raw, $0) }
+        case "$nin": return !(argument.arrayValue ?? []).contains { equals(raw, $0) }
+        case "$eq": return equals(raw, argument)
+        case "$ne": return !equals(raw, argument)
+        case "$exists": return !raw.isEmpty == (argument.boolValue ?? true)
+        case "$regex":
+            guard let pattern = argument.stringValue, let regex = try? NSRegularExpression(pattern: pattern) else { fatalError("bad $regex") }
+            return values.contains { value in
+                guard let text = value.stringValue else { return false }
+                return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+            }
+        case "$lt", "$lte", "$gt", "$gte":
+            return values.contains { value in
+                guard let order = compare(value, argument) else { return false }
+                switch op {
+                case "$lt": return order < 0
+                case "$lte": return order <= 0
+                case "$gt": return order > 0
+                default: return order >= 0
+                }
+            }
+        case "$elemMatch":
+            return raw.contains { value in
+                guard case .array(let elements) = value else { return false }
+                return elements.contains { element in
+                    if case .document(let inner) = element, let conditions = argument.documentValue,
+                       !(conditions.keys.first?.hasPrefix("$") ?? false) {
+                        return matches(inner, conditions)
+                    }
+                    return field([element], satisfies: argument)
+                }
+            }
+        default:
+            fatalError("QueryMatcher does not know \(op)")
+        }
+    }
+
+    static func compare(_ a: BSON, _ b: BSON) -> Int? {
+        switch (a, b) {
+        case (.datetime(let x), .datetime(let y)): x.millisecondsSinceEpoch < y.millisecondsSinceEpoch ? -1 : (x == y ? 0 : 1)
+        default:
+            if let x = a.int64Value, let y = b.int64Value { x < y ? -1 : (x == y ? 0 : 1) } else { nil }
+        }
+    }
+
+    // MARK: Updates
+
+    /// `document` with `update` applied; nil when nothing changed.
+    public static func apply(_ update: BSONDocument, to document: BSONDocument) -> BSONDocument? {
+        var changed = document
+        for (op, argument) in update {
+            for (path, value) in argument.documentValue ?? [:] {
+                switch op {
+                case "$set": changed = setting(value, at: path.split(separator: ".").map(String.init), in: changed)
+                case "$unset": changed = setting(nil, at: path.split(separator: ".").map(String.init), in: changed)
+                case "$pull":
+                    guard let list = value.documentValue?["$in"]?.arrayValue else { fatalError("QueryMatcher pulls only $in") }
+                    guard case .array(let elements)? = document.value(atPath: path) else { continue }
+                    changed = setting(.array(elements.filter { !list.contains($0) }), at: path.split(separator: ".").map(String.init), in: changed)
+                default: fatalError("QueryMatcher does not update with \(op)")
+                }
+            }
+        }
+        return changed == document ? nil : changed
+    }
+
+    static func setting(_ value: BSON?, at path: [String], in document: BSONDocument) -> BSONDocument {
+        var copy = document
+        guard let head = path.first else { return copy }
+        if path.count == 1 {
+            copy[head] = value
+            return copy
+        }
+        let inner = copy[head]?.documentValue ?? [:]
+        if value == nil, copy[head] == nil { return copy }
+        copy[head] = .document(setting(value, at: Array(path.dropFirst()), in: inner))
+        return copy
+    }
+}
