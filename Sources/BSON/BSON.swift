@@ -124,3 +124,60 @@ extension BSON: ExpressibleByDictionaryLiteral {
 extension BSON: ExpressibleByNilLiteral {
     public init(nilLiteral: ()) { self = .null }
 }
+
+extension BSON {
+    /// Values compare as the database holds them: strings (and JavaScript code and
+    /// symbols) by their UTF-8 bytes. Swift's `String` equality is Unicode canonical
+    /// equivalence, under which "caf\u{E9}" and "cafe\u{301}" are one string while
+    /// MongoDB stores, matches and deletes them as two; an id compared that way could
+    /// be dropped as a duplicate and its documents left behind.
+    public static func == (lhs: BSON, rhs: BSON) -> Bool {
+        switch (lhs, rhs) {
+        case (.string(let a), .string(let b)), (.javascript(let a), .javascript(let b)), (.symbol(let a), .symbol(let b)):
+            a.utf8.elementsEqual(b.utf8)
+        case (.double(let a), .double(let b)): a == b
+        case (.document(let a), .document(let b)): a == b
+        case (.array(let a), .array(let b)): a == b
+        case (.binary(let a), .binary(let b)): a == b
+        case (.objectId(let a), .objectId(let b)): a == b
+        case (.bool(let a), .bool(let b)): a == b
+        case (.datetime(let a), .datetime(let b)): a == b
+        case (.regex(let a), .regex(let b)): a == b
+        case (.int32(let a), .int32(let b)): a == b
+        case (.timestamp(let a), .timestamp(let b)): a == b
+        case (.int64(let a), .int64(let b)): a == b
+        case (.decimal128(let a), .decimal128(let b)): a == b
+        case (.undefined, .undefined), (.null, .null), (.minKey, .minKey), (.maxKey, .maxKey): true
+        default: false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(typeByte)
+        switch self {
+        case .string(let text), .javascript(let text), .symbol(let text): hasher.combineUTF8(text)
+        case .double(let value): hasher.combine(value)
+        case .document(let value): hasher.combine(value)
+        case .array(let value): hasher.combine(value)
+        case .binary(let value): hasher.combine(value)
+        case .objectId(let value): hasher.combine(value)
+        case .bool(let value): hasher.combine(value)
+        case .datetime(let value): hasher.combine(value)
+        case .regex(let value): hasher.combine(value)
+        case .int32(let value): hasher.combine(value)
+        case .timestamp(let value): hasher.combine(value)
+        case .int64(let value): hasher.combine(value)
+        case .decimal128(let value): hasher.combine(value)
+        case .undefined, .null, .minKey, .maxKey: break
+        }
+    }
+}
+
+extension Hasher {
+    /// Feeds a string's UTF-8 bytes (and their count), as byte-wise equality needs.
+    public mutating func combineUTF8(_ text: String) {
+        var copy = text
+        copy.withUTF8 { combine(bytes: UnsafeRawBufferPointer($0)) }
+        combine(text.utf8.count)
+    }
+}

@@ -11,6 +11,16 @@ public actor InMemoryDataStore: DataStore {
     public private(set) var commands: [String: Int] = [:]
     /// Called before each write; throw from it to fail that write.
     private var beforeWrite: @Sendable () throws -> Void = {}
+    /// Server faults to imitate, so that a test shows a check does not pass because
+    /// the server answered wrongly.
+    public struct Faults: Sendable {
+        /// `$in` does not match inside arrays (as the test server with ObjectIds).
+        public var inMissesArrayElements = false
+        /// `_id`s a verification read reports although no member's id is in them.
+        public var phantomLeftovers: [BSON] = []
+        public init() {}
+    }
+    private var faults = Faults()
 
     public init() {}
 
@@ -22,10 +32,12 @@ public actor InMemoryDataStore: DataStore {
 
     public func failWrites(_ hook: @escaping @Sendable () throws -> Void) { beforeWrite = hook }
 
+    public func imitate(_ faults: Faults) { self.faults = faults }
+
     private func served(_ command: String) { commands[command, default: 0] += 1 }
 
     private func matching(_ namespace: Namespace, _ filter: BSONDocument) -> [BSONDocument] {
-        (collections[namespace] ?? []).filter { QueryMatcher.matches($0, filter) }
+        (collections[namespace] ?? []).filter { QueryMatcher.matches($0, filter, inMissesArrayElements: faults.inMissesArrayElements) }
     }
 
     private static func project(_ document: BSONDocument, _ projection: BSONDocument) -> BSONDocument {
@@ -45,6 +57,16 @@ public actor InMemoryDataStore: DataStore {
         return Array(matching(namespace, filter).compactMap { $0["_id"] }.prefix(limit))
     }
 
+    /// By equality per value, not `$in`: as faithful as a query can be.
+    public func idsHolding(_ namespace: Namespace, values: [BSON], atAnyOf paths: [String], filter: BSONDocument, limit: Int) async throws -> [BSON] {
+        served("find")
+        let holding = (collections[namespace] ?? []).filter { document in
+            QueryMatcher.matches(document, filter)
+                && paths.contains { path in values.contains { QueryMatcher.equals(QueryMatcher.rawValues(document, path), $0) } }
+        }
+        return Array((holding.compactMap { $0["_id"] } + faults.phantomLeftovers).prefix(limit))
+    }
+
     public func first(_ namespace: Namespace, filter: BSONDocument, sort: BSONDocument, projection: BSONDocument) async throws -> BSONDocument? {
         served("find")
         guard let (field, direction) = sort.first(where: { _ in true }).map({ ($0.key, $0.value.intValue ?? 1) }) else {
@@ -61,7 +83,7 @@ public actor InMemoryDataStore: DataStore {
         served("delete")
         try beforeWrite()
         let before = collections[namespace]?.count ?? 0
-        collections[namespace] = (collections[namespace] ?? []).filter { !QueryMatcher.matches($0, filter) }
+        collections[namespace] = (collections[namespace] ?? []).filter { !QueryMatcher.matches($0, filter, inMissesArrayElements: faults.inMissesArrayElements) }
         return before - (collections[namespace]?.count ?? 0)
     }
 
@@ -74,7 +96,7 @@ public actor InMemoryDataStore: DataStore {
     private func write(_ namespace: Namespace, filter: BSONDocument, update: BSONDocument, many: Bool) -> WriteCounts {
         var counts = WriteCounts(matched: 0, modified: 0)
         var documents = collections[namespace] ?? []
-        for index in documents.indices where QueryMatcher.matches(documents[index], filter) {
+        for index in documents.indices where QueryMatcher.matches(documents[index], filter, inMissesArrayElements: faults.inMissesArrayElements) {
             counts.matched += 1
             if let changed = QueryMatcher.apply(update, to: documents[index]) {
                 documents[index] = changed
@@ -104,7 +126,7 @@ public actor InMemoryDataStore: DataStore {
 
     public func documents(_ namespace: Namespace, ids: [BSON], projection: BSONDocument) async throws -> [BSONDocument] {
         served("find")
-        return matching(namespace, ["_id": ["$in": .array(ids)]]).map { Self.project($0, projection) }
+        return (collections[namespace] ?? []).filter { QueryMatcher.matches($0, ["_id": ["$in": .array(ids)]]) }.map { Self.project($0, projection) }
     }
 
     public nonisolated func idFilters(_ ids: [BSON]) -> [BSONDocument] { [["_id": ["$in": .array(ids)]]] }

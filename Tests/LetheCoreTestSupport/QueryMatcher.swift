@@ -8,20 +8,28 @@ import Foundation
 /// matches when any element does, as on MongoDB. Anything else is a test failure
 /// (`fatalError`), never a silent "no match".
 public enum QueryMatcher {
-    public static func matches(_ document: BSONDocument, _ filter: BSONDocument) -> Bool {
+    /// With `inMissesArrayElements`, `$in` matches scalars only (a server fault to
+    /// imitate); everything else stays as MongoDB does it.
+    public static func matches(_ document: BSONDocument, _ filter: BSONDocument, inMissesArrayElements: Bool = false) -> Bool {
         filter.allSatisfy { key, condition in
+            let faulty = inMissesArrayElements
             switch key {
-            case "$and": return (condition.arrayValue ?? []).allSatisfy { matches(document, $0.documentValue ?? [:]) }
-            case "$or": return (condition.arrayValue ?? []).contains { matches(document, $0.documentValue ?? [:]) }
-            case "$nor": return !(condition.arrayValue ?? []).contains { matches(document, $0.documentValue ?? [:]) }
-            default: return field(rawValues(document, key), satisfies: condition)
+            case "$and": return (condition.arrayValue ?? []).allSatisfy { matches(document, $0.documentValue ?? [:], inMissesArrayElements: faulty) }
+            case "$or": return (condition.arrayValue ?? []).contains { matches(document, $0.documentValue ?? [:], inMissesArrayElements: faulty) }
+            case "$nor": return !(condition.arrayValue ?? []).contains { matches(document, $0.documentValue ?? [:], inMissesArrayElements: faulty) }
+            default:
+                let raw = rawValues(document, key)
+                if faulty, case .document(let operators)? = Optional(condition), operators["$in"] != nil || operators["$elemMatch"] != nil {
+                    return field(raw.filter { $0.arrayValue == nil }, satisfies: condition)
+                }
+                return field(raw, satisfies: condition)
             }
         }
     }
 
     /// The values at `path` as stored (an array stays one value), fanning out over
     /// arrays of documents on the way.
-    static func rawValues(_ document: BSONDocument, _ path: String) -> [BSON] {
+    public static func rawValues(_ document: BSONDocument, _ path: String) -> [BSON] {
         var current: [BSON] = [.document(document)]
         for component in path.split(separator: ".").map(String.init) {
             current = current.flatMap { value -> [BSON] in
@@ -51,7 +59,7 @@ public enum QueryMatcher {
         return operators.allSatisfy { op, argument in apply(op, argument, raw) }
     }
 
-    static func equals(_ raw: [BSON], _ value: BSON) -> Bool {
+    public static func equals(_ raw: [BSON], _ value: BSON) -> Bool {
         if value == .null, raw.isEmpty { return true }
         return flattened(raw).contains(value)
     }

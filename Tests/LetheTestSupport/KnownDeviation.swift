@@ -1,3 +1,5 @@
+import Testing
+
 /// Every way the local test server (nx-27017 0.8.1) is known to differ from MongoDB,
 /// in one list. A test that meets one skips only that assertion, only on nx-27017,
 /// naming the case here; against a real server (`MONGODB_URI`) it asserts everything.
@@ -87,4 +89,27 @@ public enum KnownDeviation: String, CaseIterable, Sendable {
 
     /// True when this deviation applies to the server under test.
     public var applies: Bool { TestServer.isNX27017 }
+}
+
+extension KnownDeviation {
+    /// Runs MongoDB's assertions in `body`, as they are, on every server. Where this
+    /// deviation applies they are a known issue (Swift Testing's `withKnownIssue`):
+    /// expected to fail there, and reported when they pass, so that a deviation that
+    /// stops applying is noticed rather than hidden by a skip.
+    public func expectOnMongoDB(sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void) async {
+        guard applies else {
+            do { try await body() } catch { Issue.record(error, sourceLocation: sourceLocation) }
+            return
+        }
+        await withKnownIssue("nx-27017: \(rawValue)", isIntermittent: false, sourceLocation: sourceLocation) { try await body() }
+    }
+
+    /// `expectOnMongoDB` for synchronous assertions.
+    public func expectOnMongoDB(sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+        guard applies else {
+            do { try body() } catch { Issue.record(error, sourceLocation: sourceLocation) }
+            return
+        }
+        withKnownIssue("nx-27017: \(rawValue)", isIntermittent: false, sourceLocation: sourceLocation) { try body() }
+    }
 }

@@ -140,6 +140,13 @@ public struct ErasureRequest: Sendable, Hashable, Codable {
     public mutating func take(_ event: RequestLifecycle.Event, note: String? = nil) throws(RequestLifecycle.InvalidTransition) {
         state = try RequestLifecycle.next(state, on: event)
         self.note = note
+        if event == .retry {
+            // A retry runs again what did not verify: the data may have been fixed.
+            for index in rules.indices where rules[index].stage == .verificationFailed {
+                rules[index].stage = .pending
+                rules[index].remaining = nil
+            }
+        }
     }
 
     /// Whether the request still waits for work or for a person.

@@ -31,6 +31,12 @@ public struct RuleStatement: Sendable {
     public let write: Write
     /// For retain with `until`: the date field and the period after it.
     public let retainUntil: RetentionDeadline?
+    /// The ids the rule matches (empty for a retention rule).
+    public let ids: [BSON]
+    /// What `pendingFilter` asks beyond "a match field holds one of the ids": the
+    /// rule's `where` and, for an anonymization, "not yet anonymized". Verification
+    /// asks for the ids on its own terms (`DataStore.idsHolding`) together with this.
+    public let pendingBeyondMatch: BSONDocument
 
     public var actionName: String { rule.action.name }
 
@@ -38,6 +44,7 @@ public struct RuleStatement: Sendable {
         policyName = policy.name
         self.rule = rule
         namespace = Namespace(database: policy.database, collection: rule.collection)
+        self.ids = ids
         let idList = BSON.array(ids)
 
         func scoped(_ filter: BSONDocument) -> BSONDocument {
@@ -48,13 +55,16 @@ public struct RuleStatement: Sendable {
         let match = clauses.count == 1 ? clauses[0] : ["$or": .array(clauses.map { .document($0) })]
         matchFilter = scoped(match)
 
+        let scope = rule.scope ?? [:]
         switch rule.action {
         case .delete:
             pendingFilter = matchFilter
+            pendingBeyondMatch = scope
             write = .delete
             retainUntil = nil
         case .pull:
             pendingFilter = matchFilter
+            pendingBeyondMatch = scope
             // Only arrays: `$pull` on a scalar is an error on MongoDB. A scalar holding
             // the id stays matched, so verification reports it instead of hiding it.
             // `$elemMatch` says "an array holding one of the ids" in one operator (an
@@ -66,6 +76,7 @@ public struct RuleStatement: Sendable {
             retainUntil = nil
         case .retain(let retention):
             pendingFilter = matchFilter
+            pendingBeyondMatch = scope
             write = .none
             retainUntil = retention.until
         case .anonymize(let anonymization):
@@ -75,8 +86,11 @@ public struct RuleStatement: Sendable {
                 // match alone says what is pending, and servers evaluate it far faster
                 // than the `$or` of every field's state (nx-27017 row by row).
                 pendingFilter = matchFilter
+                pendingBeyondMatch = scope
             } else {
-                pendingFilter = Self.allOf([matchFilter, ["$or": .array(plan.pending.map { .document($0) })]])
+                let notYet: BSONDocument = ["$or": .array(plan.pending.map { .document($0) })]
+                pendingFilter = Self.allOf([matchFilter, notYet])
+                pendingBeyondMatch = scope.isEmpty ? notYet : Self.allOf([scope, notYet])
             }
             if anonymization.hash.isEmpty {
                 write = .update(plan.update)
@@ -98,6 +112,7 @@ public struct RuleStatement: Sendable {
             scope: retention.scope, action: retention.action, description: retention.description, location: retention.location
         )
         namespace = Namespace(database: policy.database, collection: retention.collection)
+        ids = []
         let cutoff = BSON.datetime(BSONDatetime(retention.olderThan.subtracted(from: now)))
         let old: BSONDocument = [retention.field: ["$lt": cutoff]]
         if let scope = retention.scope, !scope.isEmpty {
@@ -110,12 +125,14 @@ public struct RuleStatement: Sendable {
         case .anonymize(let anonymization):
             let plan = Self.anonymizePlan(anonymization, token: nil)
             pendingFilter = Self.allOf([matchFilter, ["$or": .array(plan.pending.map { .document($0) })]])
+            pendingBeyondMatch = pendingFilter
             write = anonymization.hash.isEmpty
                 ? .update(plan.update)
                 : .hashEach(fields: anonymization.hash, set: plan.set, unset: anonymization.unset)
         default:
             // The loader allows only delete and anonymize in `retention`.
             pendingFilter = matchFilter
+            pendingBeyondMatch = matchFilter
             write = .delete
         }
     }

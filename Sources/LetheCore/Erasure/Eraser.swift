@@ -197,14 +197,16 @@ public struct Eraser: Sendable {
             if !rule.rule.action.isRetain {
                 let statement = statement(rule, batch.members)
                 let left = try await engine.retrying {
-                    try await engine.data.ids(statement.namespace, filter: statement.pendingFilter, limit: engine.options.verificationLimit)
+                    try await engine.data.idsHolding(statement.namespace, values: statement.ids, atAnyOf: rule.rule.match,
+                                                    filter: statement.pendingBeyondMatch, limit: engine.options.verificationLimit)
                 }
                 if !left.isEmpty {
                     remaining = try await leftovers(statement, rule: rule, members: batch.members, ids: left)
                 }
             }
             for index in batch.members.indices {
-                batch.members[index].request.rules[rule.position].verified(remaining: rule.rule.action.isRetain ? nil : remaining[batch.members[index].id] ?? 0)
+                batch.members[index].request.rules[rule.position].verified(remaining: rule.rule.action.isRetain ? nil : remaining[batch.members[index].id] ?? 0,
+                                                                           of: rule.rule.action.kind)
             }
         }
     }
@@ -284,10 +286,17 @@ extension RuleProgress {
     }
 
     /// Records the verification: `remaining` documents still need the action (nil for
-    /// a rule that changes nothing).
-    mutating func verified(remaining left: Int?) {
+    /// a rule that changes nothing). What the rule is said to have changed is what was
+    /// counted less what is still there: a write that missed is not counted as done.
+    mutating func verified(remaining left: Int?, of action: ActionKind) {
         remaining = left
         stage = (left ?? 0) == 0 ? .verified : .verificationFailed
+        guard let left, left > 0 else { return }
+        switch action {
+        case .delete: deleted = max(deleted - left, 0)
+        case .anonymize, .pull: modified = max(modified - left, 0)
+        case .retain: break
+        }
     }
 }
 

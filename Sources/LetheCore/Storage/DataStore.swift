@@ -17,6 +17,12 @@ public struct Namespace: Sendable, Hashable, CustomStringConvertible {
 /// updates are MongoDB query and update documents built by `RuleStatement`, never from
 /// strings. The MongoDB implementation lives in LetheService.
 public protocol DataStore: Sendable {
+    /// The `_id`s of up to `limit` documents matching `filter` in which one of `paths`
+    /// holds one of `values`, as a query's equality matches it (the field, or an
+    /// element of an array there). Verification asks this rather than the write's own
+    /// question, so that the store answers it by the most faithful means it has for
+    /// each type of value: a write that missed is then found, not confirmed.
+    func idsHolding(_ namespace: Namespace, values: [BSON], atAnyOf paths: [String], filter: BSONDocument, limit: Int) async throws -> [BSON]
     /// How many documents match (exact).
     func count(_ namespace: Namespace, filter: BSONDocument) async throws -> Int
     /// The `_id`s of up to `limit` matching documents.

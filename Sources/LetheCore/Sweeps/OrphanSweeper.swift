@@ -59,13 +59,13 @@ public struct OrphanSweeper: Sendable {
         // One user per id text: an ObjectId and the string of its hex are one user. An
         // identity id counts as its own: once the users document is gone, nothing says
         // whose it was, and its own request erases what it links to.
-        let linkedUsers = Set(linked.compactMap(Self.text(of:))).count
-        var subjects: [String: ErasureSubject] = [:]
+        let linkedUsers = Set(linked.compactMap(Self.user(of:))).count
+        var subjects: [IdText: ErasureSubject] = [:]
         var refused = 0
-        for text in Set(orphanIds.compactMap(Self.text(of:))) {
+        for user in Set(orphanIds.compactMap(Self.user(of:))) {
             do {
-                try SubjectBinding.checkPlain(text, which: "an orphan id")
-                subjects[text] = ErasureSubject(userId: text)
+                try SubjectBinding.checkPlain(user.text, which: "an orphan id")
+                subjects[user] = ErasureSubject(userId: user.text)
             } catch {
                 refused += 1
             }
@@ -101,12 +101,12 @@ public struct OrphanSweeper: Sendable {
         let freshTexts = Set(fresh)
         var report = SweepReport(kind: .orphans, dryRun: dryRun, startedAt: started, finishedAt: started, rules: [])
         for (policy, rule, ids) in linkedByRule {
-            let ruleOrphans = ids.filter { id in orphanIds.contains(id) && Self.text(of: id).map(freshTexts.contains) == true }
+            let ruleOrphans = ids.filter { id in orphanIds.contains(id) && Self.user(of: id).map(freshTexts.contains) == true }
             let statement = RuleStatement(policy: policy, rule: rule, ids: [], token: nil)
             var line = SweepReport.Rule(
                 policy: policy.name, ruleIndex: rule.index, namespace: statement.namespace.description,
                 action: SweepReport.Action(rule.action.kind),
-                users: Set(ruleOrphans.compactMap(Self.text(of:))).count
+                users: Set(ruleOrphans.compactMap(Self.user(of:))).count
             )
             for chunk in Self.chunks(Array(ruleOrphans), of: engine.options.batchSize) {
                 let filter = RuleStatement(policy: policy, rule: rule, ids: chunk, token: nil).matchFilter
@@ -258,6 +258,9 @@ public struct OrphanSweeper: Sendable {
 
     /// The id as text, as a request holds it: a string as written, an ObjectId as its
     /// hex digits, a UUID in its lower-case form.
+    /// The user an id stands for: its text, compared as bytes.
+    static func user(of value: BSON) -> IdText? { text(of: value).map(IdText.init) }
+
     static func text(of value: BSON) -> String? {
         switch value {
         case .string(let text): text
