@@ -25,7 +25,7 @@ def main(uri: str) -> None:
     for n, (uid, user) in enumerate(USERS.items()):
         db.Item.insert_many([{"owner_id": uid, "summary": f"task {i}", "isComplete": i % 2 == 0} for i in range(5 + n)])
         db.Item.insert_one({"owner_id": user["identity"], "summary": "made before linking accounts"})
-        db.custom_user_data.insert_one({"user_id": uid, "name": user["name"], "email": user["email"], "favoriteColor": "teal"})
+        db.custom_user_data.insert_one({"user_id": uid, "identity_ids": [user["identity"]], "name": user["name"], "email": user["email"], "favoriteColor": "teal"})
         db.comments.insert_many([
             {"text": f"comment {i}", "author": {"id": uid, "name": user["name"], "email": user["email"], "ip": user["ip"]}}
             for i in range(2)

@@ -50,7 +50,10 @@ public struct OrphanSweeper: Sendable {
             for rule in policy.rules {
                 let ids = try await linkedIds(policy: policy, rule: rule)
                 linkedByRule.append((policy, rule, ids))
-                linked.formUnion(ids)
+                // Documents a `retain` rule keeps do not make their user an orphan: a
+                // request would change nothing there, and an erased user's retained
+                // documents would bring them back as an orphan at every sweep.
+                if !rule.action.isRetain { linked.formUnion(ids) }
             }
         }
         let existing = try await existingForms(of: linked)
@@ -172,9 +175,13 @@ public struct OrphanSweeper: Sendable {
             let (namespace, users) = (policy.usersNamespace!, policy.users!)
             let total = try await engine.retrying { try await engine.data.count(namespace, filter: [:]) }
             guard total > 0 else { throw OrphanSweepError.usersCollectionEmpty(policy: policy.name, namespace: namespace) }
-            let withField = try await engine.retrying { try await engine.data.count(namespace, filter: [users.field: ["$exists": true]]) }
-            guard withField > 0 else {
-                throw OrphanSweepError.usersFieldMissing(policy: policy.name, namespace: namespace, field: users.field)
+            // The identities field too: named but held by no users document, every user
+            // who signed in with a linked identity would look orphaned.
+            for field in [users.field] + (users.identities.map { [$0] } ?? []) {
+                let withField = try await engine.retrying { try await engine.data.count(namespace, filter: [field: ["$exists": true]]) }
+                guard withField > 0 else {
+                    throw OrphanSweepError.usersFieldMissing(policy: policy.name, namespace: namespace, field: field)
+                }
             }
         }
     }
@@ -324,7 +331,7 @@ public enum OrphanSweepError: Error, Sendable, CustomStringConvertible {
                 + "orphaned; nothing was changed. Check users.collection (and users.database) in the policy"
         case .usersFieldMissing(let policy, let namespace, let field):
             "no document of the users collection \(namespace) of policy \(policy) has the field '\(field)', so every user "
-                + "would look orphaned; nothing was changed. Check users.field in the policy"
+                + "would look orphaned; nothing was changed. Check users.field and users.identities in the policy, and that the app writes that field"
         case .tooMany(let orphans, let linked, let limit):
             "refusing: \(limit) (\(orphans) of \(linked)); nothing was changed. A wrong users collection or field makes "
                 + "users look orphaned: check the policy's users, run `lethe sweep --orphans --dry-run`, and if the orphans "
