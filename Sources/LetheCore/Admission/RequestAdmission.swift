@@ -118,18 +118,21 @@ public struct RequestAdmission: Sendable {
         return request
     }
 
-    /// Puts a failed request back in the queue.
-    public func retry(requestId: String) async throws -> ErasureRequest {
+    /// Puts a failed request back in the queue; `actor` is who asked.
+    public func retry(requestId: String, actor: String? = nil) async throws -> ErasureRequest {
         var request = try await stored(requestId)
         guard request.state == .failed else { throw EngineError.cannotRetry(requestId, request.state) }
         try request.take(.retry)
         try await engine.state.save(request)
-        try await engine.state.appendAudit([AuditEntry.about(request, .retried, at: engine.now())])
+        var entry = AuditEntry.about(request, .retried, at: engine.now())
+        entry.actor = actor
+        try await engine.state.appendAudit([entry])
         return request
     }
 
-    /// Lets a request that waits for approval run past the guard rail.
-    public func approve(requestId: String) async throws -> ErasureRequest {
+    /// Lets a request that waits for approval run past the guard rail; `actor` is who
+    /// approved it.
+    public func approve(requestId: String, actor: String? = nil) async throws -> ErasureRequest {
         var request = try await stored(requestId)
         guard [.needsApproval, .received, .failed].contains(request.state) else {
             throw EngineError.cannotApprove(requestId, request.state)
@@ -137,7 +140,9 @@ public struct RequestAdmission: Sendable {
         request.approved = true
         try request.take(.approved)
         try await engine.state.save(request)
-        try await engine.state.appendAudit([AuditEntry.about(request, .approved, at: engine.now())])
+        var entry = AuditEntry.about(request, .approved, at: engine.now())
+        entry.actor = actor
+        try await engine.state.appendAudit([entry])
         return request
     }
 

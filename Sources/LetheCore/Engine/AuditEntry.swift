@@ -9,6 +9,7 @@ public struct AuditEntry: Sendable, Hashable, Codable {
     public enum Event: String, Sendable, Hashable, Codable {
         case received, refused, held, needsApproval = "needs-approval", approved, retried, started
         case failed, finished, sweep
+        case holdPlaced = "hold-placed", holdLifted = "hold-lifted"
     }
 
     public var at: Date
@@ -26,6 +27,10 @@ public struct AuditEntry: Sendable, Hashable, Codable {
     public var note: String?
     /// Closing entries: one line per rule, what it did and how it verified.
     public var details: [String]?
+    /// Who acted, for what a person does (a hold placed or lifted, an approval, a
+    /// retry): `--actor`, `LETHE_ACTOR`, or the operating-system user. An operator's
+    /// name, never the data subject's.
+    public var actor: String?
 
     public init(at: Date, event: Event, requestId: String? = nil, subjectPseudonym: String? = nil, channel: Channel? = nil,
                 policies: [String]? = nil, rule: String? = nil, counts: [String: Int]? = nil, note: String? = nil) {

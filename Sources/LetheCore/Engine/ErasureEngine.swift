@@ -4,7 +4,7 @@ import Logging
 
 /// What every job of Lethe's shares: the stores, the policies, the keys, the options
 /// and the clock. The jobs themselves are their own types, each reached from here:
-/// `admission` (submit, receive, retry, approve), `eraser(lease:)` (the erasure
+/// `admission` (submit, receive, retry, approve), `legalHolds`, `eraser(lease:)` (the erasure
 /// pipeline), `retentionSweeper` and `orphanSweeper`.
 ///
 /// Every write is idempotent (it targets only documents still needing the action), so
@@ -64,6 +64,7 @@ public struct ErasureEngine: Sendable {
     // MARK: Jobs
 
     public var admission: RequestAdmission { RequestAdmission(engine: self) }
+    public var legalHolds: LegalHolds { LegalHolds(engine: self) }
     /// The erasure pipeline; with `lease`, every save is fenced by it and renewed.
     public func eraser(lease: LeaseTerms? = nil) -> Eraser { Eraser(engine: self, lease: lease) }
     public var retentionSweeper: RetentionSweeper { RetentionSweeper(engine: self) }
