@@ -17,5 +17,6 @@ if [ -z "${MONGODB_URI:-}" ]; then
 fi
 export MONGODB_URI
 say "integration tests use ${LETHE_TEST_SERVER:-the server in MONGODB_URI}"
+scripts/check-deploy.sh
 swift build --build-tests
 swift test --skip-build "$@"
