@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "LetheServiceTests",
             dependencies: [
-                "LetheService", "LetheCore", "MongoKit", "LetheTestSupport",
+                "LetheService", "LetheCore", "MongoKit", "LetheTestSupport", "LetheCoreTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

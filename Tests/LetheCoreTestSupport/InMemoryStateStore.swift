@@ -21,9 +21,14 @@ public actor InMemoryStateStore: RequestQueue, RecordStore, HoldStore, RetainedL
     private var candidates: [String: Date] = [:]
     private var checkpointsSaved = 0
     public var crashAfterCheckpoints: Int?
+    /// Acts as a process that died in the finish, after receipts and audit, before the
+    /// requests were saved (once).
+    public var crashOnFinalSave = false
     private let key = try! SecretKey(text: String(repeating: "5a", count: 32))
 
     public init() {}
+
+    public func setCrashOnFinalSave() { crashOnFinalSave = true }
 
     public func setCrash(afterCheckpoints: Int?) {
         crashAfterCheckpoints = afterCheckpoints
@@ -70,10 +75,11 @@ public actor InMemoryStateStore: RequestQueue, RecordStore, HoldStore, RetainedL
         return collided
     }
 
-    public func claimBatch(_ lease: Lease, limit: Int, excluding: [String], now: Date) async throws -> [ErasureRequest] {
+    public func claimBatch(_ lease: Lease, limit: Int, excluding: [String], among: [String]?, now: Date) async throws -> [ErasureRequest] {
         claimExclusions.append(excluding)
         let ready = requests.values
             .filter { $0.state.isClaimable && !excluding.contains($0.id) && ($0.lease.map { $0.expiresAt <= now } ?? true) }
+            .filter { among?.contains($0.id) ?? true }
             .sorted { ($0.receivedAt, $0.id) < ($1.receivedAt, $1.id) }
             .prefix(limit)
         return ready.map { request in
@@ -111,6 +117,10 @@ public actor InMemoryStateStore: RequestQueue, RecordStore, HoldStore, RetainedL
     }
 
     public func saveAll(_ batch: [ErasureRequest], releasingLeases: Bool) async throws {
+        if releasingLeases, crashOnFinalSave {
+            crashOnFinalSave = false
+            throw LeaseLost(requestId: batch.first?.id ?? "")
+        }
         for request in batch {
             if let lease = request.lease, requests[request.id]?.lease?.owner != lease.owner { throw LeaseLost(requestId: request.id) }
         }
@@ -120,8 +130,8 @@ public actor InMemoryStateStore: RequestQueue, RecordStore, HoldStore, RetainedL
         }
     }
 
-    public func releaseAll(requestIds: [String], owner: String) async throws {
-        for id in requestIds where requests[id]?.lease?.owner == owner { requests[id]?.lease = nil }
+    public func releaseAll(requestIds: [String]?, owner: String) async throws {
+        for id in requestIds ?? Array(requests.keys) where requests[id]?.lease?.owner == owner { requests[id]?.lease = nil }
     }
 
     // MARK: RecordStore

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LetheCore
 import LetheService
 
@@ -14,27 +15,44 @@ struct EraseCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var subject: SubjectOptions
-    @Option(name: .long, help: ArgumentHelp("Why the data is erased (recorded with the request).", valueName: "text"))
+    @Option(name: .long, help: ArgumentHelp("Why the data is erased (kept while the request is open, removed when it is done).", valueName: "text"))
     var reason: String?
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var engine: EngineOptions
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var actor: ActorOptions
 
     func run() async throws {
         let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
         let code = try await withRuntime(connection: connection, policies: policies, engine: engine) { runtime in
-            let request: ErasureRequest
+            var request: ErasureRequest
             do {
                 request = try await runtime.engine.admission.submit(subject.subject, source: .cli, reason: reason)
+                // Asked again after a failure: the person retries it.
+                if request.state == .failed { request = try await runtime.engine.admission.retry(requestId: request.id, actor: actor.name) }
             } catch let error as EngineError {
                 printError("error: \(error)")
                 throw LetheExit.invalidInput
             }
-            let finished = try await runtime.engine.eraser().run(request)
-            return summarize(finished, stateDatabase: engine.stateDb)
+            return try await runNow(request, runtime: runtime, stateDatabase: engine.stateDb)
         }
         throw code
     }
+}
+
+/// Runs one request now under a lease, as the queue would, and says how it ended; a
+/// request another worker holds is left to it.
+func runNow(_ request: ErasureRequest, runtime: LetheRuntime, stateDatabase: String) async throws -> ExitCode {
+    if let finished = try await QueueWorker(engine: runtime.engine).run(requestId: request.id) {
+        return summarize(finished, stateDatabase: stateDatabase)
+    }
+    let current = try await runtime.state.request(id: request.id) ?? request
+    if current.state == .running, let lease = current.lease {
+        print("request \(current.id) is being erased by another worker (lease until \(ISO8601DateFormatter().string(from: lease.expiresAt))); "
+              + "`lethe receipt \(current.id)` once it is done")
+        return LetheExit.waiting
+    }
+    return summarize(current, stateDatabase: stateDatabase)
 }
 
 struct ApproveCommand: AsyncParsableCommand {
@@ -47,17 +65,18 @@ struct ApproveCommand: AsyncParsableCommand {
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var engine: EngineOptions
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var actor: ActorOptions
 
     func run() async throws {
         let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
         let code = try await withRuntime(connection: connection, policies: policies, engine: engine) { runtime in
             let approved: ErasureRequest
-            do { approved = try await runtime.engine.admission.approve(requestId: requestId) } catch let error as EngineError {
+            do { approved = try await runtime.engine.admission.approve(requestId: requestId, actor: actor.name) } catch let error as EngineError {
                 printError("error: \(error)")
                 throw LetheExit.invalidInput
             }
             print("approved \(approved.id)")
-            return summarize(try await runtime.engine.eraser().run(approved), stateDatabase: engine.stateDb)
+            return try await runNow(approved, runtime: runtime, stateDatabase: engine.stateDb)
         }
         throw code
     }

@@ -16,6 +16,7 @@ struct HoldCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Why (a case or letter reference; no personal data).") var reason: String
         @OptionGroup var engine: EngineOptions
         @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var actor: ActorOptions
 
         func validate() throws {
             guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--reason cannot be empty") }
@@ -27,11 +28,8 @@ struct HoldCommand: AsyncParsableCommand {
                 throw LetheExit.invalidInput
             }
             try await withRuntime(connection: connection, policies: [], engine: engine) { runtime in
-                let pseudonym = SubjectPseudonymizer(key: try await runtime.state.subjectKey())
-                    .pseudonym(for: ErasureSubject(userId: user))
-                let hold = LegalHold(id: LegalHold.newID(), subjectPseudonym: pseudonym, reason: reason, createdAt: Date())
-                try await runtime.state.addHold(hold)
-                print("hold \(hold.id) placed on \(pseudonym)")
+                let hold = try await runtime.engine.legalHolds.place(on: ErasureSubject(userId: user), reason: reason, actor: actor.name)
+                print("hold \(hold.id) placed on \(hold.subjectPseudonym)")
             }
         }
     }
@@ -57,10 +55,11 @@ struct HoldCommand: AsyncParsableCommand {
         @Argument(help: "The hold id (hold_...).") var holdId: String
         @OptionGroup var engine: EngineOptions
         @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var actor: ActorOptions
 
         func run() async throws {
             try await withRuntime(connection: connection, policies: [], engine: engine) { runtime in
-                guard try await runtime.state.removeHold(id: holdId) else {
+                guard try await runtime.engine.legalHolds.lift(holdId: holdId, actor: actor.name) else {
                     printError("error: no hold \(holdId); `lethe hold list` lists them")
                     throw LetheExit.invalidInput
                 }

@@ -81,11 +81,12 @@ struct RetryCommand: AsyncParsableCommand {
     @Argument(help: "The request id (req_...).") var requestId: String
     @OptionGroup var engine: EngineOptions
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var actor: ActorOptions
 
     func run() async throws {
         try await withRuntime(connection: connection, policies: [], engine: engine) { runtime in
             do {
-                let request = try await runtime.engine.admission.retry(requestId: requestId)
+                let request = try await runtime.engine.admission.retry(requestId: requestId, actor: actor.name)
                 print("request \(request.id) is \(request.state.rawValue) again; `lethe run --once` processes it")
             } catch let error as EngineError {
                 printError("error: \(error)")

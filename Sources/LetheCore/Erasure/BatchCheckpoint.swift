@@ -47,6 +47,8 @@ public struct BatchCheckpoint: Sendable, Hashable, Codable {
         self.applied = applied
     }
 
+    public var startedAt: Date { Date(timeIntervalSince1970: Double(startedAtMilliseconds) / 1000) }
+
     /// Records that `rule` is applied for these requests, with their counts.
     mutating func record(rule: Int, of requests: [ErasureRequest]) {
         let byId = Dictionary(requests.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })

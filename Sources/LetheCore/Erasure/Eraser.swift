@@ -52,21 +52,49 @@ public struct Eraser: Sendable {
         for stored in claimed {
             var request = stored
             guard request.isOpen else {
-                batch.settled.append((request, stored.state))
+                batch.settled.append(.init(request: request, claimedAs: stored.state))
+                continue
+            }
+            if let finished = try await finishedEarlier(request, earlier: batch.earlier) {
+                batch.settled.append(.init(request: finished, claimedAs: stored.state, recorded: true))
                 continue
             }
             do {
                 if let member = try admitOne(&request, hold: holds[request.subjectPseudonym], earlier: batch.earlier) {
                     batch.members.append(member)
                 } else {
-                    batch.settled.append((request, stored.state))
+                    batch.settled.append(.init(request: request, claimedAs: stored.state))
                 }
             } catch {
                 try request.take(.fail, note: "\(error)")
-                batch.settled.append((request, stored.state))
+                batch.settled.append(.init(request: request, claimedAs: stored.state))
             }
         }
         return batch
+    }
+
+    /// A running request whose batch stopped during its finish, after the receipt was
+    /// written: concluded as its receipt says, so that a rerun writes no second
+    /// receipt, no second `finished` entry and no second attempt. Nil otherwise.
+    private func finishedEarlier(_ request: ErasureRequest, earlier: [BatchCheckpoint]) async throws -> ErasureRequest? {
+        guard request.state == .running, let checkpoint = earlier.first(where: { $0.requestIds.contains(request.id) }),
+              let receipt = try await state.receipt(requestId: request.id), receipt.finishedAt >= checkpoint.startedAt
+        else { return nil }
+        var finished = request
+        for checkpoint in earlier { _ = checkpoint.restore(into: &finished) }
+        for (index, rule) in receipt.rules.enumerated() where finished.rules.indices.contains(index) {
+            finished.rules[index].verified(remaining: rule.remaining, of: rule.action)
+            if rule.verification == .notRun { finished.rules[index].stage = .applied }
+        }
+        finished.finishedAt = receipt.finishedAt
+        if receipt.outcome == .completed {
+            try finished.take(.finish)
+            finished.subject = nil
+            finished.reason = nil
+        } else {
+            try finished.take(.fail, note: receipt.note)
+        }
+        return finished
     }
 
     /// The member `request` makes, or nil when it stops here (held, or failed with its
@@ -135,7 +163,7 @@ public struct Eraser: Sendable {
         let started = engine.now()
         var entries: [AuditEntry] = batch.settled.compactMap { entry in
             let request = entry.request
-            guard request.state != entry.claimedAs || request.state == .failed else { return nil }
+            guard !entry.recorded, request.state != entry.claimedAs || request.state == .failed else { return nil }
             switch request.state {
             case .held: return AuditEntry.about(request, .held, at: started, note: request.note)
             case .needsApproval: return AuditEntry.about(request, .needsApproval, at: started, note: request.note)
@@ -151,7 +179,7 @@ public struct Eraser: Sendable {
             let request = batch.members[index].request
             entries.append(AuditEntry.about(request, .started, at: started, note: "attempt \(request.attempts), in a batch of \(batch.members.count)"))
         }
-        let stopped = batch.settled.map(\.request).filter(\.isOpen)
+        let stopped = batch.settled.filter(\.needsSaving).map(\.request)
         if !stopped.isEmpty { try await state.saveAll(stopped.map(leased), releasingLeases: false) }
         try await state.markStarted(requestIds: batch.members.map(\.id), lease: lease?.lease(at: started))
         batch.leasesRenewedAt = started
@@ -243,10 +271,10 @@ public struct Eraser: Sendable {
     /// Saves every open or just-finished request, leases given back, then removes the
     /// checkpoints it no longer needs.
     private func saveAndRelease(_ batch: inout ErasureBatch) async throws {
-        let toSave = batch.members.map(\.request) + batch.settled.map(\.request).filter(\.isOpen)
+        let toSave = batch.members.map(\.request) + batch.settled.filter(\.needsSaving).map(\.request)
         if !toSave.isEmpty { try await state.saveAll(toSave.map(leased), releasingLeases: true) }
         for index in batch.members.indices { batch.members[index].request.lease = nil }
-        for index in batch.settled.indices where batch.settled[index].request.isOpen { batch.settled[index].request.lease = nil }
+        for index in batch.settled.indices where batch.settled[index].needsSaving { batch.settled[index].request.lease = nil }
         let saved = Set(toSave.map(\.id))
         for checkpoint in [batch.checkpoint] + batch.earlier
         where !checkpoint.applied.isEmpty && checkpoint.requestIds.allSatisfy(saved.contains) {

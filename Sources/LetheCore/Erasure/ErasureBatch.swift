@@ -37,10 +37,9 @@ struct ErasureBatch: Sendable {
     let order: [String]
     /// Requests going ahead to the writes.
     var members: [BatchMember] = []
-    /// Requests that stop before any write: held, over the guard rail, unusable, or
-    /// already done. With the state each was claimed in, so that only a change of
-    /// state is audited.
-    var settled: [(request: ErasureRequest, claimedAs: ErasureRequest.State)] = []
+    /// Requests that stop before any write: held, over the guard rail, unusable,
+    /// already done, or finished by an interrupted run that wrote their receipt.
+    var settled: [Settled] = []
     /// Checkpoints of earlier, interrupted runs of these requests.
     var earlier: [BatchCheckpoint] = []
     var checkpoint: BatchCheckpoint
@@ -55,6 +54,19 @@ struct ErasureBatch: Sendable {
         leasesRenewedAt = date
     }
 
+    /// A request that goes no further in this batch.
+    struct Settled: Sendable {
+        var request: ErasureRequest
+        /// The state it was claimed in: only a change of state is audited.
+        let claimedAs: ErasureRequest.State
+        /// Its outcome was recorded already (receipt and audit, by an interrupted
+        /// finish): it is saved, and nothing is recorded again.
+        var recorded = false
+
+        /// Whether the batch saves it: open, or changed here.
+        var needsSaving: Bool { request.isOpen || request.state != claimedAs }
+    }
+
     /// Every request, in claim order.
     var requests: [ErasureRequest] {
         var byId: [String: ErasureRequest] = [:]
@@ -66,6 +78,6 @@ struct ErasureBatch: Sendable {
     /// Moves the member at `index` to the settled requests.
     mutating func settle(memberAt index: Int, claimedAs state: ErasureRequest.State) {
         let member = members.remove(at: index)
-        settled.append((member.request, state))
+        settled.append(Settled(request: member.request, claimedAs: state))
     }
 }

@@ -12,8 +12,9 @@ public protocol RequestQueue: Sendable {
     /// worker recorded first (those requests were not inserted).
     func insertAll(_ requests: [ErasureRequest]) async throws -> Set<String>
     /// Leases up to `limit` requests that are ready to run (received, held, or running
-    /// with an expired lease), oldest first, skipping `excluding`; empty when none is.
-    func claimBatch(_ lease: Lease, limit: Int, excluding: [String], now: Date) async throws -> [ErasureRequest]
+    /// with an expired lease), oldest first, skipping `excluding` and, with `among`,
+    /// taking only those; empty when none is.
+    func claimBatch(_ lease: Lease, limit: Int, excluding: [String], among: [String]?, now: Date) async throws -> [ErasureRequest]
     /// Marks these requests running (one more attempt, no note) in one command; with
     /// `lease`, only while its owner holds them, and extended to its expiry.
     func markStarted(requestIds: [String], lease: Lease?) async throws
@@ -23,11 +24,15 @@ public protocol RequestQueue: Sendable {
     /// Saves requests in one round trip, each fenced by the lease it carries; with
     /// `releasingLeases`, the saved requests are no longer leased (the batch is over).
     func saveAll(_ requests: [ErasureRequest], releasingLeases: Bool) async throws
-    /// Gives back every lease `owner` still holds on these requests.
-    func releaseAll(requestIds: [String], owner: String) async throws
+    /// Gives back every lease `owner` still holds on these requests (nil: on any).
+    func releaseAll(requestIds: [String]?, owner: String) async throws
 }
 
 extension RequestQueue {
+    public func claimBatch(_ lease: Lease, limit: Int, excluding: [String], now: Date) async throws -> [ErasureRequest] {
+        try await claimBatch(lease, limit: limit, excluding: excluding, among: nil, now: now)
+    }
+
     /// Saves one request (fenced by its lease, which it keeps).
     public func save(_ request: ErasureRequest) async throws {
         try await saveAll([request], releasingLeases: false)

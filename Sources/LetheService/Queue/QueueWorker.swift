@@ -97,6 +97,9 @@ public struct QueueWorker: Sendable {
         var summary = Summary()
         let terms = LeaseTerms(owner: options.owner, duration: options.leaseDuration)
         let eraser = engine.eraser(lease: terms)
+        // Leases this worker could not give back (the server went away mid-batch) are
+        // its own to resume at once, not after they expire.
+        try await engine.state.releaseAll(requestIds: nil, owner: options.owner)
         while !shouldStop() {
             let now = Date()
             // What this pass has looked at and left claimable is not taken again; done,
@@ -130,5 +133,23 @@ public struct QueueWorker: Sendable {
             }
         }
         return summary
+    }
+
+    /// Runs one request now, under this worker's lease, as the queue would: nil when
+    /// another worker holds it (one request has one worker at a time, `erase`
+    /// included), or when it waits for nobody (done, failed, over the limit).
+    public func run(requestId: String) async throws -> ErasureRequest? {
+        let terms = LeaseTerms(owner: options.owner, duration: options.leaseDuration)
+        let now = Date()
+        guard let claimed = try await engine.state.claimBatch(terms.lease(at: now), limit: 1, excluding: [], among: [requestId], now: now).first
+        else { return nil }
+        do {
+            let processed = try await engine.eraser(lease: terms).run(claimed)
+            if processed.lease != nil { try await engine.state.releaseAll(requestIds: [requestId], owner: options.owner) }
+            return processed
+        } catch {
+            try? await engine.state.releaseAll(requestIds: [requestId], owner: options.owner)
+            throw error
+        }
     }
 }

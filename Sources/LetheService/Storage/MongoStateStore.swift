@@ -46,6 +46,9 @@ public struct MongoStateStore: RequestQueue, RecordStore, HoldStore, RetainedLed
         try await requests.createIndex(["subjectPseudonym": 1, "state": 1])
         try await requests.createIndex(["state": 1, "receivedAt": 1])
         try await requests.createIndex([Self.availableAt: 1])
+        // A worker gives back its own leases at the start of each pass (after an outage
+        // it could not give them back): only leased requests are in this index.
+        try await requests.createIndex(["lease.owner": 1], options: IndexOptions(sparse: true))
         try await recordSchemaVersion()
         try await holds.createIndex(["subjectPseudonym": 1])
         // One request per event: sparse, so requests without a key (the CLI's) do not collide.
@@ -244,9 +247,12 @@ public struct MongoStateStore: RequestQueue, RecordStore, HoldStore, RetainedLed
         return holds
     }
 
-    public func claimBatch(_ lease: Lease, limit: Int, excluding: [String], now: Date) async throws -> [ErasureRequest] {
+    public func claimBatch(_ lease: Lease, limit: Int, excluding: [String], among: [String]?, now: Date) async throws -> [ErasureRequest] {
         var ready: BSONDocument = [Self.availableAt: ["$lte": .int64(BSONDatetime(now).millisecondsSinceEpoch)]]
-        if !excluding.isEmpty { ready["_id"] = ["$nin": .array(excluding.map { .string($0) })] }
+        var ids = BSONDocument()
+        if !excluding.isEmpty { ids["$nin"] = .array(excluding.map { .string($0) }) }
+        if let among { ids["$in"] = .array(among.map { .string($0) }) }
+        if !ids.isEmpty { ready["_id"] = .document(ids) }
         // Take those still free in one update, marked with a token of this claim, then
         // read back exactly the ones this claim won. Losing every candidate to another
         // worker is not "no work": look again while there were candidates.
@@ -258,7 +264,7 @@ public struct MongoStateStore: RequestQueue, RecordStore, HoldStore, RetainedLed
             guard !candidates.isEmpty else { return [] }
             let token = UUID().uuidString
             var take = ready
-            take["_id"] = ["$in": .array(candidates)]
+            take["_id"] = ["$in": .array(candidates)]  // within `ready`'s own `_id` terms
             let taken = try await requests.updateMany(take, ["$set": [
                 "lease": .document(leaseDocument), "claim": .string(token), Self.availableAt: .int64(lease.expiresAtMilliseconds),
             ]])
@@ -314,9 +320,10 @@ public struct MongoStateStore: RequestQueue, RecordStore, HoldStore, RetainedLed
         }, ordered: false)
     }
 
-    public func releaseAll(requestIds: [String], owner: String) async throws {
-        guard !requestIds.isEmpty else { return }
-        let ours: BSONDocument = ["_id": ["$in": .array(requestIds.map { .string($0) })], "lease.owner": .string(owner)]
+    public func releaseAll(requestIds: [String]?, owner: String) async throws {
+        if let requestIds, requestIds.isEmpty { return }
+        var ours: BSONDocument = ["lease.owner": .string(owner)]
+        if let requestIds { ours["_id"] = ["$in": .array(requestIds.map { .string($0) })] }
         // Claimable ones are free from now, behind what waits already; the others only
         // lose the lease.
         var claimable = ours

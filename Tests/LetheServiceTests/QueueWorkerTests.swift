@@ -1,0 +1,91 @@
+import BSON
+import Foundation
+@testable import LetheCore
+import LetheCoreTestSupport
+import LetheService
+import Testing
+
+/// The queue worker over the in-memory stores: leases and claims without a server.
+@Suite("Queue worker (in memory)")
+struct QueueWorkerTests {
+    static let yaml = """
+        version: 1
+        name: app
+        database: app
+        rules:
+          - collection: items
+            match: owner_id
+            action: delete
+        """
+    static let items = Namespace(database: "app", collection: "items")
+
+    static func engine(users: Int) async throws -> (ErasureEngine, InMemoryDataStore, InMemoryStateStore) {
+        let (data, state) = (InMemoryDataStore(), InMemoryStateStore())
+        let policy = try #require(PolicyLoader.load(yaml: yaml, file: "app.yaml", options: .init(hashKeyConfigured: false)).policies.first)
+        let engine = ErasureEngine(data: data, state: state, policies: [policy], anonymizer: nil)
+        for user in 0..<users {
+            await data.insert([["_id": .int32(Int32(user)), "owner_id": .string("user-\(user)")]], into: items)
+            _ = try await engine.admission.receive(ErasureSubject(userId: "user-\(user)"), source: .inbox, dedupeKey: "k\(user)")
+        }
+        return (engine, data, state)
+    }
+
+    @Test("a worker resumes the leases it could not give back at once, not when they expire")
+    func ownLeasesResumed() async throws {
+        let (engine, _, state) = try await Self.engine(users: 3)
+        let worker = QueueWorker(engine: engine, options: .init(owner: "w1"))
+        // A pass that claimed, then lost the server before it could give the leases back.
+        _ = try await state.claimBatch(Lease(owner: "w1", expiresAt: Date().addingTimeInterval(600)), limit: 10, excluding: [], now: Date())
+        let summary = try await worker.drain()
+        #expect(summary.count(.done) == 3)
+        // Another worker's live lease is left alone.
+        let (other, _, otherState) = try await Self.engine(users: 1)
+        _ = try await otherState.claimBatch(Lease(owner: "w2", expiresAt: Date().addingTimeInterval(600)), limit: 10, excluding: [], now: Date())
+        #expect(try await QueueWorker(engine: other, options: .init(owner: "w1")).drain().processed == 0)
+    }
+
+    @Test("one request, one worker: while one holds it, another `run(requestId:)` gets nothing and changes nothing")
+    func oneWorkerPerRequest() async throws {
+        let (engine, data, state) = try await Self.engine(users: 1)
+        let request = try #require(await state.requests.values.first)
+        _ = try await state.claimBatch(Lease(owner: "w1", expiresAt: Date().addingTimeInterval(600)), limit: 1, excluding: [], now: Date())
+        #expect(try await QueueWorker(engine: engine, options: .init(owner: "w2")).run(requestId: request.id) == nil)
+        #expect(await data.all(Self.items).count == 1)
+        #expect(await state.audit.filter { $0.event == .started }.isEmpty)
+        try await state.releaseAll(requestIds: nil, owner: "w1")
+        let done = try #require(try await QueueWorker(engine: engine, options: .init(owner: "w2")).run(requestId: request.id))
+        #expect(done.state == .done && done.lease == nil)
+        #expect(await state.requests[request.id]?.lease == nil)
+    }
+
+    @Test("a long drain sends a claim only what it left claimable, not every request it finished")
+    func shortExclusions() async throws {
+        let (engine, _, state) = try await Self.engine(users: 30)
+        let pseudonym = SubjectPseudonymizer(key: try await state.subjectKey()).pseudonym(for: ErasureSubject(userId: "user-0"))
+        try await state.addHold(LegalHold(id: "hold_x", subjectPseudonym: pseudonym, reason: "case", createdAt: Date()))
+        let summary = try await QueueWorker(engine: engine, options: .init(requestsPerBatch: 10)).drain()
+        #expect(summary.count(.done) == 29 && summary.count(.held) == 1)
+        let held = try #require(summary.leftClaimable.first)
+        let exclusions = await state.claimExclusions
+        #expect(exclusions.count == 4, "three claims of ten, and the empty one")
+        #expect(exclusions.allSatisfy { $0.isEmpty || $0 == [held] })
+        #expect(exclusions.last == [held])
+    }
+
+    @Test("a batch that died in its finish, after its receipts, is concluded from them: one receipt, one `finished`, one attempt")
+    func finishOnce() async throws {
+        let (engine, _, state) = try await Self.engine(users: 2)
+        await state.setCrashOnFinalSave()
+        #expect(try await QueueWorker(engine: engine, options: .init(owner: "w1")).drain().leasesLost == 1)
+        #expect(await state.requests.values.allSatisfy { $0.state == .running })
+        let summary = try await QueueWorker(engine: engine, options: .init(owner: "w1")).drain()
+        #expect(summary.count(.done) == 2)
+        for request in await state.requests.values {
+            #expect(request.state == .done && request.attempts == 1 && request.subject == nil)
+            let trail = await state.auditTrail(requestId: request.id)
+            #expect(trail.filter { $0.event == .finished }.count == 1)
+            #expect(trail.filter { $0.event == .started }.count == 1)
+        }
+        #expect(await state.checkpointsById.isEmpty)
+    }
+}
