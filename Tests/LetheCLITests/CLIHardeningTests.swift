@@ -100,3 +100,23 @@ struct CLIHardeningTests {
         }
     }
 }
+
+/// Checks that need no server: they refuse before connecting.
+@Suite("lethe: hardened flags (no server)")
+struct CLIHardeningFlagTests {
+    @Test("more than 100 --identity flags are bad usage (the bound of an event), before anything is read")
+    func tooManyIdentities() throws {
+        let identities = (0...100).flatMap { ["--identity", "id-\($0)"] }
+        let result = try LetheExecutable.run(["plan", "--user", "u1"] + identities, environment: ["LETHE_MONGODB_URI": "mongodb://127.0.0.1:1/"])
+        #expect(result.exitCode == 64, "\(result.output)")
+        #expect(result.stderr.contains("--identity is given 101 times; at most 100"))
+    }
+
+    @Test("--state-db '$x' and admin are bad usage (64) before anything is read")
+    func stateDatabaseNames() throws {
+        for name in ["$x", "admin", "a.b"] {
+            let result = try LetheExecutable.run(["requests", "--state-db", name], environment: ["LETHE_MONGODB_URI": "mongodb://127.0.0.1:1/"])
+            #expect(result.exitCode == 64, "\(name): \(result.output)")
+        }
+    }
+}
