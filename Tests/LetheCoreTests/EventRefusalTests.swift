@@ -8,7 +8,7 @@ extension EventTests {
     struct Refusals {
         typealias F = EventFixtures
 
-        static let plain = "a plain id of 1 to 256 printable characters without spaces, quotes, braces or brackets, not starting with '$'"
+        static let plain = "a plain id of 1 to 256 bytes (UTF-8) of printable characters without spaces, quotes, braces or brackets, not starting with '$'"
         static let time = #"an ISO-8601 date-time with a time zone (2024-05-01T12:00:00.000Z), {"$date": that text}, {"$date": {"$numberLong": milliseconds since 1970}} or a BSON date"#
 
         /// An App Services DELETE with `user` replaced by `user` (raw JSON) and `time` by `time`.
@@ -75,7 +75,7 @@ extension EventTests {
             Case(json: cloudEvent(data: #"{"userId": "u1", "identities": [{"id": {"$gt": ""}}]}"#), code: "not-plain-id",
                  field: "data.identities[0].id", message: "data.identities[0].id is an object; expected \(plain), as a string"),
             Case(json: #"{"specversion": "1.0", "id": "e\u0000", "source": "/auth", "type": "user.deleted"}"#, code: "not-plain-id", field: "id",
-                 message: "id contains control characters; expected the event's id, unique for its source, of at most 1024 characters without control characters"),
+                 message: "id contains control characters; expected the event's id, unique for its source, of at most 1024 bytes (UTF-8) without control characters"),
             // wrong-type
             Case(json: appServices(user: #""ada.lovelace@example.com""#), code: "wrong-type", field: "user",
                  message: "user is a string; expected the deleted user: an object with id and identities"),

@@ -23,7 +23,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     func run() async throws {
         let body: Data
         do {
-            body = eventFile == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: eventFile))
+            body = try readBounded()
         } catch {
             printError("error: cannot read \(eventFile): \((error as NSError).localizedDescription)")
             throw LetheExit.invalidInput
@@ -34,6 +34,7 @@ struct EnqueueCommand: AsyncParsableCommand {
             for accepted in summary.accepted {
                 print("\(accepted.duplicate ? "already recorded" : "recorded") \(accepted.requestId)")
             }
+            // `position` is the event's place in the body, from 0; the message says its line or element.
             for refused in summary.refused {
                 printError("refused event \(refused.position.map { "#\($0 + 1)" } ?? ""): \(refused.code): \(refused.message)")
             }
@@ -41,5 +42,18 @@ struct EnqueueCommand: AsyncParsableCommand {
             return summary.refused.isEmpty ? ExitCode.success : LetheExit.invalidInput
         }
         throw code
+    }
+
+    /// The events, read up to one byte more than the parser accepts: a larger body is
+    /// refused (`oversized`) without being read into memory whole.
+    func readBounded() throws -> Data {
+        let limit = DeletionEventParser.Options().maximumBytes + 1
+        let handle = eventFile == "-" ? FileHandle.standardInput : try FileHandle(forReadingFrom: URL(fileURLWithPath: eventFile))
+        defer { if eventFile != "-" { try? handle.close() } }
+        var data = Data()
+        while data.count < limit, let chunk = try handle.read(upToCount: limit - data.count), !chunk.isEmpty {
+            data.append(chunk)
+        }
+        return data
     }
 }

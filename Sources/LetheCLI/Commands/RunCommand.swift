@@ -38,13 +38,15 @@ struct RunCommand: AsyncParsableCommand {
         let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
         let code = try await withRuntime(connection: connection, policies: policies, engine: engine, extraClients: concurrency - 1) { runtime in
             let runStarted = Date()
-            let inbox = engine.inboxNamespace
-            let intake = try await InboxConsumer(
-                collection: runtime.pool.database(inbox.database).collection(inbox.collection),
-                intake: RequestIntake(engine: runtime.engine)
-            ).drain()
+            let intake: IntakeCounts
+            do {
+                intake = try await engine.inboxConsumer(runtime).drain()
+            } catch let error as InboxError {
+                printError("error: \(error)")
+                throw LetheExit.invalidInput
+            }
             if intake.total > 0 {
-                print("inbox: \(intake.new) new request(s), \(intake.ignored) ignored, \(intake.refused) refused (`lethe refusals` lists why)")
+                print("inbox: \(intake.new) new request(s), \(intake.ignored) ignored, \(intake.refused) refused (`lethe refusals` lists why; the refused events are kept in \(engine.stateDb).\(LetheNamespaces.inboxRejectedCollection))")
             }
             let workerOptions = QueueWorker.Options(leaseDuration: .seconds(leaseSeconds), requestsPerBatch: requestsPerBatch)
             let worker = QueueWorker(engine: runtime.engine, options: workerOptions)

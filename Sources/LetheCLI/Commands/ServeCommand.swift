@@ -79,10 +79,14 @@ struct ServeCommand: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         var http: HTTPIntake.Options?
         if !noHttp, let address = Self.address(listen) {
-            http = HTTPIntake.Options(host: address.host, port: address.port, authentication: .init(
-                secret: environment["LETHE_HTTP_SECRET"].flatMap { $0.isEmpty ? nil : Array($0.utf8) },
-                bearerToken: environment["LETHE_HTTP_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-            ))
+            let authentication: RequestAuthenticator.Options
+            do {
+                authentication = try .checked(secret: environment["LETHE_HTTP_SECRET"], bearerToken: environment["LETHE_HTTP_TOKEN"])
+            } catch {
+                printError("error: \(error)")
+                throw LetheExit.invalidInput
+            }
+            http = HTTPIntake.Options(host: address.host, port: address.port, authentication: authentication)
         }
         let options = LetheServer.Options(
             pollInterval: .milliseconds(Int(pollSeconds * 1000)),
@@ -98,7 +102,7 @@ struct ServeCommand: AsyncParsableCommand {
                               extraClients: LetheServer.clientsHeld(by: options)) { runtime in
             let intake = RequestIntake(engine: runtime.engine)
             let inbox = engine.inboxNamespace
-            let consumer = InboxConsumer(collection: runtime.pool.database(inbox.database).collection(inbox.collection), intake: intake)
+            let consumer = engine.inboxConsumer(runtime, intake: intake)
             var logger = Logger(label: "lethe.serve")
             logger.logLevel = .info
             let group = LetheServer.serviceGroup(runtime: runtime, intake: intake, inbox: consumer, options: options, logger: logger)

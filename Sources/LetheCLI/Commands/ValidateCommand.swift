@@ -17,13 +17,24 @@ struct ValidateCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Connect and report, per rule, whether the collection exists and the match field is indexed.")
     var checkDb = false
 
+    @Option(name: .long, help: ArgumentHelp("Lethe's own database, which no policy may name (as for the other commands).", valueName: "name"))
+    var stateDb: String = "lethe"
+
     @OptionGroup var connection: ConnectionOptions
+
+    func validate() throws {
+        if let problem = LetheNamespaces.checkStateDatabase(stateDb, policies: []).first {
+            throw ValidationError(problem.description)
+        }
+    }
 
     func run() async throws {
         let result = PolicyLoader.load(directory: URL(fileURLWithPath: policies), options: .fromEnvironment())
         for diagnostic in result.diagnostics { printError(diagnostic.description) }
-        if result.hasErrors {
-            printError("\(result.errors.count) error(s), \(result.warnings.count) warning(s) in \(policies)")
+        let conflicts = LetheNamespaces.checkStateDatabase(stateDb, policies: result.policies)
+        for conflict in conflicts { printError("error: \(conflict)") }
+        if result.hasErrors || !conflicts.isEmpty {
+            printError("\(result.errors.count + conflicts.count) error(s), \(result.warnings.count) warning(s) in \(policies)")
             throw LetheExit.invalidInput
         }
         for policy in result.policies {

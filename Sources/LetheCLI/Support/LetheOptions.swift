@@ -59,9 +59,35 @@ struct EngineOptions: ParsableArguments {
     func validate() throws {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be at least 1") }
         if let maxDocuments, maxDocuments < 0 { throw ValidationError("--max-documents cannot be negative") }
-        guard !stateDb.isEmpty, !stateDb.contains("."), !stateDb.contains("/"), !stateDb.contains(" ") else {
-            throw ValidationError("--state-db must be a database name (no '.', '/' or spaces)")
+        // The flags alone: a database name by MongoDB's rules, not admin/local/config, and
+        // an inbox that is none of Lethe's own records (exit 64). The checks against the
+        // policies come with them, in `check(against:)` (exit 65).
+        if let problem = LetheNamespaces.checkStateDatabase(stateDb, policies: []).first {
+            throw ValidationError(problem.description)
         }
+        if let inbox, !inbox.contains(".") {
+            throw ValidationError("--inbox must be DATABASE.COLLECTION, such as \(stateDb).inbox")
+        }
+        let namespace = inboxNamespace
+        if let problem = LetheNamespaces.checkInbox(database: namespace.database, collection: namespace.collection,
+                                                     stateDatabase: stateDb, policies: []) {
+            throw ValidationError(problem.description)
+        }
+    }
+
+    /// Refuses a state database or inbox that a policy names (its rules would erase Lethe's
+    /// own records, or the inbox would destroy the policy's collection): prints why, exits 65.
+    func check(against policies: [Policy]) throws {
+        var problems = LetheNamespaces.checkStateDatabase(stateDb, policies: policies)
+        let namespace = inboxNamespace
+        if let problem = LetheNamespaces.checkInbox(database: namespace.database, collection: namespace.collection,
+                                                     stateDatabase: stateDb, policies: policies) {
+            problems.append(problem)
+        }
+        guard !problems.isEmpty else { return }
+        for problem in problems { printError("error: \(problem)") }
+        printError("error: nothing was read or changed")
+        throw problems.contains { $0.kind == .conflict } ? LetheExit.invalidInput : ExitCode.validationFailure
     }
 
     @Option(name: .long, help: ArgumentHelp("The inbox collection producers insert events into (default: <state-db>.inbox).", valueName: "db.collection"))
@@ -71,6 +97,16 @@ struct EngineOptions: ParsableArguments {
     var inboxNamespace: (database: String, collection: String) {
         guard let inbox, let dot = inbox.firstIndex(of: ".") else { return (stateDb, inbox ?? "inbox") }
         return (String(inbox[..<dot]), String(inbox[inbox.index(after: dot)...]))
+    }
+
+    /// The inbox consumer: `--inbox`, refused documents kept in `<state-db>.inboxRejected`.
+    func inboxConsumer(_ runtime: LetheRuntime, intake: RequestIntake? = nil) -> InboxConsumer {
+        let inbox = inboxNamespace
+        return InboxConsumer(
+            collection: runtime.pool.database(inbox.database).collection(inbox.collection),
+            intake: intake ?? RequestIntake(engine: runtime.engine),
+            rejected: runtime.pool.database(stateDb).collection(LetheNamespaces.inboxRejectedCollection)
+        )
     }
 
     var engineOptions: ErasureEngine.Options {
@@ -86,6 +122,14 @@ struct SubjectOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Id of a linked identity (repeatable).", valueName: "id"))
     var identity: [String] = []
 
+    func validate() throws {
+        // The same bound as an event's (DeletionEventParser.Options.maximumIdentities).
+        let maximum = DeletionEventParser.Options().maximumIdentities
+        guard identity.count <= maximum else {
+            throw ValidationError("--identity is given \(identity.count) times; at most \(maximum) identities per user, as for events")
+        }
+    }
+
     var subject: ErasureSubject { ErasureSubject(userId: user, identities: identity) }
 }
 
@@ -96,6 +140,7 @@ func withRuntime<T>(
     connection: ConnectionOptions, policies: [Policy], engine: EngineOptions, extraClients: Int = 0,
     _ body: (LetheRuntime) async throws -> T
 ) async throws -> T {
+    try engine.check(against: policies)
     var configuration: LetheConfiguration
     do {
         configuration = LetheConfiguration(

@@ -11,6 +11,8 @@ public enum LogKey {
     /// `database.collection`: names of Lethe's own collections, never data.
     public static let namespace = "lethe.namespace"
     public static let retryIn = "lethe.retry-in"
+    /// A refusal code.
+    public static let code = "lethe.code"
     /// Counts.
     public static let requests = "lethe.requests"
     public static let done = "lethe.done"

@@ -7,7 +7,7 @@ extension DeletionEventParser {
     public static let cloudEventsDeletionType = "user.deleted"
     /// The App Services operation type of a deletion.
     public static let appServicesDeletionType = "DELETE"
-    /// Longest CloudEvents `id` or `source` accepted, in characters.
+    /// Longest CloudEvents `id` or `source` accepted, in UTF-8 bytes.
     public static let maximumAttributeLength = 1_024
 
     func event(from document: BSONDocument) throws(EventRefusal) -> DeletionEvent {
@@ -165,7 +165,7 @@ extension DeletionEventParser {
         }
     }
 
-    /// A CloudEvents `id` or `source`: a non-empty string of at most 1,024 characters
+    /// A CloudEvents `id` or `source`: a non-empty string of at most 1,024 bytes (UTF-8)
     /// without control characters, so that `source`, a zero byte and `id` can only be
     /// read one way in the dedupe key.
     func attribute(_ value: BSON?, field: String, expected: String) throws(EventRefusal) -> String {
@@ -174,9 +174,9 @@ extension DeletionEventParser {
         case .null?: throw .null(field, expected: expected)
         case .string("")?: throw .empty(field, expected: expected)
         case .string(let text)?:
-            let rule = "\(expected), of at most \(Self.maximumAttributeLength) characters without control characters"
-            guard text.count <= Self.maximumAttributeLength else {
-                throw EventRefusal(reason: .notPlainId, field: field, message: "\(field) is longer than \(Self.maximumAttributeLength) characters; expected \(rule)")
+            let rule = "\(expected), of at most \(Self.maximumAttributeLength) bytes (UTF-8) without control characters"
+            guard text.utf8.count <= Self.maximumAttributeLength else {
+                throw EventRefusal(reason: .notPlainId, field: field, message: "\(field) is longer than \(Self.maximumAttributeLength) bytes (UTF-8); expected \(rule)")
             }
             guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
                 throw EventRefusal(reason: .notPlainId, field: field, message: "\(field) contains control characters; expected \(rule)")

@@ -107,8 +107,7 @@ extension IntakeRefusal {
 // MARK: The refusals, in one place so that every message is written once.
 
 extension EventRefusal {
-    static let plainIdExpectation =
-        "a plain id of 1 to \(SubjectBinding.maximumLength) printable characters without spaces, quotes, braces or brackets, not starting with '$'"
+    static let plainIdExpectation = SubjectBinding.expectation
 
     static func missing(_ field: String, expected: String) -> EventRefusal {
         EventRefusal(reason: .missingField, field: field, message: "\(field) is missing; expected \(expected)")

@@ -12,6 +12,9 @@ enum DidYouMean {
             let distance: Int
             if lowered.count >= 3, target.starts(with: lowered) {
                 distance = 1
+            } else if abs(lowered.count - target.count) > 3 {
+                // Never within the limit (at most 3): no need to compare a long word at all.
+                continue
             } else {
                 distance = editDistance(lowered, target)
             }

@@ -111,6 +111,15 @@ public enum PolicyLoader {
     }
 
     static func parseFile(at path: String, shownAs file: String, options: Options) -> FileResult {
+        // Not read at all when larger than a policy may be.
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int,
+            size > PolicyLimits.maximumFileBytes
+        {
+            return FileResult(diagnostics: [
+                wholeFileError(file, "the policy file is larger than \(PolicyLimits.maximumFileBytes) bytes",
+                               hint: "split it into several policies (one file each), or check that this is a policy file")
+            ])
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             return FileResult(diagnostics: [
                 wholeFileError(file, "cannot read the policy file", hint: "check that it exists and is readable")
@@ -157,6 +166,12 @@ public enum PolicyLoader {
                 result.policies.append(policy)
             }
         }
+        // Rules that contradict each other, within a policy or across them: the policy of
+        // the later rule of an erroneous pair is refused, as a file with an error is.
+        let conflicts = PolicyConflicts.diagnostics(result.policies)
+        result.diagnostics += conflicts
+        let refused = Set(conflicts.filter(\.isError).map(\.file))
+        result.policies.removeAll { refused.contains($0.sourceFile) }
         return result
     }
 

@@ -285,23 +285,20 @@ extension PolicyParser {
             return nil
         }
         var out: [(path: String, node: Node)] = []
+        var seen = Set<String>()
         var valid = true
         for (item, itemPath) in items {
-            guard case .scalar(let scalar) = item, let kind = YAMLScalar(scalar), kind != .null || scalar.string.isEmpty
-            else {
-                error(
-                    item, itemPath, "wrong type: found \(describe(item))", expected: "a field path such as author.id",
-                    hint: "write field paths as text, e.g. `[author.email, author.ip]`")
+            guard let text = pathText(item, itemPath) else {
                 valid = false
                 continue
             }
-            if checkFieldPath(scalar.string, item, itemPath, purpose: purpose) {
-                if out.contains(where: { $0.path == scalar.string }), purpose == .match {
+            if checkFieldPath(text, item, itemPath, purpose: purpose) {
+                if !seen.insert(text).inserted, purpose == .match {
                     warning(
-                        item, itemPath, "'\(scalar.string)' is listed twice", expected: "each field path once",
+                        item, itemPath, "'\(text)' is listed twice", expected: "each field path once",
                         hint: "remove the second one")
                 } else {
-                    out.append((scalar.string, item))
+                    out.append((text, item))
                 }
             } else {
                 valid = false
@@ -311,11 +308,32 @@ extension PolicyParser {
     }
 
     mutating func singlePath(_ node: Node, _ path: String, purpose: PathPurpose) -> String? {
-        guard case .scalar(let scalar) = node, YAMLScalar(scalar) != nil else {
+        guard case .scalar = node else {
             wrongType(node, path, key: lastKey(path))
             return nil
         }
-        return checkFieldPath(scalar.string, node, path, purpose: purpose) ? scalar.string : nil
+        guard let text = pathText(node, path) else { return nil }
+        return checkFieldPath(text, node, path, purpose: purpose) ? text : nil
+    }
+
+    /// A field path as written: text only. A number, a boolean or null is refused, not
+    /// taken as its digits (`match: 5` names no field anyone meant; `"5"` does).
+    mutating func pathText(_ item: Node, _ itemPath: String) -> String? {
+        guard case .scalar(let scalar) = item, let kind = YAMLScalar(scalar) else {
+            error(
+                item, itemPath, "wrong type: found \(describe(item))", expected: "a field path such as author.id",
+                hint: "write field paths as text, e.g. `[author.email, author.ip]`")
+            return nil
+        }
+        switch kind {
+        case .string: return scalar.string
+        case .null where scalar.string.isEmpty: return ""  // "empty match", said by checkFieldPath
+        default:
+            error(
+                item, itemPath, "wrong type: found \(describe(item))", expected: "a field path such as owner_id or author.id, as text",
+                hint: "a field path is text; if the field's name really is `\(scalar.string)`, quote it: \"\(scalar.string)\"")
+            return nil
+        }
     }
 
     /// Whether `text` is a field path Lethe can safely use for `purpose`; reports why not.

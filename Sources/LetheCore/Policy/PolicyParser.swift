@@ -24,6 +24,7 @@ struct PolicyParser {
     mutating func parse(_ text: String) -> Policy? {
         // A byte-order mark (from some Windows editors) is not content.
         let yaml = text.unicodeScalars.first == "\u{FEFF}" ? String(text.unicodeScalars.dropFirst()) : text
+        guard checkSizeBeforeComposing(yaml) else { return nil }
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -38,7 +39,48 @@ struct PolicyParser {
                 hint: "start from the example in policies/todo-app.yaml")
             return nil
         }
+        guard checkExpandedSize(root) else { return nil }
         return parsePolicy(root)
+    }
+
+    /// The file's size, and no alias in a key (see `PolicyLimits.firstAliasInKey`).
+    private mutating func checkSizeBeforeComposing(_ yaml: String) -> Bool {
+        if yaml.utf8.count > PolicyLimits.maximumFileBytes {
+            diagnose(
+                .error, at: (1, 1), "", "the policy file is larger than \(PolicyLimits.maximumFileBytes) bytes",
+                expected: "a policy of at most \(PolicyLimits.maximumFileBytes) bytes",
+                hint: "split it into several policies (one file each), or check that this is a policy file")
+            return false
+        }
+        if let place = PolicyLimits.firstAliasInKey(in: yaml) {
+            diagnose(
+                .error, at: place, "", "a YAML alias inside a mapping key",
+                expected: "keys written out as plain text",
+                hint: "write the key itself; aliases are accepted as values only")
+            return false
+        }
+        return true
+    }
+
+    /// The size of the policy with every alias counted as what it stands for.
+    private mutating func checkExpandedSize(_ root: Node) -> Bool {
+        let measure = PolicyLimits.measure(root)
+        guard let (mark, problem) = measure.overLimit else { return true }
+        let position = mark.map { ($0.line, $0.column) } ?? (1, 1)
+        switch problem {
+        case .tooManyNodes:
+            diagnose(
+                .error, at: position, "", "the policy is too large: more than \(PolicyLimits.maximumNodes) YAML values "
+                    + "once its aliases are expanded (the limit was passed here)",
+                expected: "at most \(PolicyLimits.maximumNodes) values, aliases counted as what they stand for",
+                hint: "write the values out, or split the policy; aliases that nest aliases multiply the values")
+        case .collectionTooLong(let count):
+            diagnose(
+                .error, at: position, "", "a list or mapping of \(count) entries",
+                expected: "at most \(PolicyLimits.maximumCollectionCount) entries in one list or mapping",
+                hint: "a where with that many values is better written as a field condition, e.g. `archived: true`")
+        }
+        return false
     }
 
     // MARK: - The policy
@@ -109,7 +151,7 @@ struct PolicyParser {
         }
 
         var rules: [ErasureRule] = []
-        if let entry = required(top, "rules"), let items = list(entry.value, "rules") {
+        if let entry = required(top, "rules"), let items = list(entry.value, "rules"), withinRuleLimit(items, entry, "rules") {
             if items.isEmpty {
                 warning(
                     entry.value, "rules", "no rules: this policy erases nothing for a user",
@@ -123,7 +165,7 @@ struct PolicyParser {
         }
 
         var retention: [RetentionRule] = []
-        if let entry = top["retention"], let items = list(entry.value, "retention") {
+        if let entry = top["retention"], let items = list(entry.value, "retention"), withinRuleLimit(items, entry, "retention") {
             for (index, item) in items.enumerated() {
                 if let rule = parseRetentionRule(item, index: index) { retention.append(rule) }
             }
@@ -136,6 +178,16 @@ struct PolicyParser {
             version: Policy.currentVersion, name: name, database: database, description: description,
             subject: subject, deadline: deadline, maxDocumentsPerRequest: maxDocuments, rules: rules,
             retention: retention, users: users, sourceFile: file)
+    }
+
+    /// At most `PolicyLimits.maximumRules` entries in `rules` (or `retention`).
+    private mutating func withinRuleLimit(_ items: [Node], _ entry: Entry, _ key: String) -> Bool {
+        guard items.count > PolicyLimits.maximumRules else { return true }
+        error(
+            entry.value, key, "\(items.count) entries in \(key)",
+            expected: "at most \(PolicyLimits.maximumRules) entries in \(key) of one policy",
+            hint: "split the policy into several files; rules for one collection with one match can usually be merged")
+        return false
     }
 
     /// `users`: where the orphan sweep finds the existing users.
@@ -448,34 +500,7 @@ struct PolicyParser {
             }
         }
 
-        // One way of changing each field, and never a field together with a field inside it.
-        for (j, later) in changed.enumerated() {
-            for earlier in changed[..<j] {
-                if later.path == earlier.path {
-                    let message =
-                        later.operation == earlier.operation
-                        ? "'\(later.path)' is listed twice in \(later.operation)"
-                        : "'\(later.path)' is in both \(earlier.operation) and \(later.operation)"
-                    error(
-                        later.node, join(path, later.operation), message,
-                        expected: "each field in only one of set, unset, hash, pseudonymize",
-                        hint: "a field can be changed one way only; keep one of them")
-                    break
-                }
-                let (outer, inner) =
-                    later.path.hasPrefix(earlier.path + ".") ? (earlier, later)
-                    : earlier.path.hasPrefix(later.path + ".") ? (later, earlier) : (nil, nil)
-                if let outer, let inner {
-                    error(
-                        later.node, join(path, later.operation),
-                        "'\(inner.path)' (\(inner.operation)) is inside '\(outer.path)' (\(outer.operation))",
-                        expected: "fields that do not contain one another",
-                        hint: "MongoDB cannot change a field and a field inside it in one update; "
-                            + "change only '\(outer.path)', or list the fields inside it one by one")
-                    break
-                }
-            }
-        }
+        reportConflictingChanges(changed, path)
 
         if changed.isEmpty && errorCount == errorsBefore {
             let operations = context == .retention ? "set, unset, hash" : "set, unset, hash, pseudonymize"
@@ -490,6 +515,46 @@ struct PolicyParser {
             warnIfMatchSurvives(match, changed.map(\.path), actionNode: actionNode, path: join(path, "action"))
         }
         return errorCount == errorsBefore ? changes : nil
+    }
+
+    /// One way of changing each field, and never a field together with a field inside it.
+    /// Linear in the fields: each is looked up by its path and by each of its prefixes.
+    private mutating func reportConflictingChanges(_ changed: [(path: String, operation: String, node: Node)], _ path: String) {
+        typealias Change = (path: String, operation: String, node: Node)
+        var byPath: [String: Change] = [:]
+        /// The first change inside each path that has one (`a` for `a.b`, `a.b.c`).
+        var firstInside: [String: Change] = [:]
+        for later in changed {
+            let segments = later.path.split(separator: ".", omittingEmptySubsequences: false)
+            let prefixes = (1..<max(segments.count, 1)).map { segments[..<$0].joined(separator: ".") }
+            if let earlier = byPath[later.path] {
+                let message =
+                    later.operation == earlier.operation
+                    ? "'\(later.path)' is listed twice in \(later.operation)"
+                    : "'\(later.path)' is in both \(earlier.operation) and \(later.operation)"
+                error(
+                    later.node, join(path, later.operation), message,
+                    expected: "each field in only one of set, unset, hash, pseudonymize",
+                    hint: "a field can be changed one way only; keep one of them")
+            } else if let outer = prefixes.lazy.compactMap({ byPath[$0] }).first {
+                reportNested(inner: later, outer: outer, later: later, path)
+            } else if let inner = firstInside[later.path] {
+                reportNested(inner: inner, outer: later, later: later, path)
+            }
+            if byPath[later.path] == nil { byPath[later.path] = later }
+            for prefix in prefixes where firstInside[prefix] == nil { firstInside[prefix] = later }
+        }
+    }
+
+    private mutating func reportNested(inner: (path: String, operation: String, node: Node),
+                                       outer: (path: String, operation: String, node: Node),
+                                       later: (path: String, operation: String, node: Node), _ path: String) {
+        error(
+            later.node, join(path, later.operation),
+            "'\(inner.path)' (\(inner.operation)) is inside '\(outer.path)' (\(outer.operation))",
+            expected: "fields that do not contain one another",
+            hint: "MongoDB cannot change a field and a field inside it in one update; "
+                + "change only '\(outer.path)', or list the fields inside it one by one")
     }
 
     /// Anonymized documents that still hold the user's id in a matched field still
@@ -511,13 +576,19 @@ struct PolicyParser {
 
     /// A later rule with the same collection and match and no `where` on either side
     /// sees nothing new: the earlier rule already took every document.
+    /// Linear: the first unscoped rule of each collection and match is remembered.
     private mutating func warnAboutOverlappingRules(_ rules: [ErasureRule]) {
-        for (j, later) in rules.enumerated() where later.scope == nil {
-            guard
-                let earlier = rules[..<j].first(where: {
-                    $0.scope == nil && $0.collection == later.collection && Set($0.match) == Set(later.match)
-                })
-            else { continue }
+        struct Key: Hashable {
+            let collection: String
+            let match: Set<String>
+        }
+        var first: [Key: ErasureRule] = [:]
+        for later in rules where later.scope == nil {
+            let key = Key(collection: later.collection, match: Set(later.match))
+            guard let earlier = first[key] else {
+                first[key] = later
+                continue
+            }
             let same = "rules[\(earlier.index)] already acts on every document of '\(later.collection)' with this match"
             diagnose(
                 .warning, at: (later.location.line, later.location.column), "rules[\(later.index)]", same,
@@ -540,13 +611,11 @@ struct PolicyParser {
         return name.unicodeScalars.allSatisfy { isAlphanumeric($0) || $0 == "." || $0 == "_" || $0 == "-" }
     }
 
+    /// MongoDB's rules for a database name, and none of MongoDB's own databases: a policy
+    /// never erases in admin, local or config.
     static func databaseNameProblem(_ name: String) -> String? {
-        if name.isEmpty { return "it is empty" }
-        if name.utf8.count >= 64 { return "it is 64 bytes or longer" }
-        let forbidden = "/\\. \"$*<>:|?\0"
-        if let bad = name.first(where: { forbidden.contains($0) }) {
-            return bad == " " ? "it contains a space" : "it contains '\(bad)'"
-        }
+        if let problem = LetheNamespaces.databaseNameProblem(name) { return problem }
+        if LetheNamespaces.systemDatabases.contains(name) { return "it is one of MongoDB's own databases (admin, local, config)" }
         return nil
     }
 

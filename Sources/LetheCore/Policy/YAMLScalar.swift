@@ -41,6 +41,11 @@ enum YAMLScalar: Equatable {
         case ".nan", ".NaN", ".NAN": return .double(.nan)
         default: break
         }
+        // Only text that starts like a number can be one: the regexes below are built on
+        // each use, which made them most of the cost of validating a large policy.
+        guard let first = text.utf8.first, first == UInt8(ascii: "-") || first == UInt8(ascii: "+")
+            || first == UInt8(ascii: ".") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first)
+        else { return .string(text) }
         if text.wholeMatch(of: #/[-+]?[0-9]+/#) != nil {
             if let value = Int64(text) { return .int(value) }
             if let value = Double(text) { return .double(value) }
@@ -59,7 +64,8 @@ enum YAMLScalar: Equatable {
     /// Whether plain text looks like a date or a date-time, which YAML 1.1 reads as a
     /// timestamp; here it is text.
     static func looksLikeDate(_ text: String) -> Bool {
-        text.wholeMatch(of: #/[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ][0-9]{1,2}:[0-9]{2}.*)?/#) != nil
+        guard let first = text.utf8.first, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else { return false }
+        return text.wholeMatch(of: #/[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ][0-9]{1,2}:[0-9]{2}.*)?/#) != nil
     }
 
     static func == (lhs: YAMLScalar, rhs: YAMLScalar) -> Bool {

@@ -30,20 +30,35 @@ public struct SubjectError: Error, Sendable, Hashable, CustomStringConvertible {
 /// never parsed as JSON, never becomes an operator, and an id that does not look like a
 /// plain id is refused before anything is read or written.
 public enum SubjectBinding {
-    /// Longest id accepted, in characters.
+    /// Longest id accepted, in UTF-8 bytes (not characters: one character can hold any
+    /// number of combining scalars).
     public static let maximumLength = 256
+
+    /// What a plain id is, as every refusal says it.
+    public static let expectation =
+        "a plain id of 1 to \(maximumLength) bytes (UTF-8) of printable characters without spaces, quotes, braces or brackets, not starting with '$'"
 
     /// The characters a plain id may not contain: JSON and query syntax, quotes and
     /// escapes. Whitespace and control characters are refused separately.
     static let forbidden: Set<Character> = ["{", "}", "[", "]", "\"", "'", "\\", "`"]
 
-    /// Checks that `text` is a plain id: 1 to 256 printable characters, no whitespace, no
-    /// JSON or query syntax, not starting with `$`.
+    /// Checks that `text` is a plain id: 1 to 256 bytes (UTF-8) of printable characters, no
+    /// whitespace, no JSON or query syntax, not starting with `$`, and no U+FFFD.
+    ///
+    /// U+FFFD (the replacement character) is refused because it is what a decoder puts in
+    /// place of bytes that were not UTF-8 (the command line's `--user $'\xff\xfe'` arrives
+    /// as U+FFFD U+FFFD): an id holding it was damaged before it reached Lethe, so it
+    /// cannot name the user it was meant to, and would erase whichever user's id had
+    /// suffered the same damage. Refused in every channel, as no auth system issues it.
     public static func checkPlain(_ text: String, which: String) throws(SubjectError) {
-        let expected = "a plain id of 1 to \(maximumLength) printable characters without spaces, quotes, braces or brackets, not starting with '$'"
+        let expected = expectation
         guard !text.isEmpty else { throw SubjectError(which: which, problem: "is empty", expected: expected) }
-        guard text.count <= maximumLength else {
-            throw SubjectError(which: which, problem: "is longer than \(maximumLength) characters", expected: expected)
+        guard text.utf8.count <= maximumLength else {
+            throw SubjectError(which: which, problem: "is longer than \(maximumLength) bytes (UTF-8)", expected: expected)
+        }
+        guard !text.unicodeScalars.contains("\u{FFFD}") else {
+            throw SubjectError(which: which, problem: "contains U+FFFD, the mark of bytes that were not valid UTF-8",
+                               expected: expected + ", in valid UTF-8")
         }
         guard !text.hasPrefix("$") else {
             throw SubjectError(which: which, problem: "starts with '$', like a query operator", expected: expected)

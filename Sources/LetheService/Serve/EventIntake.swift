@@ -5,6 +5,9 @@ import LetheCore
 /// channel and records each as a request, durably, before returning.
 public protocol EventIntake: Sendable {
     func receive(_ body: [UInt8], channel: Channel) async throws -> IntakeSummary
+    /// Records deliveries refused before any event was read (HTTP 401, 413): in the
+    /// refusals collection and the audit trail, like refused events.
+    func record(_ refusals: [IntakeRefusal]) async throws
 }
 
 /// What became of each event of one delivery. No personal data: request ids, codes,
@@ -17,7 +20,9 @@ public struct IntakeSummary: Sendable, Hashable, Codable {
     }
 
     public struct Refused: Sendable, Hashable, Codable {
-        /// Position in the delivery (0-based element or line), when there are several.
+        /// Position of the event in the delivery, from 0 (the element of an array, the
+        /// n-th non-blank line of JSON Lines, the document of an inbox batch); where it
+        /// was written (`line 3`, `element 2`) is in `message`.
         public var position: Int?
         public var code: String
         public var field: String?

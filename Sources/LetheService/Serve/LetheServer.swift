@@ -79,7 +79,7 @@ public enum LetheServer {
                 health: { (try? await pool.ping()) != nil },
                 options: http
             )
-            services.append(Application(router: router, configuration: .init(address: .hostname(http.host, port: http.port)), logger: logger))
+            services.append(HTTPIntake.application(router: router, options: http, logger: logger))
         }
         return ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },
@@ -119,7 +119,7 @@ struct WorkerService: Service {
     private func work(waking signal: WakeSignal) async {
         while !Task.isShuttingDownGracefully {
             do {
-                if let inbox { metrics.record(try await inbox.drain()) }
+                if let inbox { try await drainInbox(inbox) }
                 metrics.record(try await drainQueue())
             } catch {
                 // Cancelled (not a graceful shutdown, which lets the pass finish): the
@@ -139,6 +139,17 @@ struct WorkerService: Service {
 }
 
 extension WorkerService {
+    /// One pass over the inbox. An inbox that holds no events (`InboxError`) is left as it
+    /// is and said at each poll; it does not stop the queue, which still has work.
+    func drainInbox(_ inbox: InboxConsumer) async throws {
+        do {
+            metrics.record(try await inbox.drain())
+        } catch let error as InboxError {
+            metrics.recordError()
+            logger.error("inbox not taken in", metadata: [LogKey.reason: .string(error.description)])
+        }
+    }
+
     /// One pass over the queue, by `concurrency` lanes.
     func drainQueue() async throws -> QueueWorker.Summary {
         try await worker.drain(lanes: concurrency, shouldStop: { Task.isShuttingDownGracefully })
@@ -201,5 +212,10 @@ struct CountingIntake: EventIntake {
         let summary = try await base.receive(body, channel: channel)
         metrics.record(IntakeCounts(summary))
         return summary
+    }
+
+    func record(_ refusals: [IntakeRefusal]) async throws {
+        metrics.record(IntakeCounts(refused: refusals.count))
+        try await base.record(refusals)
     }
 }

@@ -6,21 +6,36 @@ import LetheCore
 /// events, CloudEvents), records each accepted deletion as a request (the same event
 /// twice is one request), records each refusal with its reason, and acknowledges other
 /// event types. Everything of one delivery is stored in a few round trips.
+///
+/// Dedupe keys are keyed (HMAC-SHA256) with the subject key, as docs/events.md says:
+/// a parser given without `dedupeSecret` gets the state store's `subjectKey()`, read
+/// once per intake, so that a stored key never reveals which user and time it stands for.
 public struct RequestIntake: EventIntake, DocumentIntake {
     let engine: ErasureEngine
     let parser: DeletionEventParser
+    let keys: DedupeKeyCache
 
     public init(engine: ErasureEngine, parser: DeletionEventParser = DeletionEventParser()) {
         self.engine = engine
         self.parser = parser
+        self.keys = DedupeKeyCache(state: engine.state)
     }
 
     public func receive(_ body: [UInt8], channel: Channel) async throws -> IntakeSummary {
-        try await take(parser.parse(json: Data(body)), channel: channel)
+        try await take(keyedParser().parse(json: Data(body)), channel: channel)
     }
 
     public func receive(documents: [BSONDocument], channel: Channel) async throws -> IntakeSummary {
-        try await take(documents.map(parser.parse(document:)), channel: channel)
+        let parser = try await keyedParser()
+        return try await take(documents.map(parser.parse(document:)), channel: channel)
+    }
+
+    /// The parser, with the subject key as its dedupe key unless it was given one.
+    func keyedParser() async throws -> DeletionEventParser {
+        guard parser.options.dedupeSecret == nil else { return parser }
+        var keyed = parser
+        keyed.options.dedupeSecret = try await keys.key()
+        return keyed
     }
 
     func take(_ parsed: [ParsedEvent], channel: Channel) async throws -> IntakeSummary {
@@ -33,7 +48,7 @@ public struct RequestIntake: EventIntake, DocumentIntake {
             switch item {
             case .refused(let refusal):
                 refusals.append(IntakeRefusal(refusal, channel: channel, at: now))
-                summary.refused.append(.init(position: refusal.position ?? position, code: refusal.code, field: refusal.field, message: refusal.description))
+                summary.refused.append(.init(position: position, code: refusal.code, field: refusal.field, message: refusal.description))
             case .accepted(let event):
                 guard let subject = event.subject else {
                     summary.ignored += 1
@@ -55,10 +70,30 @@ public struct RequestIntake: EventIntake, DocumentIntake {
                 summary.refused.append(.init(position: position, code: refusal.code, field: refusal.field, message: refusal.message))
             }
         }
+        try await record(refusals)
+        return summary
+    }
+
+    public func record(_ refusals: [IntakeRefusal]) async throws {
+        guard !refusals.isEmpty else { return }
         try await engine.state.saveRefusals(refusals)
         try await engine.state.appendAudit(refusals.map {
             AuditEntry(at: $0.at, event: .refused, channel: $0.channel, note: "\($0.code)\($0.field.map { " (\($0))" } ?? "")")
         })
-        return summary
+    }
+}
+
+/// The subject key, read from the state store once and kept.
+actor DedupeKeyCache {
+    let state: any StateStore
+    var cached: SecretKey?
+
+    init(state: any StateStore) { self.state = state }
+
+    func key() async throws -> SecretKey {
+        if let cached { return cached }
+        let key = try await state.subjectKey()
+        cached = key
+        return key
     }
 }
