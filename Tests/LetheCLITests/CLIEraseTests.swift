@@ -192,7 +192,7 @@ struct CLIEraseTests {
         }
     }
 
-    @Test("killed with SIGKILL mid-erasure, then run again: the same final data as an uninterrupted run", arguments: [150, 400, 900])
+    @Test("killed with SIGKILL mid-erasure, then run again: it waits out the dead worker's lease and ends with the same data as an uninterrupted run", arguments: [150, 400, 900])
     func sigkill(afterMilliseconds: Int) async throws {
         try await CLIFixture.make(items: 3000).use { reference in
             #expect(try reference.lethe(["erase", "--user", "alice-0001", "--batch-size", "200"]).exitCode == 0)
@@ -201,7 +201,8 @@ struct CLIEraseTests {
             try await CLIFixture.make(items: 3000).use { fixture in
                 let process = Process()
                 process.executableURL = LetheExecutable.url
-                process.arguments = ["erase", "--user", "alice-0001", "--batch-size", "200", "--policies", fixture.policies.path, "--state-db", fixture.stateDatabase]
+                process.arguments = ["erase", "--user", "alice-0001", "--batch-size", "200", "--lease-seconds", "3",
+                                     "--policies", fixture.policies.path, "--state-db", fixture.stateDatabase]
                 var environment = ProcessInfo.processInfo.environment
                 environment["LETHE_MONGODB_URI"] = TestServer.uri!
                 environment["LETHE_HASH_KEY"] = hashKeyHex

@@ -21,6 +21,7 @@ struct EraseCommand: AsyncParsableCommand {
     @OptionGroup var engine: EngineOptions
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var actor: ActorOptions
+    @OptionGroup var lease: LeaseOptions
 
     func run() async throws {
         let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
@@ -34,50 +35,34 @@ struct EraseCommand: AsyncParsableCommand {
                 printError("error: \(error)")
                 throw LetheExit.invalidInput
             }
-            return try await runNow(request, runtime: runtime, stateDatabase: engine.stateDb)
+            return try await runNow(request, runtime: runtime, stateDatabase: engine.stateDb, lease: lease)
         }
         throw code
     }
 }
 
-/// Runs one request now under a lease, as the queue would, and says how it ended; a
-/// request another worker holds is left to it.
-func runNow(_ request: ErasureRequest, runtime: LetheRuntime, stateDatabase: String) async throws -> ExitCode {
-    if let finished = try await QueueWorker(engine: runtime.engine).run(requestId: request.id) {
-        return summarize(finished, stateDatabase: stateDatabase)
-    }
-    let current = try await runtime.state.request(id: request.id) ?? request
-    if current.state == .running, let lease = current.lease {
-        print("request \(current.id) is being erased by another worker (lease until \(ISO8601DateFormatter().string(from: lease.expiresAt))); "
-              + "`lethe receipt \(current.id)` once it is done")
-        return LetheExit.waiting
-    }
-    return summarize(current, stateDatabase: stateDatabase)
-}
-
-struct ApproveCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "approve",
-        abstract: "Let a request that exceeded the document limit run, and run it now."
-    )
-
-    @Argument(help: "The request id (req_...).") var requestId: String
-    @OptionGroup var policyOptions: PolicyOptions
-    @OptionGroup var engine: EngineOptions
-    @OptionGroup var connection: ConnectionOptions
-    @OptionGroup var actor: ActorOptions
-
-    func run() async throws {
-        let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
-        let code = try await withRuntime(connection: connection, policies: policies, engine: engine) { runtime in
-            let approved: ErasureRequest
-            do { approved = try await runtime.engine.admission.approve(requestId: requestId, actor: actor.name) } catch let error as EngineError {
-                printError("error: \(error)")
-                throw LetheExit.invalidInput
-            }
-            print("approved \(approved.id)")
-            return try await runNow(approved, runtime: runtime, stateDatabase: engine.stateDb)
+/// Runs one request now under a lease, as the queue would, and says how it ended. A
+/// request another worker holds is its alone: this waits for it to finish, or for its
+/// lease to run out (a worker that died), for up to two lease durations.
+func runNow(_ request: ErasureRequest, runtime: LetheRuntime, stateDatabase: String, lease: LeaseOptions) async throws -> ExitCode {
+    let worker = QueueWorker(engine: runtime.engine, options: .init(leaseDuration: lease.duration))
+    let deadline = Date().addingTimeInterval(2 * lease.duration.timeInterval)
+    var announced = false
+    while true {
+        if let finished = try await worker.run(requestId: request.id) {
+            return summarize(finished, stateDatabase: stateDatabase)
         }
-        throw code
+        let current = try await runtime.state.request(id: request.id) ?? request
+        guard current.state.isClaimable, let held = current.lease else { return summarize(current, stateDatabase: stateDatabase) }
+        guard Date() < deadline else {
+            print("request \(current.id) is still being erased by another worker (its lease runs until \(ISO8601DateFormatter().string(from: held.expiresAt))); "
+                  + "`lethe receipt \(current.id)` once it is done")
+            return LetheExit.waiting
+        }
+        if !announced {
+            print("request \(current.id) is held by another worker's lease (until \(ISO8601DateFormatter().string(from: held.expiresAt))): waiting for it to finish or to run out")
+            announced = true
+        }
+        try await Task.sleep(for: .milliseconds(500))
     }
 }

@@ -15,8 +15,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @Flag(name: .long, help: "Process what is pending and exit (the only mode of `run`; `serve` runs continuously).")
     var once = false
-    @Option(name: .long, help: ArgumentHelp("Seconds a lease lasts without progress.", valueName: "seconds"))
-    var leaseSeconds: Int = 600
+    @OptionGroup var lease: LeaseOptions
     @Option(name: .long, help: ArgumentHelp("Requests erased together: one write per rule serves them all.", valueName: "n"))
     var requestsPerBatch: Int = 500
     @Option(name: .long, help: ArgumentHelp("Batches erased at once, each under its own leases.", valueName: "n"))
@@ -29,7 +28,6 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard once else { throw ValidationError("`lethe run` needs --once (it processes what is pending, then exits)") }
-        guard leaseSeconds > 0 else { throw ValidationError("--lease-seconds must be positive") }
         guard requestsPerBatch > 0 else { throw ValidationError("--requests-per-batch must be at least 1") }
         guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 64") }
     }
@@ -48,7 +46,7 @@ struct RunCommand: AsyncParsableCommand {
             if intake.total > 0 {
                 print("inbox: \(intake.new) new request(s), \(intake.ignored) ignored, \(intake.refused) refused (`lethe refusals` lists why; the refused events are kept in \(engine.stateDb).\(LetheNamespaces.inboxRejectedCollection))")
             }
-            let workerOptions = QueueWorker.Options(leaseDuration: .seconds(leaseSeconds), requestsPerBatch: requestsPerBatch)
+            let workerOptions = QueueWorker.Options(leaseDuration: lease.duration, requestsPerBatch: requestsPerBatch)
             let worker = QueueWorker(engine: runtime.engine, options: workerOptions)
             let before = runtime.pool.monitor.snapshot()
             let started = ContinuousClock.now

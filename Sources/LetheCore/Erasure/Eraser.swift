@@ -19,8 +19,31 @@ public struct Eraser: Sendable {
 
     var state: any StateStore { engine.state }
 
-    /// Runs the requests; returns them, in the same order, as they were left.
+    /// Runs the requests; returns them, in the same order, as they were left. With a
+    /// lease, a heartbeat renews it every third of its duration while the batch runs,
+    /// so that a lease can be short (a worker that dies frees its requests soon) however
+    /// long one rule takes; a lease found lost stops the batch.
     public func run(_ claimed: [ErasureRequest]) async throws -> [ErasureRequest] {
+        guard let lease, !claimed.isEmpty else { return try await pipeline(claimed, heartbeat: nil) }
+        let heartbeat = LeaseHeartbeat()
+        return try await withThrowingTaskGroup(of: [ErasureRequest]?.self) { group in
+            group.addTask { try await pipeline(claimed, heartbeat: heartbeat) }
+            group.addTask {
+                try await heartbeat.beat(every: lease.duration / 3) {
+                    try await state.renewLeases(requestIds: claimed.map(\.id), to: lease.lease(at: engine.now()))
+                }
+                return nil
+            }
+            defer { group.cancelAll() }
+            while let result = try await group.next() {
+                if let requests = result { return requests }
+            }
+            return claimed
+        }
+    }
+
+    /// The stages, in order.
+    private func pipeline(_ claimed: [ErasureRequest], heartbeat: LeaseHeartbeat?) async throws -> [ErasureRequest] {
         var batch = try await admit(claimed)
         try await countAndGuard(&batch)
         try await start(&batch)
@@ -30,9 +53,11 @@ public struct Eraser: Sendable {
         } catch let lost as LeaseLost {
             throw lost
         } catch {
+            heartbeat?.stop()
             try await stop(&batch, error: error)
             return batch.requests
         }
+        heartbeat?.stop()
         try await finish(&batch)
         return batch.requests
     }
@@ -182,7 +207,6 @@ public struct Eraser: Sendable {
         let stopped = batch.settled.filter(\.needsSaving).map(\.request)
         if !stopped.isEmpty { try await state.saveAll(stopped.map(leased), releasingLeases: false) }
         try await state.markStarted(requestIds: batch.members.map(\.id), lease: lease?.lease(at: started))
-        batch.leasesRenewedAt = started
         try await state.appendAudit(entries)
         batch.checkpoint = BatchCheckpoint(requestIds: batch.members.map(\.id), startedAt: started)
     }
@@ -199,18 +223,7 @@ public struct Eraser: Sendable {
             }
             batch.checkpoint.record(rule: rule.position, of: batch.members.map(\.request))
             try await state.saveCheckpoint(batch.checkpoint)
-            try await renewLeasesIfDue(&batch)
         }
-    }
-
-    /// Extends the members' leases once a third of a lease has passed: one command for
-    /// the batch, not one per request and rule.
-    private func renewLeasesIfDue(_ batch: inout ErasureBatch) async throws {
-        guard let lease else { return }
-        let now = engine.now()
-        guard now.timeIntervalSince(batch.leasesRenewedAt) > lease.duration.timeInterval / 3 else { return }
-        try await state.renewLeases(requestIds: batch.members.map(\.id), to: lease.lease(at: now))
-        batch.leasesRenewedAt = now
     }
 
     // MARK: Verify
@@ -263,8 +276,10 @@ public struct Eraser: Sendable {
         let note = RequestNotes.stoppedByError(error)
         for index in batch.members.indices { try batch.members[index].request.take(.fail, note: note) }
         let at = engine.now()
-        try await state.appendAudit(batch.members.map { AuditEntry.closing($0.request, at: at) })
+        // Saved first: fenced by the lease, the save is what tells a worker that lost its
+        // requests to record nothing about them.
         try await saveAndRelease(&batch)
+        try await state.appendAudit(batch.members.map { AuditEntry.closing($0.request, at: at) })
         engine.logger.error("batch stopped by an error", metadata: [LogKey.requests: .stringConvertible(batch.members.count), LogKey.reason: .string("\(error)")])
     }
 

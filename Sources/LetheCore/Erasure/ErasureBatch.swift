@@ -45,13 +45,10 @@ struct ErasureBatch: Sendable {
     var checkpoint: BatchCheckpoint
     /// Per rule (by position), the documents counted per request before writing.
     var counted: [[String: RuleCount]] = []
-    /// When the members' leases were last extended.
-    var leasesRenewedAt: Date
 
     init(claimed: [ErasureRequest], at date: Date) {
         order = claimed.map(\.id)
         checkpoint = BatchCheckpoint(requestIds: [], startedAt: date)
-        leasesRenewedAt = date
     }
 
     /// A request that goes no further in this batch.

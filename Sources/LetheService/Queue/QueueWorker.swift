@@ -10,14 +10,15 @@ public struct QueueWorker: Sendable {
     public struct Options: Sendable {
         /// This worker's name in leases. Default: host name and process id.
         public var owner: String
-        /// How long a lease lasts without renewal; the batch renews it as it goes.
-        /// Default 10 minutes.
+        /// How long a lease lasts without renewal; a heartbeat renews it every third of
+        /// that while a batch runs, so a worker that dies frees its requests soon.
+        /// Default 60 s.
         public var leaseDuration: Duration
         /// Requests claimed and erased together: one write per rule serves them all.
         /// Default 500.
         public var requestsPerBatch: Int
 
-        public init(owner: String = QueueWorker.defaultOwner, leaseDuration: Duration = .seconds(600), requestsPerBatch: Int = 500) {
+        public init(owner: String = QueueWorker.defaultOwner, leaseDuration: Duration = .seconds(60), requestsPerBatch: Int = 500) {
             self.owner = owner
             self.leaseDuration = leaseDuration
             self.requestsPerBatch = requestsPerBatch

@@ -1,0 +1,31 @@
+import ArgumentParser
+import LetheCore
+import LetheService
+
+struct ApproveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "approve",
+        abstract: "Let a request that exceeded the document limit run, and run it now."
+    )
+
+    @Argument(help: "The request id (req_...).") var requestId: String
+    @OptionGroup var policyOptions: PolicyOptions
+    @OptionGroup var engine: EngineOptions
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var actor: ActorOptions
+    @OptionGroup var lease: LeaseOptions
+
+    func run() async throws {
+        let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
+        let code = try await withRuntime(connection: connection, policies: policies, engine: engine) { runtime in
+            let approved: ErasureRequest
+            do { approved = try await runtime.engine.admission.approve(requestId: requestId, actor: actor.name) } catch let error as EngineError {
+                printError("error: \(error)")
+                throw LetheExit.invalidInput
+            }
+            print("approved \(approved.id)")
+            return try await runNow(approved, runtime: runtime, stateDatabase: engine.stateDb, lease: lease)
+        }
+        throw code
+    }
+}

@@ -1,0 +1,14 @@
+import ArgumentParser
+
+/// How long a worker's lease on its requests lasts. A heartbeat renews it every third
+/// of that while the worker runs; a worker that dies frees its requests when it ends.
+struct LeaseOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Seconds a lease lasts unless renewed (a running worker renews it every third of that).", valueName: "seconds"))
+    var leaseSeconds: Int = 60
+
+    func validate() throws {
+        guard (3...86_400).contains(leaseSeconds) else { throw ValidationError("--lease-seconds must be between 3 and 86400") }
+    }
+
+    var duration: Duration { .seconds(leaseSeconds) }
+}
