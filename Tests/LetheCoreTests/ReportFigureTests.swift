@@ -224,3 +224,34 @@ extension ReportTests {
         }
     }
 }
+
+extension ReportTests {
+    @Suite("Failed attempts")
+    struct FailedAttempts {
+        typealias F = ReportFixture
+
+        @Test("a request that failed four times and was retried until done counts its failures; those outside the period do not")
+        func retriedFailures() {
+            let request = F.r01
+            let inPeriod = F.date("2026-11-02T10:20:00Z")
+            let failures = (0..<4).map { FailedAttempt(requestId: request.id, at: inPeriod.addingTimeInterval(Double($0) * 60), verification: $0 % 2 == 0) }
+                + [FailedAttempt(requestId: request.id, at: F.date("2026-10-01T00:00:00Z"), verification: true)]
+            let report = ComplianceReport.build(period: F.period, requests: [request], receipts: [], policies: [], sweeps: [],
+                                                failures: failures, now: F.now)
+            #expect(report.outcomes.completed == 1 && report.outcomes.failed == 0)
+            #expect(report.outcomes.failedAttempts == 4)
+            #expect(report.outcomes.failedVerifications == 2)
+            #expect((try? report.render(.md))?.contains("4 (2 by verification)") == true)
+        }
+
+        @Test("a failed attempt is read from its closing audit entry; any other entry is none")
+        func fromAudit() {
+            var entry = AuditEntry(at: Date(), event: .failed, requestId: "req_1", counts: ["remaining": 3])
+            #expect(FailedAttempt(entry)?.verification == true)
+            entry.counts = ["remaining": 0]
+            #expect(FailedAttempt(entry)?.verification == false)
+            entry.event = .finished
+            #expect(FailedAttempt(entry) == nil)
+        }
+    }
+}

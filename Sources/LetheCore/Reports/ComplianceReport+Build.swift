@@ -14,6 +14,7 @@ extension ComplianceReport {
     ///     the latest (a stored receipt is replaced when its request runs again).
     ///   - policies: the history of every policy: each fingerprint with when it was first seen.
     ///   - sweeps: sweeps; those started in the period are listed.
+    ///   - failures: failed attempts from the audit trail; those in the period are counted.
     ///   - now: the time states, overdue and due-soon are judged at.
     public static func build(
         period: DateInterval,
@@ -22,6 +23,7 @@ extension ComplianceReport {
         receipts: [Receipt],
         policies: [PolicyHistoryEntry],
         sweeps: [SweepSummary],
+        failures: [FailedAttempt] = [],
         now: Date
     ) -> ComplianceReport {
         let period = Period(start: whole(period.start), end: whole(period.end))
@@ -37,6 +39,10 @@ extension ComplianceReport {
         for line in lines { outcomes.count(line.outcome) }
         let refusedInPeriod = refusals.filter { period.contains(whole($0.at)) }
         for _ in refusedInPeriod { outcomes.count(.refused) }
+        for failure in failures where period.contains(whole(failure.at)) {
+            outcomes.failedAttempts += 1
+            if failure.verification { outcomes.failedVerifications += 1 }
+        }
 
         return ComplianceReport(
             schema: schemaIdentifier,

@@ -98,6 +98,11 @@ public struct OutcomeCounts: Sendable, Hashable, Codable {
     public var awaitingApproval = 0
     public var open = 0
     public var refused = 0
+    /// Attempts that ended failed in the period, whatever became of their request
+    /// after (a retried request that is now done still counts its failures here).
+    public var failedAttempts = 0
+    /// Of those, the attempts that failed verification (data left that must go).
+    public var failedVerifications = 0
 
     public init() {}
 

@@ -51,7 +51,8 @@ struct ReportHTML {
     private func requests(chart: String) -> String {
         var out = table(["Outcome", "Requests"], numeric: [1],
                         ReportOutcome.allCases.map { [swatch(ReportCharts.outcomeColors[$0]!) + e($0.label), "\(report.outcomes[$0])"] }
-                            + [["<strong>received (requests)</strong>", "<strong>\(report.outcomes.received)</strong>"]])
+                            + [["<strong>received (requests)</strong>", "<strong>\(report.outcomes.received)</strong>"],
+                               ["failed attempts (retried included)", "\(report.outcomes.failedAttempts) (\(report.outcomes.failedVerifications) by verification)"]])
         out += figure(chart, caption: "Requests received per day (UTC), stacked by their outcome; refused events in grey. Hover a bar for its figure.")
         if !report.refusals.isEmpty {
             out += "<h3>Refused at intake</h3>\n"

@@ -71,3 +71,24 @@ public struct SweepSummary: Sendable, Hashable, Codable {
     /// Documents over every namespace.
     public var total: Int { perNamespace.values.reduce(0, +) }
 }
+
+/// An attempt at a request that ended failed, as the audit trail records it: when, and
+/// whether verification failed it. Counts only, never the note.
+public struct FailedAttempt: Sendable, Hashable, Codable {
+    public var requestId: String
+    public var at: Date
+    /// Data the rules must change was still there after them.
+    public var verification: Bool
+
+    public init(requestId: String, at: Date, verification: Bool) {
+        self.requestId = requestId
+        self.at = at
+        self.verification = verification
+    }
+
+    /// The failed attempt a closing audit entry records; nil for any other entry.
+    public init?(_ entry: AuditEntry) {
+        guard entry.event == .failed, let requestId = entry.requestId else { return nil }
+        self.init(requestId: requestId, at: entry.at, verification: (entry.counts?["remaining"] ?? 0) > 0)
+    }
+}

@@ -23,7 +23,8 @@ struct ReportMarkdown {
     private func requests() -> [String] {
         var out = section("1. Requests received", ReportNarrative.requestsIntro)
         out += table(["Outcome", "Requests"], ReportOutcome.allCases.map { [$0.label, "\(report.outcomes[$0])"] }
-            + [["**received (requests)**", "**\(report.outcomes.received)**"]])
+            + [["**received (requests)**", "**\(report.outcomes.received)**"],
+               ["failed attempts (retried included)", "\(report.outcomes.failedAttempts) (\(report.outcomes.failedVerifications) by verification)"]])
         if !report.refusals.isEmpty {
             out += ["", "Refused at intake, by channel and reason:", ""]
             out += table(["Channel", "Reason code", "Events"], report.refusals.map { [text($0.channel.rawValue), text($0.reasonCode), "\($0.count)"] })

@@ -33,7 +33,8 @@ enum ReportNarrative {
         var figures = [
             "\(outcomes.received) request(s) received: \(outcomes.completed) completed, \(outcomes.failed) failed, "
                 + "\(outcomes.held) held, \(outcomes.awaitingApproval) awaiting approval, \(outcomes.open) open; "
-                + "\(outcomes.refused) event(s) refused at intake.",
+                + "\(outcomes.refused) event(s) refused at intake; \(outcomes.failedAttempts) attempt(s) failed, "
+                + "\(outcomes.failedVerifications) of them by verification (retried requests included).",
             "\(overdue) overdue now, \(late) completed late, \(soon) due within 7 days.",
         ]
         if let median = report.completion.median, let p95 = report.completion.p95, let max = report.completion.max {

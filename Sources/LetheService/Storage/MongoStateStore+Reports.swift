@@ -42,7 +42,9 @@ extension MongoStateStore {
                   let ms = document["firstSeenMilliseconds"]?.int64Value else { return nil }
             return PolicyHistoryEntry(name: name, fingerprint: fingerprint, firstSeen: BSONDatetime(millisecondsSinceEpoch: ms).date)
         }
-        return ReportInputs(requests: requests, receipts: receipts, refusals: refusals, sweeps: sweeps, policies: history)
+        let failures = try await audit.find(["event": .string(AuditEntry.Event.failed.rawValue), "at": .document(range)]).toArray()
+            .compactMap { FailedAttempt(try BSONCodable.decode(AuditEntry.self, from: $0)) }
+        return ReportInputs(requests: requests, receipts: receipts, refusals: refusals, sweeps: sweeps, policies: history, failures: failures)
     }
 
     public struct ReportInputs: Sendable {
@@ -51,11 +53,13 @@ extension MongoStateStore {
         public var refusals: [IntakeRefusal]
         public var sweeps: [SweepReport]
         public var policies: [PolicyHistoryEntry]
+        /// Failed attempts, from the audit trail.
+        public var failures: [FailedAttempt]
 
         public func report(period: DateInterval, now: Date) -> ComplianceReport {
             ComplianceReport.build(
                 period: period, requests: requests, refusals: refusals.map(RefusedIntake.init), receipts: receipts,
-                policies: policies, sweeps: sweeps.map(SweepSummary.init), now: now
+                policies: policies, sweeps: sweeps.map(SweepSummary.init), failures: failures, now: now
             )
         }
     }
