@@ -27,7 +27,42 @@ public struct RuleDatabaseCheck: Sendable, Hashable {
     }
 }
 
+/// An error `lethe validate --check-db` finds in a policy's `users`: the orphan sweep
+/// would refuse to run (every user would look orphaned). Names, never values.
+public struct UsersDatabaseProblem: Sendable, Hashable, CustomStringConvertible {
+    public let policy: String
+    public let namespace: String
+    /// The field no users document has; nil when the collection is empty or missing.
+    public let missingField: String?
+
+    public var description: String {
+        guard let missingField else {
+            return "\(policy) users \(namespace): error: the users collection is empty or does not exist; every user would look orphaned (check users.collection and users.database)"
+        }
+        return "\(policy) users \(namespace): error: no users document has the field '\(missingField)'; every user linked through it would look orphaned (check the field's name, and that the app writes it)"
+    }
+}
+
 public enum PolicyDatabaseCheck {
+    /// Each policy's `users`: the collection holds documents, and some of them hold
+    /// `field` and (when named) `identities`. Counts only; writes nothing.
+    public static func users(_ policies: [Policy], pool: MongoClientPool) async throws -> [UsersDatabaseProblem] {
+        var problems: [UsersDatabaseProblem] = []
+        for policy in policies {
+            guard let users = policy.users, let namespace = policy.usersNamespace else { continue }
+            let collection = pool.database(namespace.database).collection(namespace.collection)
+            guard try await collection.findOne([:]) != nil else {
+                problems.append(UsersDatabaseProblem(policy: policy.name, namespace: namespace.description, missingField: nil))
+                continue
+            }
+            for field in [users.field] + (users.identities.map { [$0] } ?? [])
+            where try await collection.findOne([field: ["$exists": true]]) == nil {
+                problems.append(UsersDatabaseProblem(policy: policy.name, namespace: namespace.description, missingField: field))
+            }
+        }
+        return problems
+    }
+
     /// Reads collection and index lists only; writes nothing.
     public static func run(_ policies: [Policy], pool: MongoClientPool) async throws -> [RuleDatabaseCheck] {
         var checks: [RuleDatabaseCheck] = []

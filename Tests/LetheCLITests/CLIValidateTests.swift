@@ -72,3 +72,31 @@ struct CLIValidateTests {
         await pool.shutdown()
     }
 }
+
+extension CLIValidateTests {
+    @Test("--check-db refuses users whose identities field no users document holds (the orphan sweep would take every linked identity for an orphan)",
+          .enabled(if: TestServer.isConfigured, TestServer.skipReason))
+    func checkUsers() async throws {
+        let pool = try TestServer.pool()
+        let database = pool.database(TestServer.uniqueDatabaseName("chku"))
+        try await database.collection("profiles").insertOne(["user_id": "u1"])
+        try await database.collection("items").insertOne(["owner": "u1"])
+        let dir = try Self.directory(["p.yaml": """
+            version: 1
+            name: p
+            database: \(database.name)
+            rules:
+              - { collection: items, match: owner, action: delete }
+            users: { collection: profiles, field: user_id, identities: identity_ids }
+            """])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try LetheExecutable.run(["validate", "--policies", dir.path, "--check-db"], environment: ["LETHE_MONGODB_URI": TestServer.uri!])
+        #expect(result.exitCode == 65, "\(result.output)")
+        #expect(result.stderr.contains("no users document has the field 'identity_ids'"))
+        try await database.collection("profiles").updateOne(["user_id": "u1"], ["$set": ["identity_ids": ["g1"]]])
+        let fixed = try LetheExecutable.run(["validate", "--policies", dir.path, "--check-db"], environment: ["LETHE_MONGODB_URI": TestServer.uri!])
+        #expect(fixed.exitCode == 0, "\(fixed.output)")
+        try await database.drop()
+        await pool.shutdown()
+    }
+}

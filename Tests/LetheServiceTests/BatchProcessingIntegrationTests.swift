@@ -162,3 +162,40 @@ final class LockedList<Value: Sendable>: @unchecked Sendable {
     func append(_ value: Value) { lock.withLock { items.append(value) } }
     var values: [Value] { lock.withLock { items } }
 }
+
+@Suite("Verification fails closed (integration)", .enabled(if: TestServer.isConfigured, TestServer.skipReason))
+struct VerificationIntegrationTests {
+    static let yaml = """
+        version: 1
+        name: likes
+        database: DATABASE
+        subject: { idType: objectId }
+        rules:
+          - { collection: posts, match: likes, action: pull }
+        """
+
+    @Test("ObjectIds pulled from arrays, two users in a batch: either every id is gone and the receipts say so, or the requests fail with the count; never 'verified' with ids left")
+    func objectIdsInArrays() async throws {
+        try await TodoFixture.make(yaml: Self.yaml).use { fixture in
+            let (alice, bob, carol) = (BSONObjectId(), BSONObjectId(), BSONObjectId())
+            let posts = fixture.database.collection("posts")
+            try await posts.insertMany([
+                ["_id": 1, "likes": [.objectId(alice), .objectId(carol)]],
+                ["_id": 2, "likes": [.objectId(bob)]],
+                ["_id": 3, "likes": [.objectId(carol)]],
+            ])
+            let engine = fixture.runtime.engine
+            let requests = [try await engine.admission.submit(ErasureSubject(userId: alice.hex), source: .cli),
+                            try await engine.admission.submit(ErasureSubject(userId: bob.hex), source: .cli)]
+            let done = try await engine.eraser().run(requests)
+            let left = try await posts.find().toArray().flatMap { $0["likes"]?.arrayValue ?? [] }
+            for (request, user) in zip(done, [alice, bob]) {
+                let stillThere = left.contains(.objectId(user))
+                #expect(request.state == (stillThere ? .failed : .done), "\(request.note ?? "")")
+                #expect(request.rules[0].verification == (stillThere ? .failed : .passed))
+                if stillThere { #expect((request.rules[0].remaining ?? 0) > 0 && request.rules[0].modified == 0) }
+            }
+            #expect(left.filter { $0 == .objectId(carol) }.count == 2, "carol's likes stay")
+        }
+    }
+}

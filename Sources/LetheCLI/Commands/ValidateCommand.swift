@@ -42,11 +42,18 @@ struct ValidateCommand: AsyncParsableCommand {
         }
         guard checkDb else { return }
         let pool = try connection.openPool()
-        let outcome = await Result { try await PolicyDatabaseCheck.run(result.policies, pool: pool) }
+        let outcome = await Result {
+            (try await PolicyDatabaseCheck.run(result.policies, pool: pool), try await PolicyDatabaseCheck.users(result.policies, pool: pool))
+        }
         await pool.shutdown()
-        let checks = try outcome.mapError(report).get()
+        let (checks, usersProblems) = try outcome.mapError(report).get()
         for check in checks { print(check.description) }
+        for problem in usersProblems { printError(problem.description) }
         let warnings = checks.filter { !$0.isClean }.count
         print(warnings == 0 ? "database check: all rules ok" : "database check: \(warnings) warning(s)")
+        if !usersProblems.isEmpty {
+            printError("database check: \(usersProblems.count) error(s) in the policies' users")
+            throw LetheExit.invalidInput
+        }
     }
 }
