@@ -67,8 +67,8 @@ public struct RuleStatement: Sendable {
             pendingBeyondMatch = scope
             // Only arrays: `$pull` on a scalar is an error on MongoDB. A scalar holding
             // the id stays matched, so verification reports it instead of hiding it.
-            // `$elemMatch` says "an array holding one of the ids" in one operator (an
-            // `$in` beside a `$type` made nx-27017 evaluate an `_id` batch 25 times slower).
+            // `$elemMatch` says "an array holding one of the ids" in one operator, which
+            // an index on the path serves (docs/test-server.md measures the alternative).
             write = .pull(rule.match.map { path in
                 (filter: scoped([path: ["$elemMatch": ["$in": idList]]]),
                  update: ["$pull": [path: ["$in": idList]]])
@@ -83,8 +83,8 @@ public struct RuleStatement: Sendable {
             let plan = Self.anonymizePlan(anonymization, token: token)
             if Self.overwritesEveryMatch(anonymization, match: rule.match, set: plan.set, ids: Set(ids)) {
                 // A document still holding one of the ids has not been anonymized: the
-                // match alone says what is pending, and servers evaluate it far faster
-                // than the `$or` of every field's state (nx-27017 row by row).
+                // match alone says what is pending, which the match field's index serves,
+                // where an `$or` of every field's state would be read document by document.
                 pendingFilter = matchFilter
                 pendingBeyondMatch = scope
             } else {
@@ -139,10 +139,9 @@ public struct RuleStatement: Sendable {
 
     /// All of `parts`: their field conditions in one document (when no field repeats),
     /// their operators (`$or`, `$nor`...) under one `$and` beside them. It means the same
-    /// as an `$and` of the parts; servers plan it better (nx-27017 uses an index only for
-    /// a top-level field: 3 to 10 times faster). Operators stay under `$and` because
-    /// nx-27017 matches some top-level fields beside a `$or` by the `$or` alone
-    /// (docs/test-server.md).
+    /// as an `$and` of the parts, in the form every planner reads best: the fields at the
+    /// top level, where an index on them applies directly. (docs/test-server.md says
+    /// which servers need which of these two choices, and measures them.)
     static func allOf(_ parts: [BSONDocument]) -> BSONDocument {
         var fields = BSONDocument()
         var operators: [BSON] = []
@@ -189,8 +188,8 @@ public struct RuleStatement: Sendable {
         }
         for path in anonymization.unset { pending.append([path: ["$exists": true]]) }
         for path in anonymization.hash {
-            // Present, not null, and not already a hash. `$nor` rather than `$not`:
-            // both mean the same on MongoDB, and the test server lacks `$not`.
+            // Present, not null, and not already a hash. `$nor` of one condition is
+            // `$not` in MongoDB's documented semantics (docs/test-server.md: why `$nor`).
             pending.append(["$and": [
                 [path: ["$exists": true, "$ne": .null]],
                 ["$nor": [[path: ["$regex": .string("^" + Anonymizer.hashPrefix)]]]],
