@@ -115,6 +115,8 @@ extension PolicyParser {
     }
 
     /// `{ $op: operand, ... }` on one field.
+    // A table (one case per query operator a `where` may use): one of the parser's
+    // tables that run past the usual bound of about 80 lines a function.
     private mutating func parseOperators(_ node: Node, _ path: String) -> BSONDocument? {
         guard case .mapping(let mapping) = node else {
             error(

@@ -6,6 +6,9 @@ import Yams
 ///
 /// It never stops at the first problem: every key is checked, so that one run shows
 /// everything to fix. A policy is returned only when no error was found.
+///
+/// The parser's files are the project's exception to its bound of about 400 lines a
+/// type: they are mostly tables (keys, operators, messages, hints), read best whole.
 struct PolicyParser {
     let file: String
     let options: PolicyLoader.Options
@@ -96,81 +99,20 @@ struct PolicyParser {
         guard let top = fields(root, "", allowed: PolicyKey.topLevel, misplaced: PolicyKey.misplacedAtTop) else {
             return nil
         }
-
-        if let entry = required(top, "version"), let version = integer(entry.value, "version") {
-            if version != Policy.currentVersion {
-                error(
-                    entry.value, "version", "unsupported version \(version)", expected: "1",
-                    hint: "this Lethe reads version 1 policies; write `version: 1`, or use the Lethe the file was written for"
-                )
-            }
-        }
-
-        var name: String?
-        if let entry = required(top, "name"), let text = string(entry.value, "name") {
-            if Self.isValidPolicyName(text) {
-                name = text
-                declaredName = (text, location(entry.value))
-            } else {
-                error(
-                    entry.value, "name", "invalid policy name '\(text)'",
-                    expected: "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
-                    hint: "the name appears in receipts and reports, e.g. `name: todo-app`")
-            }
-        }
-
-        var database: String?
-        if let entry = required(top, "database"), let text = string(entry.value, "database") {
-            if let problem = Self.databaseNameProblem(text) {
-                error(
-                    entry.value, "database", "invalid database name '\(text)': \(problem)",
-                    expected: "a MongoDB database name",
-                    hint: "write the name as `show dbs` lists it, e.g. `database: todo`")
-            } else {
-                database = text
-            }
-        }
-
+        checkVersion(top)
+        let name = parseName(top)
+        let database = parseDatabase(top)
         let description = top["description"].flatMap { string($0.value, "description") }
         let subject = top["subject"].map { parseSubject($0.value) } ?? SubjectSpec()
         let deadline = top["deadline"].flatMap { duration($0.value, "deadline") }
-
-        var maxDocuments: Int?
-        if let entry = top["maxDocumentsPerRequest"],
-            let value = integer(entry.value, "maxDocumentsPerRequest")
-        {
-            if value >= 1 {
-                maxDocuments = value
-            } else {
-                error(
-                    entry.value, "maxDocumentsPerRequest", "maxDocumentsPerRequest must be at least 1, not \(value)",
-                    expected: PolicyKey.named("maxDocumentsPerRequest").expected,
-                    hint: "it is a guard rail: requests that would change more documents wait for approval; "
-                        + "leave it out for the default of \(Policy.defaultMaxDocumentsPerRequest)")
-            }
-        }
-
-        var rules: [ErasureRule] = []
-        if let entry = required(top, "rules"), let items = list(entry.value, "rules"), withinRuleLimit(items, entry, "rules") {
-            if items.isEmpty {
-                warning(
-                    entry.value, "rules", "no rules: this policy erases nothing for a user",
-                    expected: "at least one rule",
-                    hint: "add a rule, e.g. `- { collection: Item, match: owner_id, action: delete }`")
-            }
-            for (index, item) in items.enumerated() {
-                if let rule = parseRule(item, index: index) { rules.append(rule) }
-            }
-            warnAboutOverlappingRules(rules)
-        }
-
+        let maxDocuments = parseMaxDocuments(top)
+        let rules = parseRules(top)
         var retention: [RetentionRule] = []
         if let entry = top["retention"], let items = list(entry.value, "retention"), withinRuleLimit(items, entry, "retention") {
             for (index, item) in items.enumerated() {
                 if let rule = parseRetentionRule(item, index: index) { retention.append(rule) }
             }
         }
-
         let users = top["users"].flatMap { parseUsers($0.value, subject: subject) }
 
         guard errorCount == 0, let name, let database else { return nil }
@@ -178,6 +120,68 @@ struct PolicyParser {
             version: Policy.currentVersion, name: name, database: database, description: description,
             subject: subject, deadline: deadline, maxDocumentsPerRequest: maxDocuments, rules: rules,
             retention: retention, users: users, sourceFile: file)
+    }
+
+    private mutating func checkVersion(_ top: Fields) {
+        guard let entry = required(top, "version"), let version = integer(entry.value, "version"), version != Policy.currentVersion else { return }
+        error(
+            entry.value, "version", "unsupported version \(version)", expected: "1",
+            hint: "this Lethe reads version 1 policies; write `version: 1`, or use the Lethe the file was written for"
+        )
+    }
+
+    private mutating func parseName(_ top: Fields) -> String? {
+        guard let entry = required(top, "name"), let text = string(entry.value, "name") else { return nil }
+        guard Self.isValidPolicyName(text) else {
+            error(
+                entry.value, "name", "invalid policy name '\(text)'",
+                expected: "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+                hint: "the name appears in receipts and reports, e.g. `name: todo-app`")
+            return nil
+        }
+        declaredName = (text, location(entry.value))
+        return text
+    }
+
+    private mutating func parseDatabase(_ top: Fields) -> String? {
+        guard let entry = required(top, "database"), let text = string(entry.value, "database") else { return nil }
+        if let problem = Self.databaseNameProblem(text) {
+            error(
+                entry.value, "database", "invalid database name '\(text)': \(problem)",
+                expected: "a MongoDB database name",
+                hint: "write the name as `show dbs` lists it, e.g. `database: todo`")
+            return nil
+        }
+        return text
+    }
+
+    private mutating func parseMaxDocuments(_ top: Fields) -> Int? {
+        guard let entry = top["maxDocumentsPerRequest"], let value = integer(entry.value, "maxDocumentsPerRequest") else { return nil }
+        guard value >= 1 else {
+            error(
+                entry.value, "maxDocumentsPerRequest", "maxDocumentsPerRequest must be at least 1, not \(value)",
+                expected: PolicyKey.named("maxDocumentsPerRequest").expected,
+                hint: "it is a guard rail: requests that would change more documents wait for approval; "
+                    + "leave it out for the default of \(Policy.defaultMaxDocumentsPerRequest)")
+            return nil
+        }
+        return value
+    }
+
+    private mutating func parseRules(_ top: Fields) -> [ErasureRule] {
+        guard let entry = required(top, "rules"), let items = list(entry.value, "rules"), withinRuleLimit(items, entry, "rules") else { return [] }
+        if items.isEmpty {
+            warning(
+                entry.value, "rules", "no rules: this policy erases nothing for a user",
+                expected: "at least one rule",
+                hint: "add a rule, e.g. `- { collection: Item, match: owner_id, action: delete }`")
+        }
+        var rules: [ErasureRule] = []
+        for (index, item) in items.enumerated() {
+            if let rule = parseRule(item, index: index) { rules.append(rule) }
+        }
+        warnAboutOverlappingRules(rules)
+        return rules
     }
 
     /// At most `PolicyLimits.maximumRules` entries in `rules` (or `retention`).
