@@ -123,9 +123,15 @@ public enum QueryMatcher {
                 case "$set": changed = setting(value, at: path.split(separator: ".").map(String.init), in: changed)
                 case "$unset": changed = setting(nil, at: path.split(separator: ".").map(String.init), in: changed)
                 case "$pull":
-                    guard let list = value.documentValue?["$in"]?.arrayValue else { fatalError("QueryMatcher pulls only $in") }
-                    guard case .array(let elements)? = document.value(atPath: path) else { continue }
-                    changed = setting(.array(elements.filter { !list.contains($0) }), at: path.split(separator: ".").map(String.init), in: changed)
+                    guard case .array(let elements)? = document.value(atPath: path), let condition = value.documentValue else { continue }
+                    let kept: [BSON]
+                    if let list = condition["$in"]?.arrayValue {
+                        kept = elements.filter { !list.contains($0) }
+                    } else {
+                        // A condition on the elements, as if each were a document.
+                        kept = elements.filter { element in !(element.documentValue.map { matches($0, condition) } ?? false) }
+                    }
+                    changed = setting(.array(kept), at: path.split(separator: ".").map(String.init), in: changed)
                 default: fatalError("QueryMatcher does not update with \(op)")
                 }
             }

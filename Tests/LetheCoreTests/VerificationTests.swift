@@ -69,3 +69,44 @@ struct VerificationTests {
         #expect(await fixture.data.all(Self.projects).allSatisfy { !($0["members"]?.arrayValue ?? []).contains("alice") })
     }
 }
+
+/// Paths through arrays of documents (in memory, MongoDB's semantics).
+@Suite("Array elements (in memory)")
+struct ArrayElementTests {
+    static let yaml = """
+        version: 1
+        name: chat
+        database: app
+        rules:
+          - collection: threads
+            match: participants.userId
+            action: pull
+        """
+    static let threads = Namespace(database: "app", collection: "threads")
+
+    @Test("pull through an array of documents removes the user's elements, and only theirs")
+    func pullElements() async throws {
+        let (data, state) = (InMemoryDataStore(), InMemoryStateStore())
+        let policy = try #require(PolicyLoader.load(yaml: Self.yaml, file: "chat.yaml", options: .init(hashKeyConfigured: false)).policies.first)
+        let engine = ErasureEngine(data: data, state: state, policies: [policy], anonymizer: nil)
+        await data.insert([
+            ["_id": 1, "participants": [["userId": "alice", "role": "owner"], ["userId": "bob"]]],
+            ["_id": 2, "participants": [["userId": "carol"]]],
+        ], into: Self.threads)
+        let request = try await engine.eraser().run(try await engine.admission.submit(ErasurePipelineTests.alice, source: .cli))
+        #expect(request.state == .done, "\(request.note ?? "")")
+        #expect(request.rules[0].modified == 1 && request.rules[0].verification == .passed)
+        #expect(await data.all(Self.threads).map { $0["participants"] } == [[["userId": "bob"]], [["userId": "carol"]]])
+    }
+
+    @Test("the pulls of a path: the path as an array of ids, and each split into an array of documents and an element field")
+    func pullShapes() {
+        let pulls = RuleStatement.pulls(at: "a.b.c", of: ["x"])
+        #expect(pulls.map(\.update) == [
+            ["$pull": ["a.b.c": ["$in": ["x"]]]],
+            ["$pull": ["a.b": ["c": ["$in": ["x"]]]]],
+            ["$pull": ["a": ["b.c": ["$in": ["x"]]]]],
+        ])
+        #expect(pulls[2].filter == ["a": ["$elemMatch": ["b.c": ["$in": ["x"]]]]])
+    }
+}

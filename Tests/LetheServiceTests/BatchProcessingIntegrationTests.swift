@@ -198,4 +198,31 @@ struct VerificationIntegrationTests {
             #expect(left.filter { $0 == .objectId(carol) }.count == 2, "carol's likes stay")
         }
     }
+
+    static let chat = """
+        version: 1
+        name: chat
+        database: DATABASE
+        rules:
+          - { collection: threads, match: participants.userId, action: pull }
+        """
+
+    @Test("a pull through an array of documents removes the user's elements on MongoDB; where the server cannot, the request fails with the count, never 'verified'")
+    func arrayOfDocuments() async throws {
+        try await TodoFixture.make(yaml: Self.chat).use { fixture in
+            let threads = fixture.database.collection("threads")
+            try await threads.insertMany([
+                ["_id": 1, "participants": [["userId": "alice", "role": "owner"], ["userId": "bob"]]],
+                ["_id": 2, "participants": [["userId": "carol"]]],
+            ])
+            let request = try await fixture.runtime.engine.eraser().run(
+                try await fixture.runtime.engine.admission.submit(ErasureSubject(userId: "alice"), source: .cli))
+            let left = try await threads.find(["_id": 1]).toArray().first?["participants"]
+            let gone = left == [["userId": "bob"]]
+            #expect(request.state == (gone ? .done : .failed), "\(request.note ?? "")")
+            if !gone { #expect(request.rules[0].remaining == 1) }
+            KnownDeviation.elemMatchOnDocumentsMatchesNothing.expectOnMongoDB { #expect(gone) }
+            #expect(try await threads.find(["_id": 2]).toArray().first?["participants"] == [["userId": "carol"]])
+        }
+    }
 }

@@ -87,6 +87,11 @@ public enum KnownDeviation: String, CaseIterable, Sendable {
     /// the fields, correct on both.
     case fieldsBesideOrIgnored = "top-level fields beside a $or can be ignored"
 
+    /// `$elemMatch` with a condition on the elements' fields (`{participants:
+    /// {$elemMatch: {userId: {$in: [...]}}}}`) matches nothing, so a pull of array
+    /// elements writes nothing; its verification (equality under `$or`) fails the request.
+    case elemMatchOnDocumentsMatchesNothing = "$elemMatch on the fields of array elements matches nothing"
+
     /// True when this deviation applies to the server under test.
     public var applies: Bool { TestServer.isNX27017 }
 }

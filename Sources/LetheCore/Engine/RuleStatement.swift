@@ -69,10 +69,7 @@ public struct RuleStatement: Sendable {
             // the id stays matched, so verification reports it instead of hiding it.
             // `$elemMatch` says "an array holding one of the ids" in one operator, which
             // an index on the path serves (docs/test-server.md measures the alternative).
-            write = .pull(rule.match.map { path in
-                (filter: scoped([path: ["$elemMatch": ["$in": idList]]]),
-                 update: ["$pull": [path: ["$in": idList]]])
-            })
+            write = .pull(rule.match.flatMap { path in Self.pulls(at: path, of: idList).map { (filter: scoped($0.filter), update: $0.update) } })
             retainUntil = nil
         case .retain(let retention):
             pendingFilter = matchFilter
@@ -135,6 +132,25 @@ public struct RuleStatement: Sendable {
             pendingBeyondMatch = matchFilter
             write = .delete
         }
+    }
+
+    /// The `$pull`s that take `ids` out of `path` whatever array it runs through: the
+    /// path itself as an array of ids (`members`), and for each way to split it into an
+    /// array of documents and a field of its elements (`participants` and `userId` for
+    /// `participants.userId`), the elements whose field holds an id. Each filter matches
+    /// only documents of its own shape, so each write changes only what it can.
+    static func pulls(at path: String, of ids: BSON) -> [(filter: BSONDocument, update: BSONDocument)] {
+        var pulls: [(filter: BSONDocument, update: BSONDocument)] = [
+            (filter: [path: ["$elemMatch": ["$in": ids]]], update: ["$pull": [path: ["$in": ids]]]),
+        ]
+        let components = path.split(separator: ".").map(String.init)
+        for split in stride(from: components.count - 1, to: 0, by: -1) {
+            let array = components[..<split].joined(separator: ".")
+            let field = components[split...].joined(separator: ".")
+            let element: BSONDocument = [field: ["$in": ids]]
+            pulls.append((filter: [array: ["$elemMatch": .document(element)]], update: ["$pull": [array: .document(element)]]))
+        }
+        return pulls
     }
 
     /// All of `parts`: their field conditions in one document (when no field repeats),
