@@ -111,6 +111,49 @@ struct ChangeStreamIntegrationTests {
         }
     }
 
+    @Test("two readers at once: the second is refused, and the stream ends for both")
+    func secondReader() async throws {
+        try await TestServer.withDatabase("cs") { db in
+            let stream = try await db.collection("c").watch(options: ChangeStreamOptions(maxAwaitTime: .seconds(2)))
+            // Nothing is inserted: a reader returns only when refused or when the stream ends.
+            let outcomes = try await finishes(within: .seconds(30)) {
+                await withTaskGroup(of: Result<BSONDocument?, any Error>.self) { group in
+                    for _ in 0..<2 {
+                        group.addTask {
+                            do { return .success(try await stream.next()) } catch { return .failure(error) }
+                        }
+                    }
+                    return await group.reduce(into: []) { $0.append($1) }
+                }
+            }
+            let both = try #require(outcomes, "the readers still waited after 30 s")
+            let refusals = both.compactMap { outcome -> MongoError? in
+                if case .failure(let error as MongoError) = outcome { error } else { nil }
+            }
+            #expect(refusals.map(\.code) == [.invalidArgument], "\(both)")
+            #expect(both.contains { if case .success(nil) = $0 { true } else { false } }, "the first reader ends: \(both)")
+            #expect(try await stream.next() == nil, "the stream is closed")
+        }
+    }
+
+    @Test("dropping the watched collection: the invalidate event arrives, then the stream ends",
+          .disabled(if: KnownDeviation.changeStreamNoInvalidate.applies, "nx-27017: \(KnownDeviation.changeStreamNoInvalidate.rawValue)"))
+    func invalidate() async throws {
+        try await TestServer.withDatabase("cs") { db in
+            let collection = db.collection("dropped")
+            try await collection.insertOne(["n": 1])
+            let stream = try await collection.watch()
+            try await collection.drop()
+            var kinds: [String] = []
+            while kinds.last != "invalidate", kinds.count < 5 {
+                let event = try #require(try await nextEvent(stream), "no event within 15 s after \(kinds)")
+                kinds.append(event["operationType"]?.stringValue ?? "?")
+            }
+            #expect(kinds.last == "invalidate", "\(kinds)")
+            #expect(try await stream.next() == nil, "the stream ends after invalidate")
+        }
+    }
+
     @Test("shutdown closes open streams, idle or waiting, instead of waiting for them forever")
     func shutdownClosesStreams() async throws {
         let pool = try TestServer.pool(maximumSize: 2)

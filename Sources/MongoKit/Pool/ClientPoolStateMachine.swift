@@ -1,7 +1,8 @@
 /// The bookkeeping of the client pool, as a value type with no I/O so that it can be
 /// tested on its own. It counts clients checked out, queues callers when the pool is
-/// full (instead of blocking a thread in `mongoc_client_pool_pop`), and closes the
-/// pool only when every client has come back.
+/// full (instead of blocking a thread in `mongoc_client_pool_pop`), lets a queued caller
+/// whose task is cancelled leave the queue, and closes the pool only when every client
+/// has come back.
 struct ClientPoolStateMachine<Waiter, ShutdownWaiter> {
     enum State {
         case open
@@ -16,6 +17,26 @@ struct ClientPoolStateMachine<Waiter, ShutdownWaiter> {
         case wait
         /// The pool is closing or closed.
         case fail
+    }
+
+    enum EnqueueAction {
+        /// A slot freed since `acquire` said wait: it is reserved for the caller.
+        case proceed
+        /// Queued: `release` hands it a slot, or `shutdown` or `cancelWaiter` fails it.
+        case queued
+        /// The caller's task was cancelled before it could be queued: it throws
+        /// `CancellationError` and holds no slot.
+        case cancelled
+        /// The pool closed since `acquire` said wait.
+        case fail
+    }
+
+    enum CancelWaiterAction {
+        /// The waiter was still queued and is removed: resume it with `CancellationError`.
+        case fail(Waiter)
+        /// It is not queued: not yet (`enqueue` sees the cancellation and refuses it), or
+        /// no longer (`release` handed it a slot, or `shutdown` failed it, and resumes it).
+        case none
     }
 
     enum ReleaseAction {
@@ -58,14 +79,26 @@ struct ClientPoolStateMachine<Waiter, ShutdownWaiter> {
         return .wait
     }
 
-    mutating func enqueue(_ waiter: Waiter, id: Int) {
-        waiters.append((id, waiter))
+    /// Queues a caller that `acquire` told to wait, once its waiter exists. The pool may
+    /// have changed in between, and the caller's task may have been cancelled before its
+    /// cancellation handler could find the waiter queued: both are looked at here.
+    mutating func enqueue(_ waiter: Waiter, id: Int, isCancelled: Bool) -> EnqueueAction {
+        // Cancelled first: a caller that gave up must not take a slot it will not use.
+        if isCancelled { return .cancelled }
+        switch acquire() {
+        case .proceed: return .proceed
+        case .fail: return .fail
+        case .wait:
+            waiters.append((id, waiter))
+            return .queued
+        }
     }
 
-    /// Removes a waiter that gave up (task cancelled); nil if it was already resumed.
-    mutating func cancelWaiter(id: Int) -> Waiter? {
-        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return nil }
-        return waiters.remove(at: index).waiter
+    /// A waiting caller's task was cancelled: it leaves the queue, so that no slot is
+    /// later handed to a caller that no longer waits (and lost with it).
+    mutating func cancelWaiter(id: Int) -> CancelWaiterAction {
+        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return .none }
+        return .fail(waiters.remove(at: index).waiter)
     }
 
     mutating func release() -> ReleaseAction {

@@ -116,7 +116,9 @@ public final class MongoClientPool: @unchecked Sendable {
 
     // MARK: Checking clients out
 
-    /// Reserves a client, waiting (without blocking a thread) while all are in use.
+    /// Reserves a client, waiting (without blocking a thread) while all are in use. A
+    /// caller whose task is cancelled while it waits stops waiting at once, with
+    /// `CancellationError`, and leaves the queue.
     func lease(operation: String) async throws -> LeasedClient {
         switch state.withLockedValue({ $0.acquire() }) {
         case .proceed:
@@ -124,25 +126,37 @@ public final class MongoClientPool: @unchecked Sendable {
         case .fail:
             throw MongoError.poolClosed(operation)
         case .wait:
-            let id = waiterIDs.withLockedValue { $0 += 1; return $0 }
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                // A slot may have freed since the first look: take it if so.
-                let action = state.withLockedValue { machine -> StateMachine.AcquireAction in
-                    let action = machine.acquire()
-                    if case .wait = action { machine.enqueue(continuation, id: id) }
-                    return action
-                }
-                switch action {
-                case .proceed: continuation.resume()
-                case .fail: continuation.resume(throwing: MongoError.poolClosed(operation))
-                case .wait: break
-                }
-            }
+            try await waitForSlot(operation: operation)
         }
         // Cannot block: the pool's size equals our slot count, and a client is pushed
         // back before its slot is released.
         let client = mongoc_client_pool_pop(pool)!
         return LeasedClient(pool: self, client: client)
+    }
+
+    /// Waits in the queue until `release` hands this caller a slot.
+    private func waitForSlot(operation: String) async throws {
+        let id = waiterIDs.withLockedValue { $0 += 1; return $0 }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                // `Task.isCancelled` is read under the lock the cancellation handler
+                // takes: a cancellation is either seen here (the caller is not queued) or
+                // finds the waiter queued (and removes it).
+                let action = state.withLockedValue { $0.enqueue(continuation, id: id, isCancelled: Task.isCancelled) }
+                switch action {
+                case .proceed: continuation.resume()
+                case .queued: break
+                case .cancelled: continuation.resume(throwing: CancellationError())
+                case .fail: continuation.resume(throwing: MongoError.poolClosed(operation))
+                }
+            }
+        } onCancel: {
+            // Not found when the waiter is not queued yet (see above) or was already
+            // resumed with a slot, which it then keeps: resumed exactly once either way.
+            if case .fail(let waiter) = state.withLockedValue({ $0.cancelWaiter(id: id) }) {
+                waiter.resume(throwing: CancellationError())
+            }
+        }
     }
 
     fileprivate func giveBack(_ client: OpaquePointer) {
@@ -212,6 +226,9 @@ public final class MongoClientPool: @unchecked Sendable {
         _ = try? await threadPool.runIfActive { [self] in mongoc_client_pool_destroy(pool) }
         try? await threadPool.shutdownGracefully()
     }
+
+    /// Callers waiting for a client, for tests.
+    var waitingForClient: Int { state.withLockedValue { $0.waitingCount } }
 
     /// True once `shutdown()` has begun.
     public var isShutDown: Bool {
