@@ -78,11 +78,15 @@ struct QueueWorkerIntegrationTests {
         try await Self.fixture(users: 1).use { fixture in
             let request = try await fixture.runtime.engine.admission.receive(ErasureSubject(userId: "user-0"), source: .inbox, dedupeKey: "k").request
             let state = fixture.runtime.state
-            let dead = try await state.claimBatch(Lease(owner: "dead", expiresAt: Date().addingTimeInterval(5)), limit: 1, excluding: [], now: Date())
+            let dead = try await state.claimBatch(Lease(owner: "dead", expiresAt: Date().addingTimeInterval(600)), limit: 1, excluding: [], now: Date())
             #expect(dead.map(\.id) == [request.id])
             // While the lease stands, nobody else gets it.
             #expect(try await QueueWorker(engine: fixture.runtime.engine, options: .init(owner: "live")).drain().processed == 0)
-            try await Task.sleep(for: .milliseconds(5_200))
+            // Time passes (without a sleep that a loaded machine could outrun): the lease
+            // ran out a second ago, as a dead worker's does.
+            let past = BSON.int64(BSONDatetime(Date().addingTimeInterval(-1)).millisecondsSinceEpoch)
+            try await fixture.runtime.pool.database(state.options.database).collection("requests").updateOne(
+                ["_id": .string(request.id)], ["$set": ["lease.expiresAtMilliseconds": past, "availableAtMilliseconds": past]])
             let summary = try await QueueWorker(engine: fixture.runtime.engine, options: .init(owner: "live")).drain()
             #expect(summary.processed == 1 && summary.count(.done) == 1)
             #expect(try await fixture.runtime.state.request(id: request.id)?.state == .done)

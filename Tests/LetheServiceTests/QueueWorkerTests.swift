@@ -83,7 +83,7 @@ struct QueueWorkerTests {
         for request in await state.requests.values {
             #expect(request.state == .done && request.attempts == 1 && request.subject == nil)
             let trail = await state.auditTrail(requestId: request.id)
-            #expect(trail.filter { $0.event == .finished }.count == 1)
+            #expect(trail.filter { $0.event == .finished }.count == 1, "\(trail.map { "\($0.event.rawValue) \($0.note ?? "")" })")
             #expect(trail.filter { $0.event == .started }.count == 1)
         }
         #expect(await state.checkpointsById.isEmpty)
