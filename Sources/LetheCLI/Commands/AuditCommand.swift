@@ -14,7 +14,7 @@ struct AuditCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Start (2026-11-01 or ISO-8601).", valueName: "date")) var from: String?
     @Option(name: .long, help: ArgumentHelp("End, exclusive.", valueName: "date")) var to: String?
     @Flag(name: .long, help: "JSON Lines, one entry per line.") var json = false
-    @OptionGroup var engine: EngineOptions
+    @OptionGroup var state: StateOptions
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
@@ -25,7 +25,7 @@ struct AuditCommand: AsyncParsableCommand {
             guard start < end else { throw ValidationError("--from must be before --to") }
             period = DateInterval(start: start, end: end)
         }
-        try await withRuntime(connection: connection, policies: [], engine: engine) { runtime in
+        try await withRuntime(connection: connection, policies: [], state: state) { runtime in
             let entries = try await runtime.state.auditTrail(requestId: request, period: period)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

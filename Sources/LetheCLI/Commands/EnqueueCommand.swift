@@ -17,7 +17,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The events: a file, or - for standard input.", valueName: "file"))
     var eventFile: String
     @OptionGroup var policyOptions: PolicyOptions
-    @OptionGroup var engine: EngineOptions
+    @OptionGroup var state: StateOptions
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
@@ -29,7 +29,7 @@ struct EnqueueCommand: AsyncParsableCommand {
             throw LetheExit.invalidInput
         }
         let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
-        let code = try await withRuntime(connection: connection, policies: policies, engine: engine) { runtime in
+        let code = try await withRuntime(connection: connection, policies: policies, state: state) { runtime in
             let summary = try await RequestIntake(engine: runtime.engine).receive(Array(body), channel: .cli)
             for accepted in summary.accepted {
                 print("\(accepted.duplicate ? "already recorded" : "recorded") \(accepted.requestId)")

@@ -23,34 +23,34 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write the run's figures (requests, commands sent by name, seconds) as JSON to this file.", valueName: "file"))
     var statsFile: String?
     @OptionGroup var policyOptions: PolicyOptions
-    @OptionGroup var engine: EngineOptions
+    @OptionGroup var state: StateOptions
+    @OptionGroup var erasure: ErasureOptions
+    @OptionGroup var inbox: InboxOptions
     @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
         guard once else { throw ValidationError("`lethe run` needs --once (it processes what is pending, then exits)") }
         guard requestsPerBatch > 0 else { throw ValidationError("--requests-per-batch must be at least 1") }
         guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 64") }
+        try inbox.validate(stateDatabase: state.stateDb)
     }
 
     func run() async throws {
         let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
-        let code = try await withRuntime(connection: connection, policies: policies, engine: engine, extraClients: concurrency - 1) { runtime in
+        let code = try await withRuntime(connection: connection, policies: policies, state: state, erasure: erasure.engineOptions,
+                                         inbox: inbox.namespace(stateDatabase: state.stateDb), extraClients: concurrency - 1) { runtime in
             let runStarted = Date()
-            let intake: IntakeCounts
-            do {
-                intake = try await engine.inboxConsumer(runtime).drain()
-            } catch let error as InboxError {
-                printError("error: \(error)")
-                throw LetheExit.invalidInput
-            }
-            if intake.total > 0 {
-                print("inbox: \(intake.new) new request(s), \(intake.ignored) ignored, \(intake.refused) refused (`lethe refusals` lists why; the refused events are kept in \(engine.stateDb).\(LetheNamespaces.inboxRejectedCollection))")
-            }
             let workerOptions = QueueWorker.Options(leaseDuration: lease.duration, requestsPerBatch: requestsPerBatch)
-            let worker = QueueWorker(engine: runtime.engine, options: workerOptions)
+            let pass = WorkerPass(worker: QueueWorker(engine: runtime.engine, options: workerOptions),
+                                  inbox: inbox.consumer(runtime, stateDatabase: state.stateDb), lanes: concurrency)
             let before = runtime.pool.monitor.snapshot()
             let started = ContinuousClock.now
-            let summary = try await worker.drain(lanes: concurrency)
+            let passed = try await pass.run()
+            let summary = passed.queue
+            if passed.intake.total > 0 {
+                let intake = passed.intake
+                print("inbox: \(intake.new) new request(s), \(intake.ignored) ignored, \(intake.refused) refused (`lethe refusals` lists why; the refused events are kept in \(state.stateDb).\(LetheNamespaces.inboxRejectedCollection))")
+            }
             if let statsFile {
                 let spent = runtime.pool.monitor.snapshot().subtracting(before)
                 let elapsed = (ContinuousClock.now - started).components
@@ -65,33 +65,13 @@ struct RunCommand: AsyncParsableCommand {
                 let data = try JSONSerialization.data(withJSONObject: stats, options: [.prettyPrinted, .sortedKeys])
                 try data.write(to: URL(fileURLWithPath: statsFile))
             }
-            try await runtime.state.saveRun(RunReport(startedAt: runStarted, finishedAt: Date(), worker: workerOptions.owner, summary: summary, intake: intake))
+            try await runtime.state.saveRun(RunReport(startedAt: runStarted, finishedAt: Date(), worker: workerOptions.owner, summary: summary, intake: passed.intake))
+            if let error = passed.inboxError {
+                printError("error: \(error)")
+                return LetheExit.invalidInput
+            }
             return summarize(summary)
         }
         throw code
-    }
-}
-
-struct RetryCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "retry",
-        abstract: "Put a failed request back in the queue (the next `lethe run --once` takes it)."
-    )
-
-    @Argument(help: "The request id (req_...).") var requestId: String
-    @OptionGroup var engine: EngineOptions
-    @OptionGroup var connection: ConnectionOptions
-    @OptionGroup var actor: ActorOptions
-
-    func run() async throws {
-        try await withRuntime(connection: connection, policies: [], engine: engine) { runtime in
-            do {
-                let request = try await runtime.engine.admission.retry(requestId: requestId, actor: actor.name)
-                print("request \(request.id) is \(request.state.rawValue) again; `lethe run --once` processes it")
-            } catch let error as EngineError {
-                printError("error: \(error)")
-                throw LetheExit.invalidInput
-            }
-        }
     }
 }

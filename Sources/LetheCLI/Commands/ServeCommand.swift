@@ -3,6 +3,7 @@ import Foundation
 import LetheCore
 import LetheService
 import Logging
+import ServiceLifecycle
 
 extension LetheServer.ChangeStreamMode: ExpressibleByArgument {}
 
@@ -41,7 +42,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Batches erased at once, each under its own leases.", valueName: "n"))
     var concurrency: Int = 1
     @OptionGroup var policyOptions: PolicyOptions
-    @OptionGroup var engine: EngineOptions
+    @OptionGroup var state: StateOptions
+    @OptionGroup var erasure: ErasureOptions
+    @OptionGroup var inbox: InboxOptions
     @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
@@ -56,6 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard maxOrphans >= 0 else { throw ValidationError("--max-orphans cannot be negative") }
         guard (0...100).contains(maxOrphanPercent) else { throw ValidationError("--max-orphan-percent must be between 0 and 100") }
+        try inbox.validate(stateDatabase: state.stateDb)
         if !noHttp {
             guard Self.address(listen) != nil else { throw ValidationError("--listen must be host:port, such as 127.0.0.1:8080") }
             let environment = ProcessInfo.processInfo.environment
@@ -76,39 +80,47 @@ struct ServeCommand: AsyncParsableCommand {
             printError("error: --orphan-sweep-cron needs a policy that says where its users are listed; add e.g. `users: { collection: custom_user_data, field: user_id }` (docs/policies.md, users)")
             throw LetheExit.invalidInput
         }
-        let environment = ProcessInfo.processInfo.environment
-        var http: HTTPIntake.Options?
-        if !noHttp, let address = Self.address(listen) {
-            let authentication: RequestAuthenticator.Options
-            do {
-                authentication = try .checked(secret: environment["LETHE_HTTP_SECRET"], bearerToken: environment["LETHE_HTTP_TOKEN"])
-            } catch {
+        let configuration = try configuration()
+        do { try configuration.check() } catch {
+            printError("error: \(error)")
+            throw LetheExit.invalidInput
+        }
+        try await withRuntime(connection: connection, policies: policies, state: state, erasure: erasure.engineOptions,
+                              inbox: inbox.namespace(stateDatabase: state.stateDb),
+                              extraClients: LetheServer.clientsHeld(by: configuration.options)) { runtime in
+            var logger = Logger(label: "lethe.serve")
+            logger.logLevel = .info
+            let group: ServiceGroup
+            do { group = try LetheServer.build(configuration: configuration, runtime: runtime, logger: logger) } catch {
                 printError("error: \(error)")
                 throw LetheExit.invalidInput
             }
-            http = HTTPIntake.Options(host: address.host, port: address.port, authentication: authentication)
+            let namespace = inbox.namespace(stateDatabase: state.stateDb)
+            printError("lethe serve: \(policies.count) polic(ies), inbox \(namespace.database).\(namespace.collection)\(configuration.http.map { ", HTTP on \($0.host):\($0.port)" } ?? ""), sweeps \(sweepCron.isEmpty ? "off" : sweepCron.joined(separator: "; ")), orphan sweeps \(orphanSweepCron.isEmpty ? "off" : orphanSweepCron.joined(separator: "; ")), change streams \(changeStreams.rawValue), \(concurrency) batch(es) at once")
+            try await group.run()
+            printError("lethe serve: stopped")
         }
+    }
+
+    /// The flags and the environment, as the service builder takes them.
+    func configuration() throws -> ServeConfiguration {
+        let environment = ProcessInfo.processInfo.environment
         let options = LetheServer.Options(
             pollInterval: .milliseconds(Int(pollSeconds * 1000)),
             changeStreams: changeStreams,
             sweepSchedules: try sweepCron.map { try CronSchedule($0) },
             orphanSweepSchedules: try orphanSweepCron.map { try CronSchedule($0) },
             orphanOptions: .init(maxOrphans: maxOrphans, maxShare: maxOrphanPercent / 100),
-            http: http,
             worker: .init(requestsPerBatch: requestsPerBatch),
             concurrency: concurrency
         )
-        try await withRuntime(connection: connection, policies: policies, engine: engine,
-                              extraClients: LetheServer.clientsHeld(by: options)) { runtime in
-            let intake = RequestIntake(engine: runtime.engine)
-            let inbox = engine.inboxNamespace
-            let consumer = engine.inboxConsumer(runtime, intake: intake)
-            var logger = Logger(label: "lethe.serve")
-            logger.logLevel = .info
-            let group = LetheServer.serviceGroup(runtime: runtime, intake: intake, inbox: consumer, options: options, logger: logger)
-            printError("lethe serve: \(policies.count) polic(ies), inbox \(inbox.database).\(inbox.collection)\(http.map { ", HTTP on \($0.host):\($0.port)" } ?? ""), sweeps \(sweepCron.isEmpty ? "off" : sweepCron.joined(separator: "; ")), orphan sweeps \(orphanSweepCron.isEmpty ? "off" : orphanSweepCron.joined(separator: "; ")), change streams \(changeStreams.rawValue), \(concurrency) batch(es) at once")
-            try await group.run()
-            printError("lethe serve: stopped")
+        let http = noHttp ? nil : Self.address(listen).map { address in
+            ServeConfiguration.HTTP(host: address.host, port: address.port,
+                                    secret: environment["LETHE_HTTP_SECRET"], bearerToken: environment["LETHE_HTTP_TOKEN"])
         }
+        let namespace = inbox.namespace(stateDatabase: state.stateDb)
+        return ServeConfiguration(options: options, http: http,
+                                  inbox: .init(database: namespace.database, collection: namespace.collection),
+                                  stateDatabase: state.stateDb)
     }
 }

@@ -30,7 +30,8 @@ struct SweepCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("With --orphans: refuse when the orphans are more than this percentage of the linked ids.", valueName: "percent"))
     var maxOrphanPercent: Double = 10
     @OptionGroup var policyOptions: PolicyOptions
-    @OptionGroup var engine: EngineOptions
+    @OptionGroup var state: StateOptions
+    @OptionGroup var erasure: ErasureOptions
     @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
@@ -44,10 +45,10 @@ struct SweepCommand: AsyncParsableCommand {
     func run() async throws {
         let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
         if orphans {
-            let code = try await withRuntime(connection: connection, policies: policies, engine: engine) { try await sweepOrphans($0) }
+            let code = try await withRuntime(connection: connection, policies: policies, state: state, erasure: erasure.engineOptions) { try await sweepOrphans($0) }
             throw code
         }
-        try await withRuntime(connection: connection, policies: policies, engine: engine) { runtime in
+        try await withRuntime(connection: connection, policies: policies, state: state, erasure: erasure.engineOptions) { runtime in
             let display = ProgressDisplay()
             let report = try await runtime.engine.retentionSweeper.sweep(dryRun: dryRun, progress: { line in
                 display.clear()

@@ -40,36 +40,3 @@ struct ConnectionOptions: ParsableArguments {
         do { return try makePool() } catch { throw report(error) }
     }
 }
-
-extension Result where Failure == any Error {
-    /// The outcome of an async throwing body.
-    init(catching body: () async throws -> Success) async {
-        do { self = .success(try await body()) } catch { self = .failure(error) }
-    }
-}
-
-/// Exit codes, as documented in `lethe --help`.
-enum LetheExit {
-    static let failed = ExitCode(1)
-    static let invalidInput = ExitCode(65)
-    static let unavailable = ExitCode(69)
-    static let waiting = ExitCode(75)
-}
-
-/// Prints an error a person can act on to standard error and picks the exit code.
-func report(_ error: any Error) -> ExitCode {
-    if let mongo = error as? MongoError {
-        printError("error: \(mongo.description)")
-        switch mongo.code {
-        case .serverSelectionFailed, .connectionFailed, .authenticationFailed: return LetheExit.unavailable
-        case .invalidURI: return LetheExit.invalidInput
-        default: return LetheExit.failed
-        }
-    }
-    printError("error: \(error)")
-    return LetheExit.failed
-}
-
-func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
-}
