@@ -15,7 +15,8 @@ struct Lethe: AsyncParsableCommand {
 
             Exit codes: 0 success; 1 a request failed or verification found data left; \
             64 bad usage; 65 invalid policy or input; 69 MongoDB unavailable; \
-            75 waiting (held or needs approval).
+            75 waiting (erase, approve: the request is held or needs approval). `run --once` counts \
+            waiting requests in its summary and exits 0 for them, unless --waiting-exit-code says otherwise.
             """,
         version: LetheVersion.current,
         subcommands: [

@@ -99,6 +99,28 @@ struct CLIServiceTests {
         }
     }
 
+    @Test("run --once: requests that wait (held, needing approval) are counted and exit 0; --waiting-exit-code 75 keeps 75")
+    func waitingIsNotFailing() async throws {
+        try await ServiceFixture.make(users: 2).use { fixture in
+            let hold = try LetheExecutable.run(["hold", "add", "--user", "user-0", "--reason", "case 7", "--state-db", fixture.state],
+                                              environment: fixture.environment)
+            #expect(hold.exitCode == 0, "\(hold.output)")
+            let enqueued = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", "-"]), environment: fixture.environment,
+                                                   stdin: fixture.events(0..<2))
+            #expect(enqueued.exitCode == 0, "\(enqueued.output)")
+            // user-1's 3 documents are over --max-documents 2: it waits for approval.
+            let run = try LetheExecutable.run(fixture.arguments(["run", "--once", "--max-documents", "2"]), environment: fixture.environment)
+            #expect(run.exitCode == 0, "\(run.output)")
+            #expect(run.stdout.contains("0 done, 0 failed, 2 waiting (1 held, 1 needs approval)"), "\(run.stdout)")
+            #expect(run.stdout.contains("lethe approve"))
+            let strict = try LetheExecutable.run(fixture.arguments(["run", "--once", "--max-documents", "2", "--waiting-exit-code", "75"]),
+                                                 environment: fixture.environment)
+            #expect(strict.exitCode == 75, "\(strict.output)")
+            #expect(strict.stdout.contains("1 held"), "\(strict.stdout)")
+            #expect(try await fixture.database.collection("notes").countDocuments() == 4, "nothing was erased")
+        }
+    }
+
     @Test("four lethe processes, one of them with three lanes, drain a backlog of 1,000 requests: each done exactly once, nothing left pending")
     func fourProcesses() async throws {
         let users = 1000

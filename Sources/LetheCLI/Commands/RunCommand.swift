@@ -9,7 +9,8 @@ struct RunCommand: AsyncParsableCommand {
         abstract: "Take in the inbox, process every pending request, then exit (for cron or a Kubernetes CronJob).",
         discussion: """
             Requests are leased, so several `lethe run` processes can share one state database. \
-            Exits 1 if any request failed, 75 if some wait (held, needing approval).
+            Exits 1 if any request failed. Requests that wait (held, needing approval) are counted \
+            in the summary and are no failure: exit 0, unless --waiting-exit-code says otherwise.
             """
     )
 
@@ -22,6 +23,8 @@ struct RunCommand: AsyncParsableCommand {
     var concurrency: Int = 1
     @Option(name: .long, help: ArgumentHelp("Write the run's figures (requests, commands sent by name, seconds) as JSON to this file.", valueName: "file"))
     var statsFile: String?
+    @Option(name: .long, help: ArgumentHelp("Exit code when no request failed but some wait (held, needing approval); 75 for the code of `erase`.", valueName: "code"))
+    var waitingExitCode: Int32 = 0
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var state: StateOptions
     @OptionGroup var erasure: ErasureOptions
@@ -32,6 +35,7 @@ struct RunCommand: AsyncParsableCommand {
         guard once else { throw ValidationError("`lethe run` needs --once (it processes what is pending, then exits)") }
         guard requestsPerBatch > 0 else { throw ValidationError("--requests-per-batch must be at least 1") }
         guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 64") }
+        guard (0...125).contains(waitingExitCode) else { throw ValidationError("--waiting-exit-code must be between 0 and 125") }
         try inbox.validate(stateDatabase: state.stateDb)
     }
 
@@ -70,7 +74,7 @@ struct RunCommand: AsyncParsableCommand {
                 printError("error: \(error)")
                 return LetheExit.invalidInput
             }
-            return summarize(summary)
+            return summarize(summary, waitingExit: ExitCode(waitingExitCode))
         }
         throw code
     }

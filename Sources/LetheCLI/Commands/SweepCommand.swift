@@ -90,6 +90,6 @@ struct SweepCommand: AsyncParsableCommand {
         }
         print("requested \(counts.requested) (source \(Channel.orphanSweep.rawValue))")
         guard counts.requested > 0 else { return .success }
-        return summarize(try await QueueWorker(engine: runtime.engine).drain())
+        return summarize(try await QueueWorker(engine: runtime.engine).drain(), waitingExit: LetheExit.waiting)
     }
 }

@@ -3,18 +3,21 @@ import Foundation
 import LetheCore
 import LetheService
 
-/// Prints what a pass over the queue did and returns the exit code it deserves:
-/// 1 if a request failed, 75 if some wait (held, needing approval).
-func summarize(_ summary: QueueWorker.Summary) -> ExitCode {
+/// Prints what a pass over the queue did and returns the exit code it deserves: 1 if a
+/// request failed; `waitingExit` if some wait (held, needing approval) and none failed.
+func summarize(_ summary: QueueWorker.Summary, waitingExit: ExitCode) -> ExitCode {
     let failed = summary.count(.failed)
-    let waiting = summary.count(.held) + summary.count(.needsApproval)
+    let held = summary.count(.held), needsApproval = summary.count(.needsApproval)
+    let waiting = held + needsApproval
     print("processed \(summary.processed) request(s): \(summary.count(.done)) done, \(failed) failed, \(waiting) waiting"
+          + (waiting > 0 ? " (\(held) held, \(needsApproval) need\(needsApproval == 1 ? "s" : "") approval)" : "")
           + (summary.leasesLost > 0 ? ", \(summary.leasesLost) taken over by other workers" : ""))
     if failed > 0 {
         print("failed requests: `lethe requests --state failed`; retry one with `lethe retry REQUEST_ID`")
         return LetheExit.failed
     }
-    return waiting > 0 ? LetheExit.waiting : .success
+    if needsApproval > 0 { print("needing approval: `lethe requests --state needs-approval`; run one with `lethe approve REQUEST_ID`") }
+    return waiting > 0 ? waitingExit : .success
 }
 
 /// Prints a request's outcome and returns the exit code it deserves.
