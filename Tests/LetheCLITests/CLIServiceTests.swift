@@ -121,6 +121,36 @@ struct CLIServiceTests {
         }
     }
 
+    @Test("flags a deployment sets come from LETHE_<FLAG>; a flag given wins; an invalid value names its variable (exit 64)")
+    func environmentVariables() async throws {
+        try await ServiceFixture.make(users: 1).use { fixture in
+            var environment = fixture.environment
+            environment["LETHE_POLICIES"] = fixture.policies.path
+            environment["LETHE_STATE_DB"] = fixture.state
+            let enqueued = try LetheExecutable.run(["enqueue", "--event-file", "-"], environment: environment, stdin: fixture.events(0..<1))
+            #expect(enqueued.exitCode == 0, "\(enqueued.output)")
+            #expect(try await fixture.requests().count == 1, "the request went to LETHE_STATE_DB")
+            let listed = try LetheExecutable.run(["requests"], environment: environment)
+            #expect(listed.exitCode == 0, "\(listed.output)")
+            #expect(listed.stdout.contains("received"), "\(listed.stdout)")
+            let other = fixture.state + "_other"
+            let flagWins = try LetheExecutable.run(["requests", "--state-db", other], environment: environment)
+            try? await fixture.pool.database(other).drop()
+            #expect(flagWins.stdout.contains("no requests"), "\(flagWins.output)")
+            let help = try LetheExecutable.run(["run", "--help"], environment: ["LETHE_BATCH_SIZE": "77"])
+            #expect(help.stdout.contains("(default: 77)"), "\(help.stdout)")
+            var invalid = environment
+            invalid["LETHE_BATCH_SIZE"] = "lots"
+            let refused = try LetheExecutable.run(["run", "--once"], environment: invalid)
+            #expect(refused.exitCode == 64, "\(refused.output)")
+            #expect(refused.stderr.contains("LETHE_BATCH_SIZE is 'lots', which is not a value for --batch-size"), "\(refused.stderr)")
+            #expect(try await fixture.requests().allSatisfy { $0["state"] == "received" }, "nothing ran")
+            let batchFlag = try LetheExecutable.run(["run", "--once", "--batch-size", "100"], environment: environment.merging(["LETHE_CONCURRENCY": "2"]) { $1 })
+            #expect(batchFlag.exitCode == 0, "\(batchFlag.output)")
+            #expect(batchFlag.stdout.contains("1 done"), "\(batchFlag.stdout)")
+        }
+    }
+
     @Test("four lethe processes, one of them with three lanes, drain a backlog of 1,000 requests: each done exactly once, nothing left pending")
     func fourProcesses() async throws {
         let users = 1000

@@ -17,14 +17,14 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Process what is pending and exit (the only mode of `run`; `serve` runs continuously).")
     var once = false
     @OptionGroup var lease: LeaseOptions
-    @Option(name: .long, help: ArgumentHelp("Requests erased together: one write per rule serves them all.", valueName: "n"))
-    var requestsPerBatch: Int = 500
-    @Option(name: .long, help: ArgumentHelp("Batches erased at once, each under its own leases.", valueName: "n"))
-    var concurrency: Int = 1
+    @Option(name: .long, help: ArgumentHelp("Requests erased together: one write per rule serves them all (env $LETHE_REQUESTS_PER_BATCH).", valueName: "n"))
+    var requestsPerBatch: Int = Environment.value("LETHE_REQUESTS_PER_BATCH", default: 500)
+    @Option(name: .long, help: ArgumentHelp("Batches erased at once, each under its own leases (env $LETHE_CONCURRENCY).", valueName: "n"))
+    var concurrency: Int = Environment.value("LETHE_CONCURRENCY", default: 1)
     @Option(name: .long, help: ArgumentHelp("Write the run's figures (requests, commands sent by name, seconds) as JSON to this file.", valueName: "file"))
     var statsFile: String?
-    @Option(name: .long, help: ArgumentHelp("Exit code when no request failed but some wait (held, needing approval); 75 for the code of `erase`.", valueName: "code"))
-    var waitingExitCode: Int32 = 0
+    @Option(name: .long, help: ArgumentHelp("Exit code when no request failed but some wait (held, needing approval); 75 for the code of `erase` (env $LETHE_WAITING_EXIT_CODE).", valueName: "code"))
+    var waitingExitCode: Int32 = Environment.value("LETHE_WAITING_EXIT_CODE", default: 0)
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var state: StateOptions
     @OptionGroup var erasure: ErasureOptions
@@ -32,6 +32,9 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
+        try Environment.check("LETHE_REQUESTS_PER_BATCH", as: Int.self, flag: "--requests-per-batch")
+        try Environment.check("LETHE_CONCURRENCY", as: Int.self, flag: "--concurrency")
+        try Environment.check("LETHE_WAITING_EXIT_CODE", as: Int32.self, flag: "--waiting-exit-code")
         guard once else { throw ValidationError("`lethe run` needs --once (it processes what is pending, then exits)") }
         guard requestsPerBatch > 0 else { throw ValidationError("--requests-per-batch must be at least 1") }
         guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 64") }

@@ -22,25 +22,25 @@ struct ServeCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("Address for HTTP (host:port).", valueName: "host:port"))
-    var listen: String = "127.0.0.1:8080"
+    @Option(name: .long, help: ArgumentHelp("Address for HTTP (host:port) (env $LETHE_LISTEN).", valueName: "host:port"))
+    var listen: String = Environment.value("LETHE_LISTEN", default: "127.0.0.1:8080")
     @Flag(name: .long, help: "Run without the HTTP intake.") var noHttp = false
-    @Option(name: .long, help: ArgumentHelp("Seconds between looks at the inbox and the queue.", valueName: "seconds"))
-    var pollSeconds: Double = 5
-    @Option(name: .long, help: ArgumentHelp("Wake on inserts into the inbox and the request queue through change streams where the server offers them (auto), or only poll (off).", valueName: "auto|off"))
-    var changeStreams: LetheServer.ChangeStreamMode = .auto
-    @Option(name: .long, help: ArgumentHelp("When to run the retention sweeps, as a cron expression in UTC (repeatable), e.g. '0 3 * * *'.", valueName: "cron"))
-    var sweepCron: [String] = []
-    @Option(name: .long, help: ArgumentHelp("When to run the orphan sweep (`lethe sweep --orphans`), as a cron expression in UTC (repeatable); its requests go to the worker.", valueName: "cron"))
-    var orphanSweepCron: [String] = []
-    @Option(name: .long, help: ArgumentHelp("Scheduled orphan sweeps refuse when more orphan ids than this are found.", valueName: "n"))
-    var maxOrphans: Int = 100
-    @Option(name: .long, help: ArgumentHelp("Scheduled orphan sweeps refuse when the orphans are more than this percentage of the linked ids.", valueName: "percent"))
-    var maxOrphanPercent: Double = 10
-    @Option(name: .long, help: ArgumentHelp("Requests erased together.", valueName: "n"))
-    var requestsPerBatch: Int = 500
-    @Option(name: .long, help: ArgumentHelp("Batches erased at once, each under its own leases.", valueName: "n"))
-    var concurrency: Int = 1
+    @Option(name: .long, help: ArgumentHelp("Seconds between looks at the inbox and the queue (env $LETHE_POLL_SECONDS).", valueName: "seconds"))
+    var pollSeconds: Double = Environment.value("LETHE_POLL_SECONDS", default: 5)
+    @Option(name: .long, help: ArgumentHelp("Wake on inserts into the inbox and the request queue through change streams where the server offers them (auto), or only poll (off) (env $LETHE_CHANGE_STREAMS).", valueName: "auto|off"))
+    var changeStreams: LetheServer.ChangeStreamMode = Environment.value("LETHE_CHANGE_STREAMS", default: .auto)
+    @Option(name: .long, help: ArgumentHelp("When to run the retention sweeps, as a cron expression in UTC (repeatable), e.g. '0 3 * * *' (env $LETHE_SWEEP_CRON).", valueName: "cron"))
+    var sweepCron: [String] = Environment.list("LETHE_SWEEP_CRON")
+    @Option(name: .long, help: ArgumentHelp("When to run the orphan sweep (`lethe sweep --orphans`), as a cron expression in UTC (repeatable); its requests go to the worker (env $LETHE_ORPHAN_SWEEP_CRON).", valueName: "cron"))
+    var orphanSweepCron: [String] = Environment.list("LETHE_ORPHAN_SWEEP_CRON")
+    @Option(name: .long, help: ArgumentHelp("Scheduled orphan sweeps refuse when more orphan ids than this are found (env $LETHE_MAX_ORPHANS).", valueName: "n"))
+    var maxOrphans: Int = Environment.value("LETHE_MAX_ORPHANS", default: 100)
+    @Option(name: .long, help: ArgumentHelp("Scheduled orphan sweeps refuse when the orphans are more than this percentage of the linked ids (env $LETHE_MAX_ORPHAN_PERCENT).", valueName: "percent"))
+    var maxOrphanPercent: Double = Environment.value("LETHE_MAX_ORPHAN_PERCENT", default: 10)
+    @Option(name: .long, help: ArgumentHelp("Requests erased together (env $LETHE_REQUESTS_PER_BATCH).", valueName: "n"))
+    var requestsPerBatch: Int = Environment.value("LETHE_REQUESTS_PER_BATCH", default: 500)
+    @Option(name: .long, help: ArgumentHelp("Batches erased at once, each under its own leases (env $LETHE_CONCURRENCY).", valueName: "n"))
+    var concurrency: Int = Environment.value("LETHE_CONCURRENCY", default: 1)
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var state: StateOptions
     @OptionGroup var erasure: ErasureOptions
@@ -48,14 +48,15 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
+        try checkEnvironment()
         guard pollSeconds > 0 else { throw ValidationError("--poll-seconds must be positive") }
         guard requestsPerBatch > 0 else { throw ValidationError("--requests-per-batch must be at least 1") }
         guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 64") }
         for expression in sweepCron {
-            do { _ = try CronSchedule(expression) } catch { throw ValidationError("--sweep-cron: \(error)") }
+            do { _ = try CronSchedule(expression) } catch { throw ValidationError("--sweep-cron (or LETHE_SWEEP_CRON): \(error)") }
         }
         for expression in orphanSweepCron {
-            do { _ = try CronSchedule(expression) } catch { throw ValidationError("--orphan-sweep-cron: \(error)") }
+            do { _ = try CronSchedule(expression) } catch { throw ValidationError("--orphan-sweep-cron (or LETHE_ORPHAN_SWEEP_CRON): \(error)") }
         }
         guard maxOrphans >= 0 else { throw ValidationError("--max-orphans cannot be negative") }
         guard (0...100).contains(maxOrphanPercent) else { throw ValidationError("--max-orphan-percent must be between 0 and 100") }
@@ -67,6 +68,16 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ValidationError("the HTTP intake needs LETHE_HTTP_SECRET (signed deliveries) or LETHE_HTTP_TOKEN (a bearer token); set one, or pass --no-http")
             }
         }
+    }
+
+    /// The environment variables that stand for serve's own flags, each parsed as its flag.
+    private func checkEnvironment() throws {
+        try Environment.check("LETHE_POLL_SECONDS", as: Double.self, flag: "--poll-seconds")
+        try Environment.check("LETHE_CHANGE_STREAMS", as: LetheServer.ChangeStreamMode.self, flag: "--change-streams")
+        try Environment.check("LETHE_MAX_ORPHANS", as: Int.self, flag: "--max-orphans")
+        try Environment.check("LETHE_MAX_ORPHAN_PERCENT", as: Double.self, flag: "--max-orphan-percent")
+        try Environment.check("LETHE_REQUESTS_PER_BATCH", as: Int.self, flag: "--requests-per-batch")
+        try Environment.check("LETHE_CONCURRENCY", as: Int.self, flag: "--concurrency")
     }
 
     static func address(_ text: String) -> (host: String, port: Int)? {

@@ -12,9 +12,10 @@ struct ConnectionOptions: ParsableArguments {
     var uri: String?
 
     @Option(name: .long, help: "Server selection timeout in milliseconds: how long to wait for an unreachable server.")
-    var serverSelectionTimeoutMs: Int = 10_000
+    var serverSelectionTimeoutMs: Int = Environment.value("LETHE_SERVER_SELECTION_TIMEOUT_MS", default: 10_000)
 
     func validate() throws {
+        try Environment.check("LETHE_SERVER_SELECTION_TIMEOUT_MS", as: Int.self, flag: "--server-selection-timeout-ms")
         guard serverSelectionTimeoutMs > 0 else {
             throw ValidationError("--server-selection-timeout-ms must be a positive number of milliseconds")
         }

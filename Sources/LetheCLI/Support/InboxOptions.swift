@@ -6,13 +6,13 @@ import LetheService
 struct InboxOptions: ParsableArguments {
     typealias Namespace = (database: String, collection: String)
 
-    @Option(name: .long, help: ArgumentHelp("The inbox collection producers insert events into (default: <state-db>.inbox).", valueName: "db.collection"))
+    @Option(name: .long, help: ArgumentHelp("The inbox collection producers insert events into (default: $LETHE_INBOX, else <state-db>.inbox).", valueName: "db.collection"))
     var inbox: String?
 
     /// The flag alone against the state database: DATABASE.COLLECTION, and none of Lethe's
     /// own records (exit 64). Called by the command's `validate()`, which knows both.
     func validate(stateDatabase: String) throws {
-        if let inbox, !inbox.contains(".") {
+        if let inbox = value, !inbox.contains(".") {
             throw ValidationError("--inbox must be DATABASE.COLLECTION, such as \(stateDatabase).inbox")
         }
         let namespace = namespace(stateDatabase: stateDatabase)
@@ -22,9 +22,12 @@ struct InboxOptions: ParsableArguments {
         }
     }
 
+    /// `--inbox`, else `LETHE_INBOX`.
+    var value: String? { inbox ?? Environment.text("LETHE_INBOX") }
+
     /// The inbox as (database, collection).
     func namespace(stateDatabase: String) -> Namespace {
-        guard let inbox, let dot = inbox.firstIndex(of: ".") else { return (stateDatabase, inbox ?? "inbox") }
+        guard let inbox = value, let dot = inbox.firstIndex(of: ".") else { return (stateDatabase, inbox ?? "inbox") }
         return (String(inbox[..<dot]), String(inbox[inbox.index(after: dot)...]))
     }
 

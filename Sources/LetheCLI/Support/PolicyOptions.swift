@@ -5,11 +5,11 @@ import LetheService
 
 /// Which policies apply. Shared by every command that reads policies.
 struct PolicyOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Directory of policy files (*.yaml).", valueName: "dir"))
-    var policies: String = "policies"
+    @Option(name: .long, help: ArgumentHelp("Directory of policy files (*.yaml) (default: $LETHE_POLICIES, else policies).", valueName: "dir"))
+    var policies: String = Environment.value("LETHE_POLICIES", default: "policies")
 
-    @Option(name: .long, help: ArgumentHelp("Use only the policy with this name (repeatable). Default: all.", valueName: "name"))
-    var policy: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Use only the policy with this name (repeatable). Default: $LETHE_POLICY (names separated by commas), else all.", valueName: "name"))
+    var policy: [String] = Environment.list("LETHE_POLICY", separator: ",")
 
     /// LETHE_HASH_KEY, checked: nil when unset.
     static func hashKey() throws -> SecretKey? {

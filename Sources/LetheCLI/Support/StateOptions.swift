@@ -4,8 +4,8 @@ import LetheService
 
 /// Lethe's own database: requests, receipts, holds, the audit trail.
 struct StateOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Database for Lethe's requests, receipts and holds.", valueName: "name"))
-    var stateDb: String = "lethe"
+    @Option(name: .long, help: ArgumentHelp("Database for Lethe's requests, receipts and holds (default: $LETHE_STATE_DB, else lethe).", valueName: "name"))
+    var stateDb: String = Environment.value("LETHE_STATE_DB", default: "lethe")
 
     func validate() throws {
         // The flag alone: a database name by MongoDB's rules, not admin/local/config (exit
