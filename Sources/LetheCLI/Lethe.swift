@@ -1,5 +1,6 @@
 import ArgumentParser
 import LetheCore
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,7 +26,7 @@ struct Lethe: AsyncParsableCommand {
         ]
     )
 
-    static func main() async {
+    nonisolated static func main() async {
         #if canImport(Glibc)
         // glibc gives each thread that allocates its own heap arena (up to 8 per core),
         // and each keeps what it freed: a backlog of batches of 500 on the thread pools
@@ -35,6 +36,19 @@ struct Lethe: AsyncParsableCommand {
         typealias MallocOption = @convention(c) (Int32, Int32) -> Int32
         if let symbol = dlsym(nil, "mallopt") { _ = unsafeBitCast(symbol, to: MallocOption.self)(-8, 2) }
         #endif
-        await main(nil)
+        do {
+            // The default `main`, with logging bootstrapped once between parsing and running.
+            // (nonisolated(unsafe): the command is parsed and run by this task alone.)
+            var command = try await asyncParseAsRoot()
+            if let logged = command as? any LoggingCommand { logged.logging.bootstrap() } else { LoggingOptions.bootstrapFromEnvironment() }
+            if let parsed = command as? any AsyncParsableCommand {
+                nonisolated(unsafe) var asyncCommand = parsed
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
     }
 }

@@ -151,6 +151,32 @@ struct CLIServiceTests {
         }
     }
 
+    @Test("--log-format json (or LETHE_LOG_FORMAT): each line a JSON object with timestamp, level, label, message and LogKey metadata")
+    func jsonLogs() async throws {
+        try await ServiceFixture.make(users: 2).use { fixture in
+            let enqueued = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", "-", "--log-format", "json"]),
+                                                   environment: fixture.environment, stdin: fixture.events(0..<2))
+            let run = try LetheExecutable.run(fixture.arguments(["run", "--once"]),
+                                              environment: fixture.environment.merging(["LETHE_LOG_FORMAT": "json"]) { $1 })
+            #expect(run.exitCode == 0, "\(run.output)")
+            #expect(run.stdout.contains("2 done"), "the summary stays on standard output as text")
+            var messages: [String] = []
+            for line in (enqueued.stderr + run.stderr).split(separator: "\n") {
+                let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+                let entry = try #require(object, "not a JSON object: \(line)")
+                #expect(entry["timestamp"] is String && entry["level"] is String && entry["label"] is String, "\(line)")
+                messages.append(try #require(entry["message"] as? String))
+                if entry["message"] as? String == "batch finished" {
+                    #expect(entry["lethe.requests"] as? Int == 2, "\(line)")
+                    #expect(entry["lethe.done"] as? Int == 2, "\(line)")
+                }
+            }
+            #expect(messages.contains("requests received") && messages.contains("batch finished"), "\(messages)")
+            let text = try LetheExecutable.run(fixture.arguments(["run", "--once", "--log-level", "nonsense"]), environment: fixture.environment)
+            #expect(text.exitCode == 64, "\(text.output)")
+        }
+    }
+
     @Test("four lethe processes, one of them with three lanes, drain a backlog of 1,000 requests: each done exactly once, nothing left pending")
     func fourProcesses() async throws {
         let users = 1000

@@ -2,7 +2,7 @@ import ArgumentParser
 import LetheCore
 import LetheService
 
-struct ApproveCommand: AsyncParsableCommand {
+struct ApproveCommand: AsyncParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "approve",
         abstract: "Let a request that exceeded the document limit run, and run it now."
@@ -13,6 +13,7 @@ struct ApproveCommand: AsyncParsableCommand {
     @OptionGroup var state: StateOptions
     @OptionGroup var erasure: ErasureOptions
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var logging: LoggingOptions
     @OptionGroup var actor: ActorOptions
     @OptionGroup var lease: LeaseOptions
 

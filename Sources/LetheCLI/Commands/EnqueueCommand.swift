@@ -3,7 +3,7 @@ import Foundation
 import LetheCore
 import LetheService
 
-struct EnqueueCommand: AsyncParsableCommand {
+struct EnqueueCommand: AsyncParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "enqueue",
         abstract: "Record deletion events as requests (App Services authentication events or CloudEvents).",
@@ -19,6 +19,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var state: StateOptions
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
         let body: Data

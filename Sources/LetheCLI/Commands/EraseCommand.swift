@@ -3,7 +3,7 @@ import Foundation
 import LetheCore
 import LetheService
 
-struct EraseCommand: AsyncParsableCommand {
+struct EraseCommand: AsyncParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "erase",
         abstract: "Erase a deleted user's data now, by the policies, and store a receipt.",
@@ -21,6 +21,7 @@ struct EraseCommand: AsyncParsableCommand {
     @OptionGroup var state: StateOptions
     @OptionGroup var erasure: ErasureOptions
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var logging: LoggingOptions
     @OptionGroup var actor: ActorOptions
     @OptionGroup var lease: LeaseOptions
 

@@ -3,7 +3,7 @@ import Foundation
 import LetheCore
 import LetheService
 
-struct RetryCommand: AsyncParsableCommand {
+struct RetryCommand: AsyncParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "retry",
         abstract: "Put a failed request back in the queue (the next `lethe run --once` takes it)."
@@ -12,6 +12,7 @@ struct RetryCommand: AsyncParsableCommand {
     @Argument(help: "The request id (req_...).") var requestId: String
     @OptionGroup var state: StateOptions
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var logging: LoggingOptions
     @OptionGroup var actor: ActorOptions
 
     func run() async throws {

@@ -3,7 +3,7 @@ import Foundation
 import LetheCore
 import LetheService
 
-struct RunCommand: AsyncParsableCommand {
+struct RunCommand: AsyncParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Take in the inbox, process every pending request, then exit (for cron or a Kubernetes CronJob).",
@@ -30,6 +30,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var erasure: ErasureOptions
     @OptionGroup var inbox: InboxOptions
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         try Environment.check("LETHE_REQUESTS_PER_BATCH", as: Int.self, flag: "--requests-per-batch")

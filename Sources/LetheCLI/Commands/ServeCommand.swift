@@ -7,7 +7,7 @@ import ServiceLifecycle
 
 extension LetheServer.ChangeStreamMode: ExpressibleByArgument {}
 
-struct ServeCommand: AsyncParsableCommand {
+struct ServeCommand: AsyncParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Run continuously: take in the inbox and HTTP deliveries, process requests, run scheduled sweeps.",
@@ -46,6 +46,7 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var erasure: ErasureOptions
     @OptionGroup var inbox: InboxOptions
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         try checkEnvironment()
@@ -99,8 +100,7 @@ struct ServeCommand: AsyncParsableCommand {
         try await withRuntime(connection: connection, policies: policies, state: state, erasure: erasure.engineOptions,
                               inbox: inbox.namespace(stateDatabase: state.stateDb),
                               extraClients: LetheServer.clientsHeld(by: configuration.options)) { runtime in
-            var logger = Logger(label: "lethe.serve")
-            logger.logLevel = .info
+            let logger = Logger(label: "lethe.serve")
             let group: ServiceGroup
             do { group = try LetheServer.build(configuration: configuration, runtime: runtime, logger: logger) } catch {
                 printError("error: \(error)")

@@ -3,7 +3,7 @@ import Foundation
 import LetheCore
 import LetheService
 
-struct SweepCommand: AsyncParsableCommand {
+struct SweepCommand: AsyncParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
         abstract: "Apply the retention rules and the `then` of retained documents now due; with --orphans, erase the data of users that no longer exist.",
@@ -33,6 +33,7 @@ struct SweepCommand: AsyncParsableCommand {
     @OptionGroup var state: StateOptions
     @OptionGroup var erasure: ErasureOptions
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard maxOrphans >= 0 else { throw ValidationError("--max-orphans cannot be negative") }
