@@ -177,6 +177,30 @@ struct CLIServiceTests {
         }
     }
 
+    @Test("run --once --metrics-file writes the run's metrics in Prometheus' text format, and leaves no temporary file")
+    func metricsFile() async throws {
+        try await ServiceFixture.make(users: 2).use { fixture in
+            let enqueued = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", "-"]), environment: fixture.environment,
+                                                   stdin: fixture.events(0..<2))
+            #expect(enqueued.exitCode == 0, "\(enqueued.output)")
+            let directory = fixture.policies.appendingPathComponent("textfile")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let path = directory.appendingPathComponent("lethe.prom").path
+            let run = try LetheExecutable.run(fixture.arguments(["run", "--once", "--metrics-file", path]), environment: fixture.environment)
+            #expect(run.exitCode == 0, "\(run.output)")
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(text.contains("lethe_requests{state=\"done\"} 2"), "\(text)")
+            #expect(text.contains("lethe_request_duration_seconds_count 2"))
+            #expect(text.contains("lethe_requests_overdue 0"))
+            #expect(text.contains("lethe_documents_total{action=\"delete\"} 4"))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["lethe.prom"])
+            let unwritable = try LetheExecutable.run(fixture.arguments(["run", "--once", "--metrics-file", "/nonexistent-dir/lethe.prom"]),
+                                                     environment: fixture.environment)
+            #expect(unwritable.exitCode == 65)
+            #expect(unwritable.stderr.contains("cannot write the metrics to /nonexistent-dir/lethe.prom"))
+        }
+    }
+
     @Test("four lethe processes, one of them with three lanes, drain a backlog of 1,000 requests: each done exactly once, nothing left pending")
     func fourProcesses() async throws {
         let users = 1000
@@ -273,20 +297,19 @@ struct CLIServiceTests {
         }
     }
 
-    @Test("serve stops cleanly on SIGTERM and SIGINT, and refuses to start HTTP without credentials")
+    @Test("serve stops cleanly on SIGTERM and SIGINT; without credentials it serves HTTP with no event intake")
     func gracefulShutdown() async throws {
         try await ServiceFixture.make(users: 0).use { fixture in
-            let noCredentials = try LetheExecutable.run(fixture.arguments(["serve"]), environment: fixture.environment)
-            #expect(noCredentials.exitCode == 64)
-            #expect(noCredentials.stderr.contains("LETHE_HTTP_SECRET"))
-            for signal in [SIGTERM, SIGINT] {
-                let serve = try LetheExecutable.start(fixture.arguments(["serve", "--no-http", "--poll-seconds", "0.2"]), environment: fixture.environment)
+            let port = Int.random(in: 20_000...40_000)
+            for (signal, http) in [(SIGTERM, ["--no-http"]), (SIGINT, ["--listen", "127.0.0.1:\(port)"])] {
+                let serve = try LetheExecutable.start(fixture.arguments(["serve", "--poll-seconds", "0.2"] + http), environment: fixture.environment)
                 let deadline = ContinuousClock.now + .seconds(30)
                 while ContinuousClock.now < deadline, !serve.stderrSoFar.contains("worker started") { try await Task.sleep(for: .milliseconds(50)) }
                 serve.signal(signal)
                 let result = await serve.wait(timeout: .seconds(30))
                 #expect(result.exitCode == 0, "\(result.output)")
                 #expect(result.stderr.contains("lethe serve: stopped"))
+                #expect(result.stderr.contains("no event intake") == (http.first == "--listen"), "\(result.stderr)")
             }
         }
     }

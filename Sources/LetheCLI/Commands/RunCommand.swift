@@ -25,6 +25,8 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
     var statsFile: String?
     @Option(name: .long, help: ArgumentHelp("Exit code when no request failed but some wait (held, needing approval); 75 for the code of `erase` (env $LETHE_WAITING_EXIT_CODE).", valueName: "code"))
     var waitingExitCode: Int32 = Environment.value("LETHE_WAITING_EXIT_CODE", default: 0)
+    @Option(name: .long, help: ArgumentHelp("Write the run's metrics in Prometheus' text format to this file, atomically (for node exporter's textfile collector; env $LETHE_METRICS_FILE).", valueName: "file.prom"))
+    var metricsFile: String?
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var state: StateOptions
     @OptionGroup var erasure: ErasureOptions
@@ -74,6 +76,9 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
                 try data.write(to: URL(fileURLWithPath: statsFile))
             }
             try await runtime.state.saveRun(RunReport(startedAt: runStarted, finishedAt: Date(), worker: workerOptions.owner, summary: summary, intake: passed.intake))
+            if let path = metricsFile ?? Environment.text("LETHE_METRICS_FILE") {
+                try await MetricsFile.write(passed, state: runtime.state, to: path)
+            }
             if let error = passed.inboxError {
                 printError("error: \(error)")
                 return LetheExit.invalidInput

@@ -16,15 +16,16 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
             --change-streams auto (the default) also as soon as either gets an insert, through a change \
             stream on each (a replica set or sharded cluster offers them; a standalone server does not, and \
             serve then says so once and polls). --change-streams off: poll only.
-            HTTP: POST /v1/events (signed with LETHE_HTTP_SECRET: header Lethe-Signature: t=<unix>,v1=<hex \
-            HMAC-SHA256 of "<t>.<body>">, or Authorization: Bearer $LETHE_HTTP_TOKEN), GET /healthz, GET /metrics. \
+            HTTP on --listen: GET /healthz (the state database answers within 2 s), GET /readyz (and the \
+            worker has finished a pass), GET /metrics (Prometheus), always; POST /v1/events only when \
+            LETHE_HTTP_SECRET (signed deliveries) or LETHE_HTTP_TOKEN (a bearer token) is set (docs/events.md). \
             SIGTERM or SIGINT: finishes the batch in hand, gives back its leases, and exits 0.
             """
     )
 
     @Option(name: .long, help: ArgumentHelp("Address for HTTP (host:port) (env $LETHE_LISTEN).", valueName: "host:port"))
     var listen: String = Environment.value("LETHE_LISTEN", default: "127.0.0.1:8080")
-    @Flag(name: .long, help: "Run without the HTTP intake.") var noHttp = false
+    @Flag(name: .long, help: "Run without HTTP (no health, readiness, metrics or event intake).") var noHttp = false
     @Option(name: .long, help: ArgumentHelp("Seconds between looks at the inbox and the queue (env $LETHE_POLL_SECONDS).", valueName: "seconds"))
     var pollSeconds: Double = Environment.value("LETHE_POLL_SECONDS", default: 5)
     @Option(name: .long, help: ArgumentHelp("Wake on inserts into the inbox and the request queue through change streams where the server offers them (auto), or only poll (off) (env $LETHE_CHANGE_STREAMS).", valueName: "auto|off"))
@@ -64,10 +65,6 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
         try inbox.validate(stateDatabase: state.stateDb)
         if !noHttp {
             guard Self.address(listen) != nil else { throw ValidationError("--listen must be host:port, such as 127.0.0.1:8080") }
-            let environment = ProcessInfo.processInfo.environment
-            guard !(environment["LETHE_HTTP_SECRET"] ?? "").isEmpty || !(environment["LETHE_HTTP_TOKEN"] ?? "").isEmpty else {
-                throw ValidationError("the HTTP intake needs LETHE_HTTP_SECRET (signed deliveries) or LETHE_HTTP_TOKEN (a bearer token); set one, or pass --no-http")
-            }
         }
     }
 
@@ -107,7 +104,7 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
                 throw LetheExit.invalidInput
             }
             let namespace = inbox.namespace(stateDatabase: state.stateDb)
-            printError("lethe serve: \(policies.count) polic(ies), inbox \(namespace.database).\(namespace.collection)\(configuration.http.map { ", HTTP on \($0.host):\($0.port)" } ?? ""), sweeps \(sweepCron.isEmpty ? "off" : sweepCron.joined(separator: "; ")), orphan sweeps \(orphanSweepCron.isEmpty ? "off" : orphanSweepCron.joined(separator: "; ")), change streams \(changeStreams.rawValue), \(concurrency) batch(es) at once")
+            printError("lethe serve: \(policies.count) polic(ies), inbox \(namespace.database).\(namespace.collection)\(configuration.http.map { ", HTTP on \($0.host):\($0.port) (" + ($0.hasCredentials ? "events, " : "no event intake: no LETHE_HTTP_SECRET or LETHE_HTTP_TOKEN; ") + "health, metrics)" } ?? ""), sweeps \(sweepCron.isEmpty ? "off" : sweepCron.joined(separator: "; ")), orphan sweeps \(orphanSweepCron.isEmpty ? "off" : orphanSweepCron.joined(separator: "; ")), change streams \(changeStreams.rawValue), \(concurrency) batch(es) at once")
             try await group.run()
             printError("lethe serve: stopped")
         }

@@ -93,8 +93,9 @@ public enum LetheServer {
             let pool = runtime.pool
             let router = HTTPIntake.router(
                 intake: CountingIntake(base: intake, metrics: metrics),
-                metrics: { try await metrics.render() },
+                metrics: { await metrics.render() },
                 health: { (try? await pool.ping()) != nil },
+                ready: { metrics.hasFinishedAPass },
                 options: http
             )
             services.append(HTTPIntake.application(router: router, options: http, logger: logger))
@@ -158,8 +159,7 @@ struct WorkerService: Service {
 
     /// Counts a pass. An inbox that holds no events is said at each poll.
     private func record(_ summary: PassSummary) {
-        metrics.record(summary.intake)
-        metrics.record(summary.queue)
+        metrics.record(summary)
         if let error = summary.inboxError {
             metrics.recordError()
             logger.error("inbox not taken in", metadata: [LogKey.reason: .string(error.description)])

@@ -3,7 +3,8 @@ import LetheCore
 /// What `lethe serve` runs, as its flags and environment say. The command only parses
 /// them into this; `LetheServer.build(configuration:runtime:logger:)` assembles the services.
 public struct ServeConfiguration: Sendable {
-    /// Where `serve` listens for HTTP.
+    /// Where `serve` listens for HTTP: health, readiness and metrics always, the event
+    /// intake when a secret or a token is set.
     public struct HTTP: Sendable {
         /// Address to listen on. Default 127.0.0.1.
         public var host: String
@@ -20,6 +21,9 @@ public struct ServeConfiguration: Sendable {
             self.secret = secret
             self.bearerToken = bearerToken
         }
+
+        /// Whether a secret or a token is set: `POST /v1/events` is served only then.
+        public var hasCredentials: Bool { !(secret ?? "").isEmpty || !(bearerToken ?? "").isEmpty }
 
         /// The credentials, checked (a secret long enough, a token well formed).
         public func authentication() throws(RequestAuthenticator.CredentialError) -> RequestAuthenticator.Options {
