@@ -36,6 +36,11 @@ struct Lethe: AsyncParsableCommand {
         typealias MallocOption = @convention(c) (Int32, Int32) -> Int32
         if let symbol = dlsym(nil, "mallopt") { _ = unsafeBitCast(symbol, to: MallocOption.self)(-8, 2) }
         #endif
+        let names = configuration.subcommands.compactMap { $0.configuration.commandName }
+        if let problem = CommandSuggestion.problem(with: Array(CommandLine.arguments.dropFirst()), known: names) {
+            printError(problem)
+            exit(withError: ExitCode.validationFailure)
+        }
         do {
             // The default `main`, with logging bootstrapped once between parsing and running.
             // (nonisolated(unsafe): the command is parsed and run by this task alone.)

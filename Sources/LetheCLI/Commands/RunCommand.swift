@@ -38,7 +38,7 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
         try Environment.check("LETHE_REQUESTS_PER_BATCH", as: Int.self, flag: "--requests-per-batch")
         try Environment.check("LETHE_CONCURRENCY", as: Int.self, flag: "--concurrency")
         try Environment.check("LETHE_WAITING_EXIT_CODE", as: Int32.self, flag: "--waiting-exit-code")
-        guard once else { throw ValidationError("`lethe run` needs --once (it processes what is pending, then exits)") }
+        guard once else { throw ValidationError("`lethe run` needs --once: it processes what is pending, then exits (for cron or a CronJob); for a worker that keeps running, use `lethe serve`") }
         guard requestsPerBatch > 0 else { throw ValidationError("--requests-per-batch must be at least 1") }
         guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 64") }
         guard (0...125).contains(waitingExitCode) else { throw ValidationError("--waiting-exit-code must be between 0 and 125") }
