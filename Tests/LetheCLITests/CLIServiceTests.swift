@@ -118,6 +118,15 @@ struct CLIServiceTests {
             #expect(strict.exitCode == 75, "\(strict.output)")
             #expect(strict.stdout.contains("1 held"), "\(strict.stdout)")
             #expect(try await fixture.database.collection("notes").countDocuments() == 4, "nothing was erased")
+            let listed = try LetheExecutable.run(["requests", "--format", "json", "--state-db", fixture.state], environment: fixture.environment)
+            let states = try listed.stdout.split(separator: "\n").map { line in
+                try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])["state"] as? String
+            }
+            #expect(states.sorted { ($0 ?? "") < ($1 ?? "") } == ["held", "needs-approval"], "\(listed.output)")
+            let holds = try LetheExecutable.run(["hold", "list", "--format", "json", "--state-db", fixture.state], environment: fixture.environment)
+            let listedHold = try #require(try JSONSerialization.jsonObject(with: Data(holds.stdout.utf8)) as? [String: Any])
+            #expect(listedHold["reason"] as? String == "case 7" && (listedHold["id"] as? String)?.hasPrefix("hold_") == true)
+            #expect(!holds.stdout.contains("user-0"))
         }
     }
 

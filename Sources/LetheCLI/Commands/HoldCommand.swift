@@ -36,6 +36,7 @@ struct HoldCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List holds.")
+        @OptionGroup var output: FormatOptions
         @OptionGroup var state: StateOptions
         @OptionGroup var connection: ConnectionOptions
 
@@ -43,9 +44,14 @@ struct HoldCommand: AsyncParsableCommand {
             try await withRuntime(connection: connection, policies: [], state: state) { runtime in
                 let holds = try await runtime.state.holds()
                 for hold in holds {
+                    if output.effective == .json {
+                        try printJSONLine(["id": hold.id, "createdAt": isoDate(hold.createdAt), "subjectPseudonym": hold.subjectPseudonym,
+                                           "reason": hold.reason])
+                        continue
+                    }
                     print("\(hold.id)  \(ISO8601DateFormatter().string(from: hold.createdAt))  \(hold.subjectPseudonym)  \(hold.reason)")
                 }
-                if holds.isEmpty { print("no holds") }
+                if holds.isEmpty, output.effective == .text { print("no holds") }
             }
         }
     }

@@ -11,7 +11,7 @@ struct PlanCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var subject: SubjectOptions
-    @Flag(name: .long, help: "Print JSON for machines.") var json = false
+    @OptionGroup var output: FormatOptions
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var state: StateOptions
     @OptionGroup var erasure: ErasureOptions
@@ -26,7 +26,7 @@ struct PlanCommand: AsyncParsableCommand {
                 throw LetheExit.invalidInput
             }
             let total = planned.reduce(0) { $0 + $1.toChange }
-            if json {
+            if output.effective == .json {
                 print(try Self.json(planned, total: total, limit: runtime.engine.documentLimit))
             } else {
                 for line in planned { print(Self.text(line)) }

@@ -10,7 +10,7 @@ struct ReceiptCommand: AsyncParsableCommand {
     )
 
     @Argument(help: "The request id (req_...).") var requestId: String
-    @Flag(name: .long, help: "Print JSON (same as --format json).") var json = false
+    @Flag(name: .long, help: .hidden) var json = false
     @Option(name: .long, help: "text, json, md or html (a certificate of erasure).") var format: String = "text"
 
     func validate() throws {

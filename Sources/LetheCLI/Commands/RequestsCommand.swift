@@ -12,6 +12,7 @@ struct RequestsCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Only requests in this state (received, held, needs-approval, running, done, failed).")
     var state: String?
     @Option(name: .long, help: "Most requests to list.") var limit: Int = 50
+    @OptionGroup var output: FormatOptions
     @OptionGroup var stateOptions: StateOptions
     @OptionGroup var connection: ConnectionOptions
 
@@ -25,9 +26,15 @@ struct RequestsCommand: AsyncParsableCommand {
         try await withRuntime(connection: connection, policies: [], state: stateOptions) { runtime in
             let requests = try await runtime.state.requests(states: state.flatMap(ErasureRequest.State.init(rawValue:)).map { [$0] }, limit: limit)
             for request in requests {
+                if output.effective == .json {
+                    try printJSONLine(["id": request.id, "state": request.state.rawValue, "source": request.source.rawValue,
+                                       "subjectPseudonym": request.subjectPseudonym, "receivedAt": isoDate(request.receivedAt),
+                                       "dueAt": isoDate(request.dueAt), "finishedAt": isoDate(request.finishedAt), "note": request.note])
+                    continue
+                }
                 print("\(request.id)  \(request.state.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)) \(request.source)  \(request.subjectPseudonym)\(request.note.map { "  \($0)" } ?? "")")
             }
-            if requests.isEmpty { print("no requests") }
+            if requests.isEmpty, output.effective == .text { print("no requests") }
         }
     }
 }

@@ -30,7 +30,7 @@ struct ValidateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let result = PolicyLoader.load(directory: URL(fileURLWithPath: policies), options: .fromEnvironment())
-        for diagnostic in result.diagnostics { printError(diagnostic.description) }
+        for diagnostic in result.diagnostics { printError(diagnostic.numberedDescription) }
         let conflicts = LetheNamespaces.checkStateDatabase(stateDb, policies: result.policies)
         for conflict in conflicts { printError("error: \(conflict)") }
         if result.hasErrors || !conflicts.isEmpty {

@@ -26,7 +26,7 @@ struct PolicyOptions: ParsableArguments {
             directory: URL(fileURLWithPath: policies),
             options: PolicyLoader.Options(hashKeyConfigured: hashKeyConfigured)
         )
-        for diagnostic in result.diagnostics { printError(diagnostic.description) }
+        for diagnostic in result.diagnostics { printError(diagnostic.numberedDescription) }
         if result.hasErrors {
             printError("error: the policies are not valid; nothing was read or changed")
             throw LetheExit.invalidInput
