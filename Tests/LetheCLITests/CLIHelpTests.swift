@@ -28,4 +28,13 @@ struct CLIHelpTests {
         #expect(help.stdout.contains("--inbox") == readsInbox)
         #expect(help.stdout.contains("--state-db"))
     }
+
+    @Test("commands that print records take --format; the old --json is hidden",
+          arguments: [["requests"], ["refusals"], ["hold", "list"], ["audit"], ["receipt"], ["plan"]])
+    func format(command: [String]) throws {
+        let help = try LetheExecutable.run(command + ["--help"])
+        #expect(help.exitCode == 0, "\(help.output)")
+        #expect(help.stdout.contains("--format"), "lethe \(command.joined(separator: " ")) --help lacks --format")
+        #expect(!help.stdout.contains("--json"))
+    }
 }
