@@ -19,7 +19,7 @@ K8S = DEPLOY / "kubernetes"
 
 # Metrics the alert rules may name although lethe does not export them yet. Each is a
 # proposal, listed in docs/deploy.md; remove a name here once ServiceMetrics.swift has it.
-PROPOSED_METRICS = {"lethe_requests_overdue"}
+PROPOSED_METRICS: set[str] = set()
 
 problems: list[str] = []
 
@@ -144,8 +144,9 @@ def check_kubernetes() -> None:
                 problem(where, "the policies must be mounted at /etc/lethe/policies")
             if doc["kind"] == "Deployment":
                 for probe in ("livenessProbe", "readinessProbe"):
-                    if container.get(probe, {}).get("httpGet", {}).get("path") != "/healthz":
-                        problem(where, f"{probe} must GET /healthz")
+                    expected = "/readyz" if probe == "readinessProbe" else "/healthz"
+                    if container.get(probe, {}).get("httpGet", {}).get("path") != expected:
+                        problem(where, f"{probe} must GET {expected}")
                 if not any(arg.startswith("--listen=0.0.0.0:") for arg in args):
                     problem(where, "serve must listen on 0.0.0.0 to be reachable from the Service and probes")
         if doc["kind"] == "Deployment":

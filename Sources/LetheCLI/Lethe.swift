@@ -1,5 +1,6 @@
 import ArgumentParser
 import LetheCore
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,7 +16,8 @@ struct Lethe: AsyncParsableCommand {
 
             Exit codes: 0 success; 1 a request failed or verification found data left; \
             64 bad usage; 65 invalid policy or input; 69 MongoDB unavailable; \
-            75 waiting (held or needs approval).
+            75 waiting (erase, approve: the request is held or needs approval). `run --once` counts \
+            waiting requests in its summary and exits 0 for them, unless --waiting-exit-code says otherwise.
             """,
         version: LetheVersion.current,
         subcommands: [
@@ -24,7 +26,7 @@ struct Lethe: AsyncParsableCommand {
         ]
     )
 
-    static func main() async {
+    nonisolated static func main() async {
         #if canImport(Glibc)
         // glibc gives each thread that allocates its own heap arena (up to 8 per core),
         // and each keeps what it freed: a backlog of batches of 500 on the thread pools
@@ -34,6 +36,24 @@ struct Lethe: AsyncParsableCommand {
         typealias MallocOption = @convention(c) (Int32, Int32) -> Int32
         if let symbol = dlsym(nil, "mallopt") { _ = unsafeBitCast(symbol, to: MallocOption.self)(-8, 2) }
         #endif
-        await main(nil)
+        let names = configuration.subcommands.compactMap { $0.configuration.commandName }
+        if let problem = CommandSuggestion.problem(with: Array(CommandLine.arguments.dropFirst()), known: names) {
+            printError(problem)
+            exit(withError: ExitCode.validationFailure)
+        }
+        do {
+            // The default `main`, with logging bootstrapped once between parsing and running.
+            // (nonisolated(unsafe): the command is parsed and run by this task alone.)
+            var command = try await asyncParseAsRoot()
+            if let logged = command as? any LoggingCommand { logged.logging.bootstrap() } else { LoggingOptions.bootstrapFromEnvironment() }
+            if let parsed = command as? any AsyncParsableCommand {
+                nonisolated(unsafe) var asyncCommand = parsed
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
     }
 }

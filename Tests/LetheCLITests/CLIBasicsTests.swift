@@ -49,3 +49,27 @@ struct CLIBasicsTests {
         #expect(result.stdout.contains("connected to"))
     }
 }
+
+@Suite("lethe command line: unknown commands")
+struct CLISuggestionTests {
+    @Test("a misspelt command is a usage error that suggests the nearest one", arguments: [("eras", "erase"), ("reciept", "receipt"), ("requets", "requests"), ("srve", "serve")])
+    func didYouMean(word: String, suggestion: String) throws {
+        let result = try LetheExecutable.run([word, "--user", "x"])
+        #expect(result.exitCode == 64, "\(result.output)")
+        #expect(result.stderr.contains("lethe has no command '\(word)'; did you mean '\(suggestion)'?"), "\(result.stderr)")
+    }
+
+    @Test("a word near no command lists them all")
+    func unknown() throws {
+        let result = try LetheExecutable.run(["frobnicate"])
+        #expect(result.exitCode == 64)
+        #expect(result.stderr.contains("lethe has no command 'frobnicate'; `lethe --help` lists them: validate, erase"), "\(result.stderr)")
+    }
+
+    @Test("`lethe run` without --once says what it needs and points at serve")
+    func runWithoutOnce() throws {
+        let result = try LetheExecutable.run(["run"])
+        #expect(result.exitCode == 64)
+        #expect(result.stderr.contains("needs --once") && result.stderr.contains("lethe serve"), "\(result.stderr)")
+    }
+}

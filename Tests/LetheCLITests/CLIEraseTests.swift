@@ -100,11 +100,16 @@ struct CLIEraseTests {
             #expect(erase.stdout.contains("lethe receipt \(id)"))
             #expect(try await fixture.database.collection("Item").countDocuments() == 1)
 
-            let receipt = try fixture.lethe(["receipt", id, "--json"])
+            let receipt = try fixture.lethe(["receipt", id, "--format", "json"])
             #expect(receipt.exitCode == 0, "\(receipt.output)")
             let json = try JSONSerialization.jsonObject(with: Data(receipt.stdout.utf8)) as? [String: Any]
             #expect(json?["requestId"] as? String == id)
             #expect(json?["outcome"] as? String == "completed")
+            // Rules are numbered from 1 as people count; the stored ruleIndex stays from 0.
+            let receiptRules = try #require(json?["rules"] as? [[String: Any]])
+            #expect(receiptRules.map { $0["rule"] as? Int } == [1, 2, 3])
+            #expect(receiptRules.map { $0["ruleIndex"] as? Int } == [0, 1, 2])
+            #expect(erase.stdout.contains("todo-app #1 delete"), "\(erase.stdout)")
             for secret in ["alice-0001", "alice@example.com"] {
                 #expect(!receipt.output.contains(secret))
                 #expect(!erase.output.contains(secret))
@@ -117,7 +122,7 @@ struct CLIEraseTests {
         }
     }
 
-    @Test("plan --json gives live counts and changes nothing")
+    @Test("plan --format json (and the old --json) gives live counts, rules numbered from 1, and changes nothing")
     func plan() async throws {
         try await CLIFixture.make().use { fixture in
             let before = try await fixture.contents()
@@ -128,6 +133,9 @@ struct CLIEraseTests {
             #expect(rules.map { $0["matched"] as? Int } == [3, 1, 1])
             #expect(rules[1]["fields"] as? [String] == ["author.name", "author.id", "author.email"])
             #expect(json["total"] as? Int == 5)
+            #expect(rules.map { $0["rule"] as? Int } == [1, 2, 3])
+            let formatted = try fixture.lethe(["plan", "--user", "alice-0001", "--format", "json"])
+            #expect(formatted.stdout == result.stdout)
             #expect(try await fixture.contents() == before)
             let text = try fixture.lethe(["plan", "--user", "alice-0001"])
             #expect(text.stdout.contains("3 would be deleted"))

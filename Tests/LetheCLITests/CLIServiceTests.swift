@@ -99,6 +99,117 @@ struct CLIServiceTests {
         }
     }
 
+    @Test("run --once: requests that wait (held, needing approval) are counted and exit 0; --waiting-exit-code 75 keeps 75")
+    func waitingIsNotFailing() async throws {
+        try await ServiceFixture.make(users: 2).use { fixture in
+            let hold = try LetheExecutable.run(["hold", "add", "--user", "user-0", "--reason", "case 7", "--state-db", fixture.state],
+                                              environment: fixture.environment)
+            #expect(hold.exitCode == 0, "\(hold.output)")
+            let enqueued = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", "-"]), environment: fixture.environment,
+                                                   stdin: fixture.events(0..<2))
+            #expect(enqueued.exitCode == 0, "\(enqueued.output)")
+            // user-1's 3 documents are over --max-documents 2: it waits for approval.
+            let run = try LetheExecutable.run(fixture.arguments(["run", "--once", "--max-documents", "2"]), environment: fixture.environment)
+            #expect(run.exitCode == 0, "\(run.output)")
+            #expect(run.stdout.contains("0 done, 0 failed, 2 waiting (1 held, 1 needs approval)"), "\(run.stdout)")
+            #expect(run.stdout.contains("lethe approve"))
+            let strict = try LetheExecutable.run(fixture.arguments(["run", "--once", "--max-documents", "2", "--waiting-exit-code", "75"]),
+                                                 environment: fixture.environment)
+            #expect(strict.exitCode == 75, "\(strict.output)")
+            #expect(strict.stdout.contains("1 held"), "\(strict.stdout)")
+            #expect(try await fixture.database.collection("notes").countDocuments() == 4, "nothing was erased")
+            let listed = try LetheExecutable.run(["requests", "--format", "json", "--state-db", fixture.state], environment: fixture.environment)
+            let states = try listed.stdout.split(separator: "\n").map { line in
+                try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])["state"] as? String
+            }
+            #expect(states.sorted { ($0 ?? "") < ($1 ?? "") } == ["held", "needs-approval"], "\(listed.output)")
+            let holds = try LetheExecutable.run(["hold", "list", "--format", "json", "--state-db", fixture.state], environment: fixture.environment)
+            let listedHold = try #require(try JSONSerialization.jsonObject(with: Data(holds.stdout.utf8)) as? [String: Any])
+            #expect(listedHold["reason"] as? String == "case 7" && (listedHold["id"] as? String)?.hasPrefix("hold_") == true)
+            #expect(!holds.stdout.contains("user-0"))
+        }
+    }
+
+    @Test("flags a deployment sets come from LETHE_<FLAG>; a flag given wins; an invalid value names its variable (exit 64)")
+    func environmentVariables() async throws {
+        try await ServiceFixture.make(users: 1).use { fixture in
+            var environment = fixture.environment
+            environment["LETHE_POLICIES"] = fixture.policies.path
+            environment["LETHE_STATE_DB"] = fixture.state
+            let enqueued = try LetheExecutable.run(["enqueue", "--event-file", "-"], environment: environment, stdin: fixture.events(0..<1))
+            #expect(enqueued.exitCode == 0, "\(enqueued.output)")
+            #expect(try await fixture.requests().count == 1, "the request went to LETHE_STATE_DB")
+            let listed = try LetheExecutable.run(["requests"], environment: environment)
+            #expect(listed.exitCode == 0, "\(listed.output)")
+            #expect(listed.stdout.contains("received"), "\(listed.stdout)")
+            let other = fixture.state + "_other"
+            let flagWins = try LetheExecutable.run(["requests", "--state-db", other], environment: environment)
+            try? await fixture.pool.database(other).drop()
+            #expect(flagWins.stdout.contains("no requests"), "\(flagWins.output)")
+            let help = try LetheExecutable.run(["run", "--help"], environment: ["LETHE_BATCH_SIZE": "77"])
+            #expect(help.stdout.contains("(default: 77)"), "\(help.stdout)")
+            var invalid = environment
+            invalid["LETHE_BATCH_SIZE"] = "lots"
+            let refused = try LetheExecutable.run(["run", "--once"], environment: invalid)
+            #expect(refused.exitCode == 64, "\(refused.output)")
+            #expect(refused.stderr.contains("LETHE_BATCH_SIZE is 'lots', which is not a value for --batch-size"), "\(refused.stderr)")
+            #expect(try await fixture.requests().allSatisfy { $0["state"] == "received" }, "nothing ran")
+            let batchFlag = try LetheExecutable.run(["run", "--once", "--batch-size", "100"], environment: environment.merging(["LETHE_CONCURRENCY": "2"]) { $1 })
+            #expect(batchFlag.exitCode == 0, "\(batchFlag.output)")
+            #expect(batchFlag.stdout.contains("1 done"), "\(batchFlag.stdout)")
+        }
+    }
+
+    @Test("--log-format json (or LETHE_LOG_FORMAT): each line a JSON object with timestamp, level, label, message and LogKey metadata")
+    func jsonLogs() async throws {
+        try await ServiceFixture.make(users: 2).use { fixture in
+            let enqueued = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", "-", "--log-format", "json"]),
+                                                   environment: fixture.environment, stdin: fixture.events(0..<2))
+            let run = try LetheExecutable.run(fixture.arguments(["run", "--once"]),
+                                              environment: fixture.environment.merging(["LETHE_LOG_FORMAT": "json"]) { $1 })
+            #expect(run.exitCode == 0, "\(run.output)")
+            #expect(run.stdout.contains("2 done"), "the summary stays on standard output as text")
+            var messages: [String] = []
+            for line in (enqueued.stderr + run.stderr).split(separator: "\n") {
+                let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+                let entry = try #require(object, "not a JSON object: \(line)")
+                #expect(entry["timestamp"] is String && entry["level"] is String && entry["label"] is String, "\(line)")
+                messages.append(try #require(entry["message"] as? String))
+                if entry["message"] as? String == "batch finished" {
+                    #expect(entry["lethe.requests"] as? Int == 2, "\(line)")
+                    #expect(entry["lethe.done"] as? Int == 2, "\(line)")
+                }
+            }
+            #expect(messages.contains("requests received") && messages.contains("batch finished"), "\(messages)")
+            let text = try LetheExecutable.run(fixture.arguments(["run", "--once", "--log-level", "nonsense"]), environment: fixture.environment)
+            #expect(text.exitCode == 64, "\(text.output)")
+        }
+    }
+
+    @Test("run --once --metrics-file writes the run's metrics in Prometheus' text format, and leaves no temporary file")
+    func metricsFile() async throws {
+        try await ServiceFixture.make(users: 2).use { fixture in
+            let enqueued = try LetheExecutable.run(fixture.arguments(["enqueue", "--event-file", "-"]), environment: fixture.environment,
+                                                   stdin: fixture.events(0..<2))
+            #expect(enqueued.exitCode == 0, "\(enqueued.output)")
+            let directory = fixture.policies.appendingPathComponent("textfile")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let path = directory.appendingPathComponent("lethe.prom").path
+            let run = try LetheExecutable.run(fixture.arguments(["run", "--once", "--metrics-file", path]), environment: fixture.environment)
+            #expect(run.exitCode == 0, "\(run.output)")
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(text.contains("lethe_requests{state=\"done\"} 2"), "\(text)")
+            #expect(text.contains("lethe_request_duration_seconds_count 2"))
+            #expect(text.contains("lethe_requests_overdue 0"))
+            #expect(text.contains("lethe_documents_total{action=\"delete\"} 4"))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["lethe.prom"])
+            let unwritable = try LetheExecutable.run(fixture.arguments(["run", "--once", "--metrics-file", "/nonexistent-dir/lethe.prom"]),
+                                                     environment: fixture.environment)
+            #expect(unwritable.exitCode == 65)
+            #expect(unwritable.stderr.contains("cannot write the metrics to /nonexistent-dir/lethe.prom"))
+        }
+    }
+
     @Test("four lethe processes, one of them with three lanes, drain a backlog of 1,000 requests: each done exactly once, nothing left pending")
     func fourProcesses() async throws {
         let users = 1000
@@ -195,20 +306,19 @@ struct CLIServiceTests {
         }
     }
 
-    @Test("serve stops cleanly on SIGTERM and SIGINT, and refuses to start HTTP without credentials")
+    @Test("serve stops cleanly on SIGTERM and SIGINT; without credentials it serves HTTP with no event intake")
     func gracefulShutdown() async throws {
         try await ServiceFixture.make(users: 0).use { fixture in
-            let noCredentials = try LetheExecutable.run(fixture.arguments(["serve"]), environment: fixture.environment)
-            #expect(noCredentials.exitCode == 64)
-            #expect(noCredentials.stderr.contains("LETHE_HTTP_SECRET"))
-            for signal in [SIGTERM, SIGINT] {
-                let serve = try LetheExecutable.start(fixture.arguments(["serve", "--no-http", "--poll-seconds", "0.2"]), environment: fixture.environment)
+            let port = Int.random(in: 20_000...40_000)
+            for (signal, http) in [(SIGTERM, ["--no-http"]), (SIGINT, ["--listen", "127.0.0.1:\(port)"])] {
+                let serve = try LetheExecutable.start(fixture.arguments(["serve", "--poll-seconds", "0.2"] + http), environment: fixture.environment)
                 let deadline = ContinuousClock.now + .seconds(30)
                 while ContinuousClock.now < deadline, !serve.stderrSoFar.contains("worker started") { try await Task.sleep(for: .milliseconds(50)) }
                 serve.signal(signal)
                 let result = await serve.wait(timeout: .seconds(30))
                 #expect(result.exitCode == 0, "\(result.output)")
                 #expect(result.stderr.contains("lethe serve: stopped"))
+                #expect(result.stderr.contains("no event intake") == (http.first == "--listen"), "\(result.stderr)")
             }
         }
     }

@@ -33,7 +33,7 @@ struct CLIValidateTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let result = try LetheExecutable.run(["validate", "--policies", dir.path])
         #expect(result.exitCode == 65)
-        #expect(result.stderr.contains("a.yaml:7:13: error: rules[0].action"))
+        #expect(result.stderr.contains("a.yaml:7:13: error: rules[0].action (rule #1): "), "\(result.stderr)")
         #expect(result.stderr.contains("did you mean 'delete'?"))
         #expect(result.stderr.contains("b.yaml:8:5: error: rules[0].colour"))
         #expect(result.stderr.contains("2 error(s)"))

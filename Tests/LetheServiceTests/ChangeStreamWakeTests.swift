@@ -169,7 +169,7 @@ struct ChangeStreamWakeIntegrationTests {
         let inbox = InboxConsumer(collection: runtime.pool.database(fixture.database.name + "_state").collection("inbox"),
                                   intake: RequestIntake(engine: runtime.engine))
         return WorkerService(
-            worker: QueueWorker(engine: runtime.engine), inbox: inbox,
+            pass: WorkerPass(worker: QueueWorker(engine: runtime.engine), inbox: inbox),
             waker: changeStreams ? ChangeStreamWaker(collections: [inbox.collection, runtime.state.requests], logger: logger) : nil,
             pollInterval: pollInterval, metrics: ServiceMetrics(state: runtime.state), logger: logger
         )

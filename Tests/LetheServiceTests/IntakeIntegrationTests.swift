@@ -74,7 +74,7 @@ struct IntakeIntegrationTests {
         let state = fixture.runtime.state
         let router = HTTPIntake.router(
             intake: RequestIntake(engine: fixture.runtime.engine),
-            metrics: { try await ServiceMetrics(state: state).render() }, health: { true }, options: options
+            metrics: { await ServiceMetrics(state: state).render() }, health: { true }, options: options
         )
         try await Application(router: router).test(.router, body)
     }

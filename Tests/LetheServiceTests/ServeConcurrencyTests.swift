@@ -16,11 +16,12 @@ struct ServeConcurrencyTests {
             try await fixture.queue(users: users)
             let runtime = fixture.runtime
             let service = WorkerService(
-                worker: QueueWorker(engine: runtime.engine, options: .init(owner: "serve", requestsPerBatch: 10)), inbox: nil, waker: nil,
-                pollInterval: .seconds(60), metrics: ServiceMetrics(state: runtime.state),
-                logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }, concurrency: 3
+                pass: WorkerPass(worker: QueueWorker(engine: runtime.engine, options: .init(owner: "serve", requestsPerBatch: 10)),
+                                 inbox: nil, lanes: 3),
+                waker: nil, pollInterval: .seconds(60), metrics: ServiceMetrics(state: runtime.state),
+                logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
             )
-            let summary = try await service.drainQueue()
+            let summary = try await service.runPass().queue
             #expect(summary.count(.done) == users)
             let requests = try await runtime.state.requests(limit: 1000)
             #expect(requests.count == users)

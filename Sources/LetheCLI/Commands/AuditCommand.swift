@@ -13,8 +13,8 @@ struct AuditCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Only this request.", valueName: "id")) var request: String?
     @Option(name: .long, help: ArgumentHelp("Start (2026-11-01 or ISO-8601).", valueName: "date")) var from: String?
     @Option(name: .long, help: ArgumentHelp("End, exclusive.", valueName: "date")) var to: String?
-    @Flag(name: .long, help: "JSON Lines, one entry per line.") var json = false
-    @OptionGroup var engine: EngineOptions
+    @OptionGroup var output: FormatOptions
+    @OptionGroup var state: StateOptions
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
@@ -25,14 +25,14 @@ struct AuditCommand: AsyncParsableCommand {
             guard start < end else { throw ValidationError("--from must be before --to") }
             period = DateInterval(start: start, end: end)
         }
-        try await withRuntime(connection: connection, policies: [], engine: engine) { runtime in
+        try await withRuntime(connection: connection, policies: [], state: state) { runtime in
             let entries = try await runtime.state.auditTrail(requestId: request, period: period)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             encoder.dateEncodingStrategy = .iso8601
             let iso = ISO8601DateFormatter()
             for entry in entries {
-                if json {
+                if output.effective == .json {
                     print(String(decoding: try encoder.encode(entry), as: UTF8.self))
                 } else {
                     let counts = entry.counts.map { " " + $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") } ?? ""
@@ -40,7 +40,7 @@ struct AuditCommand: AsyncParsableCommand {
                     for line in entry.details ?? [] { print("      \(line)") }
                 }
             }
-            if entries.isEmpty, !json { print("no audit entries") }
+            if entries.isEmpty, output.effective == .text { print("no audit entries") }
         }
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 import LetheCore
 import LetheService
 
-struct EnqueueCommand: AsyncParsableCommand {
+struct EnqueueCommand: AsyncParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "enqueue",
         abstract: "Record deletion events as requests (App Services authentication events or CloudEvents).",
@@ -17,8 +17,9 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The events: a file, or - for standard input.", valueName: "file"))
     var eventFile: String
     @OptionGroup var policyOptions: PolicyOptions
-    @OptionGroup var engine: EngineOptions
+    @OptionGroup var state: StateOptions
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
         let body: Data
@@ -29,7 +30,7 @@ struct EnqueueCommand: AsyncParsableCommand {
             throw LetheExit.invalidInput
         }
         let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
-        let code = try await withRuntime(connection: connection, policies: policies, engine: engine) { runtime in
+        let code = try await withRuntime(connection: connection, policies: policies, state: state) { runtime in
             let summary = try await RequestIntake(engine: runtime.engine).receive(Array(body), channel: .cli)
             for accepted in summary.accepted {
                 print("\(accepted.duplicate ? "already recorded" : "recorded") \(accepted.requestId)")

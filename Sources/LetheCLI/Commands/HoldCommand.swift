@@ -14,7 +14,7 @@ struct HoldCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Place a hold on a user.")
         @Option(name: .long, help: "The user's id.") var user: String
         @Option(name: .long, help: "Why (a case or letter reference; no personal data).") var reason: String
-        @OptionGroup var engine: EngineOptions
+        @OptionGroup var state: StateOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var actor: ActorOptions
 
@@ -27,7 +27,7 @@ struct HoldCommand: AsyncParsableCommand {
                 printError("error: \(error)")
                 throw LetheExit.invalidInput
             }
-            try await withRuntime(connection: connection, policies: [], engine: engine) { runtime in
+            try await withRuntime(connection: connection, policies: [], state: state) { runtime in
                 let hold = try await runtime.engine.legalHolds.place(on: ErasureSubject(userId: user), reason: reason, actor: actor.name)
                 print("hold \(hold.id) placed on \(hold.subjectPseudonym)")
             }
@@ -36,16 +36,22 @@ struct HoldCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List holds.")
-        @OptionGroup var engine: EngineOptions
+        @OptionGroup var output: FormatOptions
+        @OptionGroup var state: StateOptions
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            try await withRuntime(connection: connection, policies: [], engine: engine) { runtime in
+            try await withRuntime(connection: connection, policies: [], state: state) { runtime in
                 let holds = try await runtime.state.holds()
                 for hold in holds {
+                    if output.effective == .json {
+                        try printJSONLine(["id": hold.id, "createdAt": isoDate(hold.createdAt), "subjectPseudonym": hold.subjectPseudonym,
+                                           "reason": hold.reason])
+                        continue
+                    }
                     print("\(hold.id)  \(ISO8601DateFormatter().string(from: hold.createdAt))  \(hold.subjectPseudonym)  \(hold.reason)")
                 }
-                if holds.isEmpty { print("no holds") }
+                if holds.isEmpty, output.effective == .text { print("no holds") }
             }
         }
     }
@@ -53,12 +59,12 @@ struct HoldCommand: AsyncParsableCommand {
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Lift a hold; held requests run on their next run.")
         @Argument(help: "The hold id (hold_...).") var holdId: String
-        @OptionGroup var engine: EngineOptions
+        @OptionGroup var state: StateOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var actor: ActorOptions
 
         func run() async throws {
-            try await withRuntime(connection: connection, policies: [], engine: engine) { runtime in
+            try await withRuntime(connection: connection, policies: [], state: state) { runtime in
                 guard try await runtime.engine.legalHolds.lift(holdId: holdId, actor: actor.name) else {
                     printError("error: no hold \(holdId); `lethe hold list` lists them")
                     throw LetheExit.invalidInput

@@ -11,21 +11,22 @@ struct PlanCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var subject: SubjectOptions
-    @Flag(name: .long, help: "Print JSON for machines.") var json = false
+    @OptionGroup var output: FormatOptions
     @OptionGroup var policyOptions: PolicyOptions
-    @OptionGroup var engine: EngineOptions
+    @OptionGroup var state: StateOptions
+    @OptionGroup var erasure: ErasureOptions
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
         let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
-        try await withRuntime(connection: connection, policies: policies, engine: engine) { runtime in
+        try await withRuntime(connection: connection, policies: policies, state: state, erasure: erasure.engineOptions) { runtime in
             let planned: [PlannedRule]
             do { planned = try await runtime.engine.plan(subject.subject) } catch let error as EngineError {
                 printError("error: \(error)")
                 throw LetheExit.invalidInput
             }
             let total = planned.reduce(0) { $0 + $1.toChange }
-            if json {
+            if output.effective == .json {
                 print(try Self.json(planned, total: total, limit: runtime.engine.documentLimit))
             } else {
                 for line in planned { print(Self.text(line)) }

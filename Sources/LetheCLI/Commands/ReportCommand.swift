@@ -21,7 +21,7 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(name: .long, help: "html, md, json or csv.") var format: String = "md"
     @Option(name: .long, help: ArgumentHelp("Write to this file instead of standard output.", valueName: "file"))
     var out: String?
-    @OptionGroup var engine: EngineOptions
+    @OptionGroup var state: StateOptions
     @OptionGroup var connection: ConnectionOptions
 
     static func date(_ text: String, flag: String) throws -> Date {
@@ -52,7 +52,7 @@ struct ReportCommand: AsyncParsableCommand {
     func run() async throws {
         let period = try period
         let reportFormat = ReportFormat(rawValue: format)!
-        try await withRuntime(connection: connection, policies: [], engine: engine) { runtime in
+        try await withRuntime(connection: connection, policies: [], state: state) { runtime in
             let report = try await runtime.state.reportInputs(period: period).report(period: period, now: Date())
             let text = try report.render(reportFormat)
             if let out {

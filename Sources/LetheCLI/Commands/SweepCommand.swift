@@ -3,7 +3,7 @@ import Foundation
 import LetheCore
 import LetheService
 
-struct SweepCommand: AsyncParsableCommand {
+struct SweepCommand: AsyncParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
         abstract: "Apply the retention rules and the `then` of retained documents now due; with --orphans, erase the data of users that no longer exist.",
@@ -30,8 +30,10 @@ struct SweepCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("With --orphans: refuse when the orphans are more than this percentage of the linked ids.", valueName: "percent"))
     var maxOrphanPercent: Double = 10
     @OptionGroup var policyOptions: PolicyOptions
-    @OptionGroup var engine: EngineOptions
+    @OptionGroup var state: StateOptions
+    @OptionGroup var erasure: ErasureOptions
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard maxOrphans >= 0 else { throw ValidationError("--max-orphans cannot be negative") }
@@ -44,10 +46,10 @@ struct SweepCommand: AsyncParsableCommand {
     func run() async throws {
         let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
         if orphans {
-            let code = try await withRuntime(connection: connection, policies: policies, engine: engine) { try await sweepOrphans($0) }
+            let code = try await withRuntime(connection: connection, policies: policies, state: state, erasure: erasure.engineOptions) { try await sweepOrphans($0) }
             throw code
         }
-        try await withRuntime(connection: connection, policies: policies, engine: engine) { runtime in
+        try await withRuntime(connection: connection, policies: policies, state: state, erasure: erasure.engineOptions) { runtime in
             let display = ProgressDisplay()
             let report = try await runtime.engine.retentionSweeper.sweep(dryRun: dryRun, progress: { line in
                 display.clear()
@@ -89,6 +91,6 @@ struct SweepCommand: AsyncParsableCommand {
         }
         print("requested \(counts.requested) (source \(Channel.orphanSweep.rawValue))")
         guard counts.requested > 0 else { return .success }
-        return summarize(try await QueueWorker(engine: runtime.engine).drain())
+        return summarize(try await QueueWorker(engine: runtime.engine).drain(), waitingExit: LetheExit.waiting)
     }
 }

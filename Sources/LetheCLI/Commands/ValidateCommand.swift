@@ -11,14 +11,14 @@ struct ValidateCommand: AsyncParsableCommand {
         discussion: "Exits 65 when any policy has an error. With --check-db, also connects and checks each rule's collection and index."
     )
 
-    @Option(name: .long, help: ArgumentHelp("Directory of policy files (*.yaml).", valueName: "dir"))
-    var policies: String = "policies"
+    @Option(name: .long, help: ArgumentHelp("Directory of policy files (*.yaml) (default: $LETHE_POLICIES, else policies).", valueName: "dir"))
+    var policies: String = Environment.value("LETHE_POLICIES", default: "policies")
 
     @Flag(name: .long, help: "Connect and report, per rule, whether the collection exists and the match field is indexed.")
     var checkDb = false
 
-    @Option(name: .long, help: ArgumentHelp("Lethe's own database, which no policy may name (as for the other commands).", valueName: "name"))
-    var stateDb: String = "lethe"
+    @Option(name: .long, help: ArgumentHelp("Lethe's own database, which no policy may name (as for the other commands) (env $LETHE_STATE_DB).", valueName: "name"))
+    var stateDb: String = Environment.value("LETHE_STATE_DB", default: "lethe")
 
     @OptionGroup var connection: ConnectionOptions
 
@@ -30,7 +30,7 @@ struct ValidateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let result = PolicyLoader.load(directory: URL(fileURLWithPath: policies), options: .fromEnvironment())
-        for diagnostic in result.diagnostics { printError(diagnostic.description) }
+        for diagnostic in result.diagnostics { printError(diagnostic.numberedDescription) }
         let conflicts = LetheNamespaces.checkStateDatabase(stateDb, policies: result.policies)
         for conflict in conflicts { printError("error: \(conflict)") }
         if result.hasErrors || !conflicts.isEmpty {

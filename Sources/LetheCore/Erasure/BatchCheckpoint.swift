@@ -35,8 +35,9 @@ public struct BatchCheckpoint: Sendable, Hashable, Codable {
 
     public var id: String
     public var requestIds: [String]
-    /// When the batch started (epoch milliseconds): the requests' `startedAt` until
-    /// their last save.
+    /// When the batch started (epoch milliseconds, rounded down: never after the real
+    /// start, so that a receipt finished within the same millisecond still counts as of
+    /// this batch): the requests' `startedAt` until their last save.
     public var startedAtMilliseconds: Int64
     public var applied: [AppliedRule]
 

@@ -50,6 +50,23 @@ public struct PolicyDiagnostic: Sendable, Hashable, CustomStringConvertible {
 
     public var location: SourceLocation { SourceLocation(file: file, line: line, column: column) }
 
+    /// The rule a key path is in, as people count (README, "Rule numbers"): `rules[4]`
+    /// is `rule #5`, `retention[0]` is `retention #1`; nil outside the rule lists.
+    public var ruleNumber: String? {
+        for (list, name) in [("rules[", "rule"), ("retention[", "retention")] where keyPath.hasPrefix(list) {
+            let digits = keyPath.dropFirst(list.count).prefix { $0.isNumber }
+            if let index = Int(digits) { return "\(name) #\(index + 1)" }
+        }
+        return nil
+    }
+
+    /// `description` with the rule's number beside its key path, as people read it:
+    /// `p.yaml:7:13: error: rules[0].action (rule #1): unknown action …`.
+    public var numberedDescription: String {
+        guard let ruleNumber, !keyPath.isEmpty else { return description }
+        return description.replacingOccurrences(of: ": \(keyPath): ", with: ": \(keyPath) (\(ruleNumber)): ", options: [], range: nil)
+    }
+
     public var description: String {
         var out = file
         if line > 0 { out += ":\(line):\(column)" }

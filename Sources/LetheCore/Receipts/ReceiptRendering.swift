@@ -6,7 +6,17 @@ extension Receipt {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
+        // Each rule also says its number as people count (`"rule": 1` for `"ruleIndex": 0`,
+        // the stored field), as every other output of lethe numbers rules.
+        guard var object = try JSONSerialization.jsonObject(with: try encoder.encode(self)) as? [String: Any],
+              let rules = object["rules"] as? [[String: Any]] else { return String(decoding: try encoder.encode(self), as: UTF8.self) }
+        object["rules"] = rules.map { rule in
+            var numbered = rule
+            numbered["rule"] = (rule["ruleIndex"] as? Int).map { $0 + 1 }
+            return numbered
+        }
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// A short text a person reads on a terminal.

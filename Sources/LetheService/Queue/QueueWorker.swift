@@ -40,6 +40,8 @@ public struct QueueWorker: Sendable {
         public var leasesLost = 0
         /// Documents changed (deleted, anonymized, pulled) or retained, by action.
         public var documents: [ActionKind: Int] = [:]
+        /// Seconds from received to done of each request this pass finished.
+        public var durations: [Double] = []
 
         public var processed: Int { states.values.reduce(0, +) }
         public func count(_ state: ErasureRequest.State) -> Int { states[state] ?? 0 }
@@ -56,6 +58,7 @@ public struct QueueWorker: Sendable {
             leftClaimable.formUnion(other.leftClaimable)
             leasesLost += other.leasesLost
             documents.merge(other.documents, uniquingKeysWith: +)
+            durations += other.durations
         }
     }
 
@@ -115,7 +118,8 @@ public struct QueueWorker: Sendable {
                 let processed = try await eraser.run(claimed)
                 for request in processed {
                     summary.record(request.id, request.state)
-                    guard request.finishedAt != nil else { continue }
+                    guard let finished = request.finishedAt else { continue }
+                    if request.state == .done { summary.durations.append(finished.timeIntervalSince(request.receivedAt)) }
                     for rule in request.rules { summary.documents[rule.action, default: 0] += rule.counts.affected(by: rule.action) }
                 }
                 // The batch gave its leases back with its last save; what it did not save

@@ -6,7 +6,8 @@ import HummingbirdCore
 import Logging
 import NIOCore
 
-/// The HTTP side of `serve`: `POST /v1/events`, `GET /healthz`, `GET /metrics`.
+/// The HTTP side of `serve`: `GET /healthz`, `GET /readyz` and `GET /metrics` always;
+/// `POST /v1/events` only when a secret or a bearer token is configured.
 ///
 /// Nothing unauthenticated is read: the sender is checked from the headers (a bearer
 /// token, or a well-formed, fresh signature header and a `Content-Length` within the
@@ -28,10 +29,15 @@ public enum HTTPIntake {
         public var headerTimeout: Duration
         /// Time from the end of the headers to the end of the body. Default 30 seconds.
         public var bodyTimeout: Duration
+        /// Longest wait for the state database's answer to `/healthz` and `/readyz`, and to
+        /// the figures `/metrics` reads from it; past it, 503 (or the figures without them).
+        /// Default 2 seconds.
+        public var probeTimeout: Duration
 
         public init(host: String = "127.0.0.1", port: Int = 8080, maximumBodyBytes: Int = 1 << 20,
                     authentication: RequestAuthenticator.Options = .init(), maximumConnections: Int = 256,
-                    headerTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(30)) {
+                    headerTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(30),
+                    probeTimeout: Duration = .seconds(2)) {
             self.host = host
             self.port = port
             self.maximumBodyBytes = maximumBodyBytes
@@ -39,6 +45,7 @@ public enum HTTPIntake {
             self.maximumConnections = maximumConnections
             self.headerTimeout = headerTimeout
             self.bodyTimeout = bodyTimeout
+            self.probeTimeout = probeTimeout
         }
     }
 
@@ -59,24 +66,46 @@ public enum HTTPIntake {
             logger: logger)
     }
 
-    /// The router, testable without a socket.
+    /// The router, testable without a socket. `health`: whether the state database
+    /// answers; `ready`: whether the worker has finished a pass (default: always).
     public static func router(
         intake: any EventIntake, metrics: @escaping @Sendable () async throws -> String,
-        health: @escaping @Sendable () async -> Bool, options: Options
+        health: @escaping @Sendable () async -> Bool, ready: @escaping @Sendable () -> Bool = { true }, options: Options
     ) -> Router<BasicRequestContext> {
         let router = Router()
-        let authenticator = RequestAuthenticator(options: options.authentication)
-        let refusals = HTTPRefusalRecorder(intake: intake)
         router.get("/healthz") { _, _ -> Response in
-            await health()
-                ? Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
-                : Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "the state database does not answer\n")))
+            await probe(health, options).map { text(.serviceUnavailable, $0) } ?? text(.ok, "ok")
+        }
+        router.get("/readyz") { _, _ -> Response in
+            if let problem = await probe(health, options) { return text(.serviceUnavailable, problem) }
+            return ready() ? text(.ok, "ready") : text(.serviceUnavailable, "starting: the worker has not finished its first pass")
         }
         router.get("/metrics") { _, _ -> Response in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: try await metrics())))
         }
+        if options.authentication.isConfigured { events(router, intake: intake, options: options) }
+        return router
+    }
+
+    /// What is wrong with the state database, within `options.probeTimeout`; nil when it answers.
+    static func probe(_ health: @escaping @Sendable () async -> Bool, _ options: Options) async -> String? {
+        switch await answer(within: options.probeTimeout, health) {
+        case true?: nil
+        case false?: "the state database does not answer"
+        case nil: "the state database did not answer within \(options.probeTimeout.components.seconds) s"
+        }
+    }
+
+    static func text(_ status: HTTPResponse.Status, _ body: String) -> Response {
+        Response(status: status, body: .init(byteBuffer: ByteBuffer(string: body + "\n")))
+    }
+
+    /// `POST /v1/events`.
+    private static func events(_ router: Router<BasicRequestContext>, intake: any EventIntake, options: Options) {
+        let authenticator = RequestAuthenticator(options: options.authentication)
+        let refusals = HTTPRefusalRecorder(intake: intake)
         router.post("/v1/events") { request, context -> Response in
             let signature = request.headers[HTTPField.Name(RequestAuthenticator.signatureHeader)!]
             let authorization = request.headers[.authorization]
@@ -102,7 +131,6 @@ public enum HTTPIntake {
             let status: HTTPResponse.Status = summary.accepted.isEmpty && !summary.refused.isEmpty ? .badRequest : .accepted
             return encode(status, summary)
         }
-        return router
     }
 
     static func tooLarge(_ options: Options) -> String {

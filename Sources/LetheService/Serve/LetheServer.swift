@@ -55,16 +55,34 @@ public enum LetheServer {
         (options.changeStreams == .off ? 0 : 2) + options.concurrency - 1
     }
 
-    public static func serviceGroup(runtime: LetheRuntime, intake: (any EventIntake)?, inbox: InboxConsumer?,
-                                    options: Options, logger: Logger) -> ServiceGroup {
+    /// Assembles `lethe serve` from its configuration: the worker (inbox, then queue, at
+    /// each poll or wake), the scheduled sweeps and HTTP. Throws when the HTTP credentials
+    /// are unusable (`CredentialError`, which says what to do).
+    public static func build(configuration: ServeConfiguration, runtime: LetheRuntime, logger: Logger) throws -> ServiceGroup {
+        var options = configuration.options
+        if let http = configuration.http {
+            let authentication = try http.authentication()
+            options.http = HTTPIntake.Options(host: http.host, port: http.port, authentication: authentication)
+        }
+        let intake = RequestIntake(engine: runtime.engine)
+        let inbox = configuration.inbox.map { inbox in
+            InboxConsumer(
+                collection: runtime.pool.database(inbox.database).collection(inbox.collection), intake: intake,
+                rejected: runtime.pool.database(configuration.stateDatabase).collection(LetheNamespaces.inboxRejectedCollection))
+        }
+        return serviceGroup(runtime: runtime, intake: intake, inbox: inbox, options: options, logger: logger)
+    }
+
+    static func serviceGroup(runtime: LetheRuntime, intake: (any EventIntake)?, inbox: InboxConsumer?,
+                             options: Options, logger: Logger) -> ServiceGroup {
         let metrics = ServiceMetrics(state: runtime.state)
         let waker: ChangeStreamWaker? = switch options.changeStreams {
         case .off: nil
         case .auto: ChangeStreamWaker(collections: [inbox?.collection, runtime.state.requests].compactMap { $0 }, logger: logger)
         }
+        let pass = WorkerPass(worker: QueueWorker(engine: runtime.engine, options: options.worker), inbox: inbox, lanes: options.concurrency)
         var services: [any Service] = [
-            WorkerService(worker: QueueWorker(engine: runtime.engine, options: options.worker), inbox: inbox, waker: waker,
-                          pollInterval: options.pollInterval, metrics: metrics, logger: logger, concurrency: options.concurrency),
+            WorkerService(pass: pass, waker: waker, pollInterval: options.pollInterval, metrics: metrics, logger: logger),
         ]
         if !options.sweepSchedules.isEmpty || !options.orphanSweepSchedules.isEmpty {
             services.append(SweepService(engine: runtime.engine, schedules: options.sweepSchedules,
@@ -75,8 +93,9 @@ public enum LetheServer {
             let pool = runtime.pool
             let router = HTTPIntake.router(
                 intake: CountingIntake(base: intake, metrics: metrics),
-                metrics: { try await metrics.render() },
+                metrics: { await metrics.render() },
                 health: { (try? await pool.ping()) != nil },
+                ready: { metrics.hasFinishedAPass },
                 options: http
             )
             services.append(HTTPIntake.application(router: router, options: http, logger: logger))
@@ -93,14 +112,11 @@ public enum LetheServer {
 /// stream to say something was inserted; on graceful shutdown it finishes the batch in
 /// hand and returns.
 struct WorkerService: Service {
-    let worker: QueueWorker
-    let inbox: InboxConsumer?
+    let pass: WorkerPass
     let waker: ChangeStreamWaker?
     let pollInterval: Duration
     let metrics: ServiceMetrics
     let logger: Logger
-    /// Batches erased at once, each by its own lane with its own lease owner.
-    var concurrency = 1
 
     func run() async throws {
         logger.info("worker started")
@@ -119,8 +135,7 @@ struct WorkerService: Service {
     private func work(waking signal: WakeSignal) async {
         while !Task.isShuttingDownGracefully {
             do {
-                if let inbox { try await drainInbox(inbox) }
-                metrics.record(try await drainQueue())
+                record(try await runPass())
             } catch {
                 // Cancelled (not a graceful shutdown, which lets the pass finish): the
                 // pass was cut short, which is no failure to report.
@@ -136,23 +151,19 @@ struct WorkerService: Service {
             }
         }
     }
-}
 
-extension WorkerService {
-    /// One pass over the inbox. An inbox that holds no events (`InboxError`) is left as it
-    /// is and said at each poll; it does not stop the queue, which still has work.
-    func drainInbox(_ inbox: InboxConsumer) async throws {
-        do {
-            metrics.record(try await inbox.drain())
-        } catch let error as InboxError {
+    /// One pass (inbox, then queue), which stops between batches on graceful shutdown.
+    func runPass() async throws -> PassSummary {
+        try await pass.run(shouldStop: { Task.isShuttingDownGracefully })
+    }
+
+    /// Counts a pass. An inbox that holds no events is said at each poll.
+    private func record(_ summary: PassSummary) {
+        metrics.record(summary)
+        if let error = summary.inboxError {
             metrics.recordError()
             logger.error("inbox not taken in", metadata: [LogKey.reason: .string(error.description)])
         }
-    }
-
-    /// One pass over the queue, by `concurrency` lanes.
-    func drainQueue() async throws -> QueueWorker.Summary {
-        try await worker.drain(lanes: concurrency, shouldStop: { Task.isShuttingDownGracefully })
     }
 }
 

@@ -12,9 +12,10 @@ struct ConnectionOptions: ParsableArguments {
     var uri: String?
 
     @Option(name: .long, help: "Server selection timeout in milliseconds: how long to wait for an unreachable server.")
-    var serverSelectionTimeoutMs: Int = 10_000
+    var serverSelectionTimeoutMs: Int = Environment.value("LETHE_SERVER_SELECTION_TIMEOUT_MS", default: 10_000)
 
     func validate() throws {
+        try Environment.check("LETHE_SERVER_SELECTION_TIMEOUT_MS", as: Int.self, flag: "--server-selection-timeout-ms")
         guard serverSelectionTimeoutMs > 0 else {
             throw ValidationError("--server-selection-timeout-ms must be a positive number of milliseconds")
         }
@@ -39,37 +40,4 @@ struct ConnectionOptions: ParsableArguments {
     func openPool() throws -> MongoClientPool {
         do { return try makePool() } catch { throw report(error) }
     }
-}
-
-extension Result where Failure == any Error {
-    /// The outcome of an async throwing body.
-    init(catching body: () async throws -> Success) async {
-        do { self = .success(try await body()) } catch { self = .failure(error) }
-    }
-}
-
-/// Exit codes, as documented in `lethe --help`.
-enum LetheExit {
-    static let failed = ExitCode(1)
-    static let invalidInput = ExitCode(65)
-    static let unavailable = ExitCode(69)
-    static let waiting = ExitCode(75)
-}
-
-/// Prints an error a person can act on to standard error and picks the exit code.
-func report(_ error: any Error) -> ExitCode {
-    if let mongo = error as? MongoError {
-        printError("error: \(mongo.description)")
-        switch mongo.code {
-        case .serverSelectionFailed, .connectionFailed, .authenticationFailed: return LetheExit.unavailable
-        case .invalidURI: return LetheExit.invalidInput
-        default: return LetheExit.failed
-        }
-    }
-    printError("error: \(error)")
-    return LetheExit.failed
-}
-
-func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
 }
