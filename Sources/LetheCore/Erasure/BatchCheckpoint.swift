@@ -44,7 +44,6 @@ public struct BatchCheckpoint: Sendable, Hashable, Codable {
     public init(id: String = "batch_" + UUID().uuidString.lowercased(), requestIds: [String], startedAt: Date, applied: [AppliedRule] = []) {
         self.id = id
         self.requestIds = requestIds
-        // Rounded down: the batch's start is never after anything the batch did.
         self.startedAtMilliseconds = Int64((startedAt.timeIntervalSince1970 * 1000).rounded(.down))
         self.applied = applied
     }
