@@ -57,8 +57,9 @@ struct ErasurePipelineTests {
             await data.insert([["_id": id(), "members": ["alice", "bob", "carol"]]], into: ErasurePipelineTests.projects)
         }
 
+        /// With an operator's free text that names a person, as a real one may.
         func submit(_ subject: ErasureSubject) async throws -> ErasureRequest {
-            try await engine.admission.submit(subject, source: .cli)
+            try await engine.admission.submit(subject, source: .cli, reason: "Alice Example asked by mail")
         }
 
         /// Carol's documents, as they must stay.
@@ -82,6 +83,8 @@ struct ErasurePipelineTests {
             #expect(request.rules[0].deleted == 3 && request.rules[1].modified == 1 && request.rules[2].modified == 1 && request.rules[3].retained == 1)
             #expect(request.rules.map(\.verification) == [.passed, .passed, .passed, .notApplicable])
             #expect(request.subject == nil && request.reason == nil, "the raw ids and free text go when done")
+            #expect(try await fixture.state.request(id: request.id)?.reason == nil, "and from the stored request")
+            #expect(await !fixture.state.audit.contains { ($0.note ?? "").contains("Alice Example") })
             #expect(try await fixture.state.receipt(requestId: request.id)?.outcome == .completed)
             #expect(await fixture.state.auditTrail(requestId: request.id).map(\.event) == [.received, .started, .finished])
         }
