@@ -7,7 +7,7 @@ import LetheCore
 /// tests. `crashAfterCheckpoints` makes it act as a process that died after that many
 /// checkpoints (it throws `LeaseLost`, the one error the pipeline does not record).
 public actor InMemoryStateStore: RequestQueue, RecordStore, HoldStore, RetainedLedger, CheckpointStore,
-    OrphanCandidateStore, SubjectKeySource {
+    OrphanCandidateStore, SubjectKeySource, LeaseRegistry {
     public private(set) var requests: [String: ErasureRequest] = [:]
     public private(set) var receipts: [String: Receipt] = [:]
     public private(set) var audit: [AuditEntry] = []
@@ -48,7 +48,9 @@ public actor InMemoryStateStore: RequestQueue, RecordStore, HoldStore, RetainedL
 
     // MARK: RequestQueue
 
-    public func request(id: String) async throws -> ErasureRequest? { requests[id] }
+    public func requests(ids: [String]) async throws -> [String: ErasureRequest] {
+        requests.filter { ids.contains($0.key) }
+    }
 
     public func requests(dedupeKeys: [String]) async throws -> [String: ErasureRequest] {
         var found: [String: ErasureRequest] = [:]
@@ -132,6 +134,14 @@ public actor InMemoryStateStore: RequestQueue, RecordStore, HoldStore, RetainedL
 
     public func releaseAll(requestIds: [String]?, owner: String) async throws {
         for id in requestIds ?? Array(requests.keys) where requests[id]?.lease?.owner == owner { requests[id]?.lease = nil }
+    }
+
+    // MARK: LeaseRegistry
+
+    public func leaseHolders(now: Date) async throws -> [String: Int] {
+        var holders: [String: Int] = [:]
+        for request in requests.values { if let lease = request.lease, lease.expiresAt > now { holders[lease.owner, default: 0] += 1 } }
+        return holders
     }
 
     // MARK: RecordStore

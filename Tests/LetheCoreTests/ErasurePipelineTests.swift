@@ -188,6 +188,55 @@ struct ErasurePipelineTests {
         #expect(await fixture.state.checkpointsById.isEmpty)
     }
 
+    @Test("an interrupted batch's requests resumed in separate batches: each keeps its counts, and the last to finish removes the checkpoint")
+    func checkpointResumedInSeparateBatches() async throws {
+        let reference = try await Fixture()
+        let expected = try await reference.engine.eraser().run([try await reference.submit(Self.alice), try await reference.submit(Self.bob)])
+
+        let fixture = try await Fixture()
+        let requests = [try await fixture.submit(Self.alice), try await fixture.submit(Self.bob)]
+        let worker = LeaseTerms(owner: "w1", duration: .seconds(600))
+        let claimed = try await fixture.state.claimBatch(worker.lease(at: Date()), limit: 10, excluding: [], now: Date())
+        await fixture.state.setCrash(afterCheckpoints: 2)
+        await #expect(throws: LeaseLost.self) { try await fixture.engine.eraser(lease: worker).run(claimed) }
+        await fixture.state.setCrash(afterCheckpoints: nil)
+
+        let alice = try #require(try await fixture.state.request(id: requests[0].id))
+        let first = try await fixture.engine.eraser().run([alice])
+        #expect(first.map(\.state) == [.done])
+        #expect(await fixture.state.checkpointsById.count == 1, "bob still needs it")
+        let bob = try #require(try await fixture.state.request(id: requests[1].id))
+        let second = try await fixture.engine.eraser().run([bob])
+        #expect(second.map(\.state) == [.done])
+        #expect((first + second).map { $0.rules.map(\.counts) } == expected.map { $0.rules.map(\.counts) })
+        #expect(await fixture.state.checkpointsById.isEmpty, "no stale checkpoint is left")
+    }
+
+    @Test("a request held after its batch was interrupted keeps the interrupted batch's counts, and the checkpoint goes")
+    func heldAfterInterruption() async throws {
+        let reference = try await Fixture()
+        let expected = try await reference.engine.eraser().run([try await reference.submit(Self.alice)])
+
+        let fixture = try await Fixture()
+        let request = try await fixture.submit(Self.alice)
+        let worker = LeaseTerms(owner: "w1", duration: .seconds(600))
+        let claimed = try await fixture.state.claimBatch(worker.lease(at: Date()), limit: 10, excluding: [], now: Date())
+        await fixture.state.setCrash(afterCheckpoints: 1)
+        await #expect(throws: LeaseLost.self) { try await fixture.engine.eraser(lease: worker).run(claimed) }
+        await fixture.state.setCrash(afterCheckpoints: nil)
+        let hold = try await fixture.engine.legalHolds.place(on: Self.alice, reason: "litigation", actor: "legal")
+
+        let held = try await fixture.engine.eraser().run([try #require(try await fixture.state.request(id: request.id))])
+        #expect(held.map(\.state) == [.held])
+        #expect(await fixture.state.checkpointsById.isEmpty)
+        #expect(held[0].rules[0].stage == .applied && held[0].rules[0].deleted == 3, "the delete the interrupted batch did is on the request")
+
+        _ = try await fixture.engine.legalHolds.lift(holdId: hold.id, actor: "legal")
+        let done = try await fixture.engine.eraser().run([try #require(try await fixture.state.request(id: request.id))])
+        #expect(done.map(\.state) == [.done])
+        #expect(done.map { $0.rules.map(\.counts) } == expected.map { $0.rules.map(\.counts) })
+    }
+
     @Test("a worker whose lease was taken over stops at its next save and records nothing more")
     func leaseLost() async throws {
         let fixture = try await Fixture()

@@ -44,6 +44,53 @@ struct QueueWorkerTests {
         #expect(try await QueueWorker(engine: other, options: .init(owner: "w1")).drain().processed == 0)
     }
 
+    @Test("the leases of a process of this machine that is gone are resumed at once; a live one's, another machine's, another boot's are not")
+    func goneProcessLeasesResumed() async throws {
+        let me = LeaseOwnerName.current()
+        guard let boot = me.boot else { return }  // no boot id (not Linux): leases only expire
+        let (engine, _, state) = try await Self.engine(users: 4)
+        var dead = me
+        dead.nonce = "gone00"  // this pid under another nonce: a restarted container's pid 1
+        var parent = me
+        parent.processId = getppid()  // alive
+        var elsewhere = dead
+        elsewhere.host = me.host + "-other"
+        var rebooted = dead
+        rebooted.boot = String(boot.reversed())
+        let ids = await state.requests.keys.sorted()
+        for (id, owner) in zip(ids, [dead, parent, elsewhere, rebooted]) {
+            _ = try await state.claimBatch(Lease(owner: owner.description, expiresAt: Date().addingTimeInterval(600)),
+                                           limit: 1, excluding: [], among: [id], now: Date())
+        }
+        let pass = try await WorkerPass(worker: QueueWorker(engine: engine, options: .init(owner: me.description)), inbox: nil).run()
+        #expect(pass.queue.count(.done) == 1)
+        #expect(await state.requests[ids[0]]?.state == .done)
+        #expect(pass.queue.leasedElsewhere == 3)
+    }
+
+    @Test("a lease owner's name is read back, and only a gone process of this machine and boot is judged gone")
+    func leaseOwnerNames() throws {
+        let me = LeaseOwnerName(host: "web-1", processId: 40, nonce: "abc123", boot: "b00t")
+        let lane = try #require(LeaseOwnerName(owner: me.description + "/3"))
+        #expect(lane == me)
+        #expect(LeaseOwnerName(owner: "w1") == nil && LeaseOwnerName(owner: "web-1#x#abc#b00t") == nil)
+        let none: (Int32) -> Bool = { _ in false }, all: (Int32) -> Bool = { _ in true }
+        var other = me
+        other.processId = 41
+        #expect(me.isGone(other, processExists: none))
+        #expect(!me.isGone(other, processExists: all))
+        #expect(!me.isGone(lane, processExists: none), "a lane of this worker is this worker")
+        var restarted = me
+        restarted.nonce = "def456"
+        #expect(me.isGone(restarted, processExists: all), "this pid under another nonce is a process before this one")
+        var elsewhere = other
+        elsewhere.host = "web-2"
+        #expect(!me.isGone(elsewhere, processExists: none))
+        var noBoot = me
+        noBoot.boot = nil
+        #expect(!noBoot.isGone(other, processExists: none))
+    }
+
     @Test("one request, one worker: while one holds it, another `run(requestId:)` gets nothing and changes nothing")
     func oneWorkerPerRequest() async throws {
         let (engine, data, state) = try await Self.engine(users: 1)

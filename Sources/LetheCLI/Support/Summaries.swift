@@ -4,7 +4,8 @@ import LetheCore
 import LetheService
 
 /// Prints what a pass over the queue did and returns the exit code it deserves: 1 if a
-/// request failed; `waitingExit` if some wait (held, needing approval) and none failed.
+/// request failed; `waitingExit` if some wait (held, needing approval, or in another
+/// worker's hands) and none failed.
 func summarize(_ summary: QueueWorker.Summary, waitingExit: ExitCode) -> ExitCode {
     let failed = summary.count(.failed)
     let held = summary.count(.held), needsApproval = summary.count(.needsApproval)
@@ -12,12 +13,15 @@ func summarize(_ summary: QueueWorker.Summary, waitingExit: ExitCode) -> ExitCod
     print("processed \(summary.processed) request(s): \(summary.count(.done)) done, \(failed) failed, \(waiting) waiting"
           + (waiting > 0 ? " (\(held) held, \(needsApproval) need\(needsApproval == 1 ? "s" : "") approval)" : "")
           + (summary.leasesLost > 0 ? ", \(summary.leasesLost) taken over by other workers" : ""))
+    if summary.leasedElsewhere > 0 {
+        print("\(summary.leasedElsewhere) request(s) in progress under another worker's lease: that worker finishes them, or, if it is gone, the next run once its lease expires")
+    }
     if failed > 0 {
         print("failed requests: `lethe requests --state failed`; retry one with `lethe retry REQUEST_ID`")
         return LetheExit.failed
     }
     if needsApproval > 0 { print("needing approval: `lethe requests --state needs-approval`; run one with `lethe approve REQUEST_ID`") }
-    return waiting > 0 ? waitingExit : .success
+    return waiting + summary.leasedElsewhere > 0 ? waitingExit : .success
 }
 
 /// Prints a request's outcome and returns the exit code it deserves.

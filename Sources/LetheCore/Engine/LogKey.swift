@@ -10,6 +10,8 @@ public enum LogKey {
     public static let policy = "lethe.policy"
     /// `database.collection`: names of Lethe's own collections, never data.
     public static let namespace = "lethe.namespace"
+    /// A lease owner: host name, process id, nonce, boot id.
+    public static let worker = "lethe.worker"
     public static let retryIn = "lethe.retry-in"
     /// A refusal code.
     public static let code = "lethe.code"

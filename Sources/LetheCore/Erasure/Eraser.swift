@@ -125,6 +125,10 @@ public struct Eraser: Sendable {
     /// The member `request` makes, or nil when it stops here (held, or failed with its
     /// note set).
     private func admitOne(_ request: inout ErasureRequest, hold: String?, earlier: [BatchCheckpoint]) throws -> BatchMember? {
+        // An interrupted batch's counts come back first, whatever happens next (a hold,
+        // a failure): the request saved by this batch carries them, so no checkpoint is
+        // needed for it again.
+        if request.state == .running { restore(earlier, into: &request) }
         guard let subject = request.subject?.subject else {
             try request.take(.fail, note: EngineError.subjectMissing(request.id).description)
             return nil
@@ -139,16 +143,18 @@ public struct Eraser: Sendable {
             try request.take(.fail, note: RequestNotes.policiesChanged(request))
             return nil
         }
-        if request.state == .running {
-            let rules = engine.policyRules
-            for checkpoint in earlier {
-                for position in checkpoint.restore(into: &request) {
-                    if case .retain(let retention) = rules[position].rule.action { request.rules[position].retainReason = retention.reason }
-                }
-            }
-        }
         return BatchMember(request: request, subject: subject, ids: try engine.bindings(of: subject),
                            token: engine.anonymizer?.token(for: subject))
+    }
+
+    /// Marks as applied, with their counts, the rules that checkpoints of earlier runs
+    /// hold for `request`.
+    private func restore(_ earlier: [BatchCheckpoint], into request: inout ErasureRequest) {
+        let restored = earlier.flatMap { $0.restore(into: &request) }
+        guard !restored.isEmpty, engine.rulesMatch(request) else { return }
+        for position in restored {
+            if case .retain(let retention) = engine.policyRules[position].rule.action { request.rules[position].retainReason = retention.reason }
+        }
     }
 
     // MARK: Count and guard
@@ -291,8 +297,20 @@ public struct Eraser: Sendable {
         for index in batch.members.indices { batch.members[index].request.lease = nil }
         for index in batch.settled.indices where batch.settled[index].needsSaving { batch.settled[index].request.lease = nil }
         let saved = Set(toSave.map(\.id))
-        for checkpoint in [batch.checkpoint] + batch.earlier
-        where !checkpoint.applied.isEmpty && checkpoint.requestIds.allSatisfy(saved.contains) {
+        if !batch.checkpoint.applied.isEmpty, batch.checkpoint.requestIds.allSatisfy(saved.contains) {
+            try await state.removeCheckpoint(id: batch.checkpoint.id)
+        }
+        try await removeSpent(batch.earlier, saved: saved)
+    }
+
+    /// Removes the checkpoints of earlier runs that no request needs any more: each of
+    /// their requests was saved by this batch (which restored their counts) or is no
+    /// longer running. An interrupted batch's requests may resume in several later
+    /// batches; the last of them to finish removes its checkpoint.
+    private func removeSpent(_ earlier: [BatchCheckpoint], saved: Set<String>) async throws {
+        let others = Array(Set(earlier.flatMap(\.requestIds)).subtracting(saved))
+        let stillRunning = others.isEmpty ? [] : Set(try await state.requests(ids: others).values.filter { $0.state == .running }.map(\.id))
+        for checkpoint in earlier where !checkpoint.requestIds.contains(where: stillRunning.contains) {
             try await state.removeCheckpoint(id: checkpoint.id)
         }
     }

@@ -3,7 +3,8 @@ import Foundation
 /// Requests and their leases: recorded once per event, claimed by one worker at a time.
 /// A request saved with a lease is saved only while that lease is still its owner's.
 public protocol RequestQueue: Sendable {
-    func request(id: String) async throws -> ErasureRequest?
+    /// The stored requests among these ids, by id.
+    func requests(ids: [String]) async throws -> [String: ErasureRequest]
     /// Requests recorded for any of these event keys, by key.
     func requests(dedupeKeys: [String]) async throws -> [String: ErasureRequest]
     /// The unfinished request of each of these users that has one, by pseudonym.
@@ -29,6 +30,10 @@ public protocol RequestQueue: Sendable {
 }
 
 extension RequestQueue {
+    public func request(id: String) async throws -> ErasureRequest? {
+        try await requests(ids: [id])[id]
+    }
+
     public func claimBatch(_ lease: Lease, limit: Int, excluding: [String], now: Date) async throws -> [ErasureRequest] {
         try await claimBatch(lease, limit: limit, excluding: excluding, among: nil, now: now)
     }

@@ -8,7 +8,7 @@ import Logging
 /// another worker finishes its requests (every action is idempotent).
 public struct QueueWorker: Sendable {
     public struct Options: Sendable {
-        /// This worker's name in leases. Default: host name and process id.
+        /// This worker's name in leases. Default: `LeaseOwnerName.current()`.
         public var owner: String
         /// How long a lease lasts without renewal; a heartbeat renews it every third of
         /// that while a batch runs, so a worker that dies frees its requests soon.
@@ -25,9 +25,7 @@ public struct QueueWorker: Sendable {
         }
     }
 
-    public static var defaultOwner: String {
-        "\(ProcessInfo.processInfo.hostName)#\(ProcessInfo.processInfo.processIdentifier)#\(UUID().uuidString.prefix(6))"
-    }
+    public static var defaultOwner: String { LeaseOwnerName.current().description }
 
     /// What one pass did, in counts: a pass over a backlog of any length holds no more
     /// than the requests it left claimable.
@@ -38,6 +36,8 @@ public struct QueueWorker: Sendable {
         /// the pass does not claim again.
         public var leftClaimable: Set<String> = []
         public var leasesLost = 0
+        /// Requests that other workers held under unexpired leases when the pass ended.
+        public var leasedElsewhere = 0
         /// Documents changed (deleted, anonymized, pulled) or retained, by action.
         public var documents: [ActionKind: Int] = [:]
         /// Seconds from received to done of each request this pass finished.
@@ -57,6 +57,7 @@ public struct QueueWorker: Sendable {
             states.merge(other.states, uniquingKeysWith: +)
             leftClaimable.formUnion(other.leftClaimable)
             leasesLost += other.leasesLost
+            leasedElsewhere = max(leasedElsewhere, other.leasedElsewhere)
             documents.merge(other.documents, uniquingKeysWith: +)
             durations += other.durations
         }
@@ -101,9 +102,7 @@ public struct QueueWorker: Sendable {
         var summary = Summary()
         let terms = LeaseTerms(owner: options.owner, duration: options.leaseDuration)
         let eraser = engine.eraser(lease: terms)
-        // Leases this worker could not give back (the server went away mid-batch) are
-        // its own to resume at once, not after they expire.
-        try await engine.state.releaseAll(requestIds: nil, owner: options.owner)
+        try await releaseLeftLeases()
         while !shouldStop() {
             let now = Date()
             // What this pass has looked at and left claimable is not taken again; done,
@@ -145,6 +144,7 @@ public struct QueueWorker: Sendable {
     /// included), or when it waits for nobody (done, failed, over the limit).
     public func run(requestId: String) async throws -> ErasureRequest? {
         let terms = LeaseTerms(owner: options.owner, duration: options.leaseDuration)
+        try await releaseLeftLeases()
         let now = Date()
         guard let claimed = try await engine.state.claimBatch(terms.lease(at: now), limit: 1, excluding: [], among: [requestId], now: now).first
         else { return nil }
@@ -156,5 +156,25 @@ public struct QueueWorker: Sendable {
             try? await engine.state.releaseAll(requestIds: [requestId], owner: options.owner)
             throw error
         }
+    }
+
+    /// Gives back at once the leases this worker could not give back (the server went
+    /// away mid-batch) and those of processes of this machine that are gone (a run
+    /// killed, a container restarted): their requests resume now, not when the leases
+    /// expire. Leases of other machines expire as usual.
+    func releaseLeftLeases() async throws {
+        try await engine.state.releaseAll(requestIds: nil, owner: options.owner)
+        guard let me = LeaseOwnerName(owner: options.owner) else { return }
+        for owner in try await engine.state.leaseHolders(now: Date()).keys {
+            guard let holder = LeaseOwnerName(owner: owner), me.isGone(holder) else { continue }
+            logger.notice("resuming the requests of a worker of this machine that is gone", metadata: [LogKey.worker: .string(owner)])
+            try await engine.state.releaseAll(requestIds: nil, owner: owner)
+        }
+    }
+
+    /// Requests other workers hold under unexpired leases now: not done yet, and not
+    /// this pass's to take.
+    public func leasedElsewhere() async throws -> Int {
+        try await engine.state.leaseHolders(now: Date()).filter { $0.key != options.owner && !$0.key.hasPrefix(options.owner + "/") }.values.reduce(0, +)
     }
 }

@@ -25,6 +25,7 @@ public struct WorkerPass: Sendable {
             do { summary.intake = try await inbox.drain() } catch let error as InboxError { summary.inboxError = error }
         }
         summary.queue = try await worker.drain(lanes: lanes, shouldStop: shouldStop)
+        summary.queue.leasedElsewhere = try await worker.leasedElsewhere()
         return summary
     }
 }

@@ -5,8 +5,14 @@ import MongoKit
 
 /// The request queue: requests, their claims and leases (`RequestQueue`).
 extension MongoStateStore {
-    public func request(id: String) async throws -> ErasureRequest? {
-        try await requests.findOne(["_id": .string(id)]).map { try BSONCodable.decode(ErasureRequest.self, from: $0) }
+    public func requests(ids: [String]) async throws -> [String: ErasureRequest] {
+        guard !ids.isEmpty else { return [:] }
+        var found: [String: ErasureRequest] = [:]
+        for document in try await requests.find(["_id": ["$in": .array(ids.map { .string($0) })]], options: FindOptions(batchSize: ids.count)).toArray() {
+            let request = try BSONCodable.decode(ErasureRequest.self, from: document)
+            found[request.id] = request
+        }
+        return found
     }
 
     /// Requests, newest first, optionally only those in `states`.
@@ -176,5 +182,20 @@ extension MongoStateStore {
             "$unset": ["lease": "", "claim": ""],
         ])
         try await requests.updateMany(ours, ["$unset": ["lease": "", "claim": ""]])
+    }
+}
+
+extension MongoStateStore: LeaseRegistry {
+    /// One `$group` over the leased requests (the sparse `lease.owner` index holds only them).
+    public func leaseHolders(now: Date) async throws -> [String: Int] {
+        let pipeline: [BSONDocument] = [
+            ["$match": ["lease.owner": ["$exists": true], "lease.expiresAtMilliseconds": ["$gt": .int64(BSONDatetime(now).millisecondsSinceEpoch)]]],
+            ["$group": ["_id": "$lease.owner", "n": ["$sum": 1]]],
+        ]
+        var holders: [String: Int] = [:]
+        for group in try await requests.aggregate(pipeline).toArray() {
+            if let owner = group["_id"]?.stringValue, let count = group["n"]?.intValue { holders[owner] = count }
+        }
+        return holders
     }
 }
