@@ -237,6 +237,36 @@ struct ErasurePipelineTests {
         #expect(done.map { $0.rules.map(\.counts) } == expected.map { $0.rules.map(\.counts) })
     }
 
+    @Test("a document retained for two users erased in separate batches counts once in the period report, twice in no receipt's place")
+    func sharedRetainedDocumentCountedOnce() async throws {
+        let fixture = try await Fixture()
+        await fixture.data.insert([["_id": 700, "customer_id": ["alice", "bob"], "total": 30]], into: Self.orders)
+        let alice = try await fixture.engine.eraser().run(try await fixture.submit(Self.alice))
+        let bob = try await fixture.engine.eraser().run(try await fixture.submit(Self.bob))
+        let orderRule = try #require(alice.rules.firstIndex { $0.action == .retain })
+        #expect(alice.rules[orderRule].retained == 2 && bob.rules[orderRule].retained == 2, "each receipt says what was kept of its user")
+
+        let receipts = Array(await fixture.state.receipts.values)
+        #expect(receipts.allSatisfy { ($0.rules[orderRule].retainedKeys ?? []).allSatisfy { $0.hasPrefix("doc_") && !$0.contains("700") } })
+        let now = Date()
+        let report = ComplianceReport.build(period: DateInterval(start: now.addingTimeInterval(-3600), end: now.addingTimeInterval(3600)),
+                                            requests: [alice, bob], receipts: receipts, policies: [], sweeps: [], now: now)
+        let kept = try #require(report.documents.retained.first)
+        #expect(kept.documents == 3, "alice's order, bob's order, and the one they share")
+        #expect(kept.requests == 2)
+        #expect(report.documents.namespaces.first { $0.namespace == "app.orders" }?.retained == 3)
+
+        // Receipts written before keys existed count per request, as they did.
+        let unkeyed = receipts.map { receipt in
+            var copy = receipt
+            for index in copy.rules.indices { copy.rules[index].retainedKeys = nil }
+            return copy
+        }
+        let older = ComplianceReport.build(period: DateInterval(start: now.addingTimeInterval(-3600), end: now.addingTimeInterval(3600)),
+                                           requests: [alice, bob], receipts: unkeyed, policies: [], sweeps: [], now: now)
+        #expect(older.documents.retained.first?.documents == 4)
+    }
+
     @Test("a worker whose lease was taken over stops at its next save and records nothing more")
     func leaseLost() async throws {
         let fixture = try await Fixture()

@@ -97,4 +97,14 @@ public struct SubjectPseudonymizer: Sendable {
     public func pseudonym(for subject: ErasureSubject) -> String {
         "subj_" + key.mac(purpose: "lethe-subject-v1", Array(subject.userId.utf8)).prefix(16).lowercaseHex
     }
+
+    /// `doc_` and 16 hex digits for a document kept by a `retain` rule, from its
+    /// namespace and its `_id`'s type and bytes: so that a report counts a document kept
+    /// for several users once, without holding its id.
+    public func documentKey(namespace: String, id: BSON) -> String {
+        var message = Array(namespace.utf8)
+        message.append(0)
+        message += BSONDocument([("v", id)]).bsonBytes
+        return "doc_" + key.mac(purpose: "lethe-retained-document-v1", message).prefix(8).lowercaseHex
+    }
 }

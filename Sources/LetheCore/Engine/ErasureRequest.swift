@@ -40,6 +40,10 @@ public struct RuleProgress: Sendable, Hashable, Codable {
     public var retainReason: String?
     /// With `until`: when the latest retained document's `then` falls due.
     public var retainedUntil: Date?
+    /// For `retain`: the keys of the documents kept (`SubjectPseudonymizer.documentKey`),
+    /// so that a report counts a document kept for several users once. At most
+    /// `retainedKeyLimit`; past it, the documents beyond are counted per request.
+    public var retainedKeys: [String]?
     /// Documents still matching after the rule ran (verification).
     public var remaining: Int?
 
@@ -58,6 +62,9 @@ public struct RuleProgress: Sendable, Hashable, Codable {
 }
 
 extension RuleProgress {
+    /// Keys kept per rule and request: 10,000 of 16 hex digits, about 200 KB in a receipt.
+    public static let retainedKeyLimit = 10_000
+
     public var counts: RuleCounts { RuleCounts(matched: matched, deleted: deleted, modified: modified, retained: retained) }
 
     /// The verification a receipt states for this rule.

@@ -90,7 +90,7 @@ extension Eraser {
     /// Counts `document` for each request holding one of its match values (once per
     /// request), with the date its `then` falls due; returns those requests and the date.
     static func count(_ document: BSONDocument, paths: [String], until: RetentionDeadline?, owners: [BSON: [String]],
-                      into counts: inout [String: RuleCount]) -> (holders: Set<String>, due: Date?) {
+                      key: String? = nil, into counts: inout [String: RuleCount]) -> (holders: Set<String>, due: Date?) {
         var holders = Set<String>()
         for path in paths {
             for value in document.values(atPath: path) { holders.formUnion(owners[value] ?? []) }
@@ -99,7 +99,8 @@ extension Eraser {
         if let until, case .datetime(let date)? = document.value(atPath: until.field) {
             due = until.after.added(to: date.date)
         }
-        for holder in holders { counts[holder, default: RuleCount()].add(RuleCount(documents: 1, dueAt: due)) }
+        let one = RuleCount(documents: 1, dueAt: due, keys: key.map { [$0] } ?? [])
+        for holder in holders { counts[holder, default: RuleCount()].add(one) }
         return (holders, due)
     }
 

@@ -15,6 +15,7 @@ public struct BatchCheckpoint: Sendable, Hashable, Codable {
         public var retained: Int
         /// Epoch milliseconds, not a date: see `Lease`.
         public var retainedUntilMilliseconds: Int64?
+        public var retainedKeys: [String]?
 
         init(_ progress: RuleProgress) {
             matched = progress.matched
@@ -22,6 +23,7 @@ public struct BatchCheckpoint: Sendable, Hashable, Codable {
             deleted = progress.deleted
             modified = progress.modified
             retained = progress.retained
+            retainedKeys = progress.retainedKeys
             retainedUntilMilliseconds = progress.retainedUntil.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
         }
     }
@@ -72,6 +74,7 @@ public struct BatchCheckpoint: Sendable, Hashable, Codable {
             progress.deleted = counts.deleted
             progress.modified = counts.modified
             progress.retained = counts.retained
+            progress.retainedKeys = counts.retainedKeys
             progress.retainedUntil = counts.retainedUntilMilliseconds.map { Date(timeIntervalSince1970: Double($0) / 1000) }
             progress.stage = .applied
             request.rules[entry.rule] = progress

@@ -340,6 +340,7 @@ extension RuleProgress {
         case .anonymize, .pull: modified += count.documents
         case .retain(let retention):
             retained = count.documents
+            retainedKeys = count.keys.sorted()
             retainReason = retention.reason
             retainedUntil = count.dueAt
         }

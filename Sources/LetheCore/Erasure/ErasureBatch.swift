@@ -23,10 +23,14 @@ struct RuleCount: Sendable, Hashable {
     var documents = 0
     /// With `until`: the latest date `then` falls due.
     var dueAt: Date?
+    /// For `retain`: the keys of the documents kept (`SubjectPseudonymizer.documentKey`),
+    /// at most `RuleProgress.retainedKeyLimit`.
+    var keys: Set<String> = []
 
     mutating func add(_ other: RuleCount) {
         documents += other.documents
         if let due = other.dueAt, due > (dueAt ?? .distantPast) { dueAt = due }
+        for key in other.keys where keys.count < RuleProgress.retainedKeyLimit { keys.insert(key) }
     }
 }
 

@@ -80,6 +80,8 @@ extension Eraser {
         let (paths, ledger, data) = (rule.rule.match, engine.state, engine.data)
         let (policy, ruleIndex, namespace) = (statement.policyName, rule.rule.index, statement.namespace)
         let counter = AttributionCounter()
+        let keys = SubjectPseudonymizer(key: try await engine.state.subjectKey())
+        let namespaceName = "\(namespace)"
         // Ledger entries are recorded 2,500 documents at a time: one insert for a batch
         // of 500 requests keeping five documents each. Gathering 10,000 cost 8 MiB more
         // peak memory for one user keeping 20,000 (docs/benchmarks.md).
@@ -92,7 +94,8 @@ extension Eraser {
                 var local: [String: RuleCount] = [:]
                 var entries: [RetainedDocument] = []
                 for document in documents {
-                    let (holders, due) = Self.count(document, paths: paths, until: until, owners: owners, into: &local)
+                    let key = document["_id"].map { keys.documentKey(namespace: namespaceName, id: $0) }
+                    let (holders, due) = Self.count(document, paths: paths, until: until, owners: owners, key: key, into: &local)
                     if recording, let due, let id = document["_id"], let owner = holders.min() {
                         entries.append(RetainedDocument(requestId: owner, policy: policy, ruleIndex: ruleIndex, namespace: namespace,
                                                         documentId: id, dueAt: due, token: tokens[owner] ?? nil))

@@ -15,6 +15,9 @@ public struct Receipt: Sendable, Hashable, Codable {
         public var retained: Int
         public var retainReason: String?
         public var retainedUntil: Date?
+        /// Keyed digests of the documents kept (never their ids): a period report
+        /// counts a document kept for several requests once.
+        public var retainedKeys: [String]?
         public var verification: Verification
         public var remaining: Int?
     }
@@ -49,7 +52,8 @@ public struct Receipt: Sendable, Hashable, Codable {
                 policy: progress.policy, ruleIndex: progress.ruleIndex, namespace: progress.namespace,
                 action: progress.action, matched: progress.matched, deleted: progress.deleted,
                 modified: progress.modified, retained: progress.retained, retainReason: progress.retainReason,
-                retainedUntil: progress.retainedUntil, verification: progress.verification, remaining: progress.remaining
+                retainedUntil: progress.retainedUntil, retainedKeys: progress.retainedKeys,
+                verification: progress.verification, remaining: progress.remaining
             )
         }
     }

@@ -208,6 +208,9 @@ extension ComplianceReport {
         struct RetainKey: Hashable { var namespace: String, policy: String, reason: String }
         var retained: [RetainKey: RetainedDocuments] = [:]
         var retainedRequests: [RetainKey: Set<String>] = [:]
+        // A document kept for several requests is counted once, by its key; documents
+        // beyond a receipt's keys (past its limit, or recorded before keys) per request.
+        var retainedOnce = DistinctCount<RetainKey>(), namespaceRetainedOnce = DistinctCount<String>()
 
         for receipt in counted {
             for rule in receipt.rules {
@@ -215,7 +218,7 @@ extension ComplianceReport {
                     namespace: rule.namespace, deleted: 0, anonymized: 0, pulled: 0, retained: 0,
                     requests: 0, verificationFailures: 0)
                 entry.deleted += rule.deleted
-                entry.retained += rule.retained
+                namespaceRetainedOnce.add(rule.retained, keys: rule.retainedKeys, to: rule.namespace)
                 if rule.action == .pull { entry.pulled += rule.modified } else { entry.anonymized += rule.modified }
                 if rule.verification == .failed { entry.verificationFailures += 1 }
                 namespaces[rule.namespace] = entry
@@ -225,14 +228,20 @@ extension ComplianceReport {
                 let key = RetainKey(namespace: rule.namespace, policy: rule.policy, reason: rule.retainReason ?? "")
                 var kept = retained[key] ?? RetainedDocuments(
                     namespace: key.namespace, policy: key.policy, reason: key.reason, documents: 0, requests: 0, latestUntil: nil)
-                kept.documents += rule.retained
+                retainedOnce.add(rule.retained, keys: rule.retainedKeys, to: key)
                 if let until = rule.retainedUntil.map(whole) { kept.latestUntil = Swift.max(kept.latestUntil ?? until, until) }
                 retained[key] = kept
                 retainedRequests[key, default: []].insert(receipt.requestId)
             }
         }
-        for key in namespaces.keys { namespaces[key]!.requests = namespaceRequests[key]!.count }
-        for key in retained.keys { retained[key]!.requests = retainedRequests[key]!.count }
+        for key in namespaces.keys {
+            namespaces[key]!.requests = namespaceRequests[key]!.count
+            namespaces[key]!.retained = namespaceRetainedOnce.total(key)
+        }
+        for key in retained.keys {
+            retained[key]!.requests = retainedRequests[key]!.count
+            retained[key]!.documents = retainedOnce.total(key)
+        }
 
         return DocumentActivity(
             receipts: counted.count,
@@ -299,4 +308,19 @@ extension ComplianceReport {
         }
         return result
     }
+}
+
+/// Documents counted once by key, plus those counted without one.
+struct DistinctCount<Group: Hashable> {
+    private var keys: [Group: Set<String>] = [:]
+    private var unkeyed: [Group: Int] = [:]
+
+    /// `documents` of one receipt's rule, of which `keys` are known.
+    mutating func add(_ documents: Int, keys known: [String]?, to group: Group) {
+        let known = known ?? []
+        keys[group, default: []].formUnion(known)
+        unkeyed[group, default: 0] += max(documents - known.count, 0)
+    }
+
+    func total(_ group: Group) -> Int { (keys[group]?.count ?? 0) + (unkeyed[group] ?? 0) }
 }
