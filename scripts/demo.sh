@@ -52,5 +52,5 @@ if [ -n "${last_id:-}" ]; then
     say "lethe receipt $last_id"
     "$LETHE" receipt "$last_id"
 fi
-say "receipts are stored in the state database: lethe.receipts (lethe receipt REQUEST_ID [--json]); requests: lethe requests"
+say "receipts are stored in the state database: lethe.receipts (lethe receipt REQUEST_ID [--format json|md|html]); requests: lethe requests"
 exit $status
