@@ -52,7 +52,7 @@ struct HealthTests {
     @Test("/healthz and /readyz answer 503 within their bound while the database does not answer; /metrics says it is down")
     func silentDatabase() async throws {
         let listener = try SilentListener()
-        let pool = try MongoClientPool(ConnectionString("mongodb://127.0.0.1:\(listener.port)/?directConnection=true&serverSelectionTimeoutMS=12000"))
+        let pool = try MongoClientPool(ConnectionString("mongodb://127.0.0.1:\(listener.port)/?directConnection=true&serverSelectionTimeoutMS=60000"))
         let metrics = ServiceMetrics(state: MongoStateStore(pool: pool))
         let router = Self.router(pool: pool, metrics: metrics, options: HTTPIntake.Options())
         try await Application(router: router).test(.router) { client in
@@ -63,9 +63,9 @@ struct HealthTests {
                     #expect(String(buffer: response.body) == "the state database did not answer within 2 s\n")
                 }
                 // The message says the bound answered, not the database (which would take its
-                // 12 s selection timeout); the time is asserted loosely, as the whole suite
+                // 60 s selection timeout); the time is asserted loosely, as the whole suite
                 // runs beside this test on a busy machine.
-                #expect(ContinuousClock.now - started < .seconds(10), "\(path) waited for the database")
+                #expect(ContinuousClock.now - started < .seconds(30), "\(path) waited for the database")
             }
             let started = ContinuousClock.now
             try await client.execute(uri: "/metrics", method: .get) { response in
@@ -75,7 +75,7 @@ struct HealthTests {
                 #expect(text.contains("lethe_build_info{version=\"\(LetheVersion.current)\"} 1"))
                 #expect(!text.contains("lethe_queue_depth"), "no figure from a database that did not answer")
             }
-            #expect(ContinuousClock.now - started < .seconds(10))
+            #expect(ContinuousClock.now - started < .seconds(30))
         }
         await pool.shutdown()
     }
