@@ -100,6 +100,9 @@ public struct SweepReport: Sendable, Hashable, Codable {
     public var rules: [Rule]
     /// Orphan sweeps only.
     public var orphans: Orphans? = nil
+    /// Retention sweeps: tombstones removed as older than `tombstones.keep` (in a dry
+    /// run, that would be).
+    public var tombstonesRemoved: Int? = nil
 
     /// Documents changed (deleted or modified) over every line.
     public var documentsChanged: Int { rules.reduce(0) { $0 + $1.deleted + $1.modified } }
