@@ -30,6 +30,15 @@ public actor InMemoryDataStore: DataStore {
 
     public func all(_ namespace: Namespace) -> [BSONDocument] { collections[namespace] ?? [] }
 
+    /// Every collection and its documents: a copy, as `mongodump` takes one.
+    public func snapshot() -> [Namespace: [BSONDocument]] { collections }
+
+    /// Puts a copy back, as `mongorestore --drop` does: each collection of the copy
+    /// replaced whole; collections the copy does not hold are left as they are.
+    public func restore(_ copy: [Namespace: [BSONDocument]]) {
+        for (namespace, documents) in copy { collections[namespace] = documents }
+    }
+
     public func failWrites(_ hook: @escaping @Sendable () throws -> Void) { beforeWrite = hook }
 
     public func imitate(_ faults: Faults) { self.faults = faults }
