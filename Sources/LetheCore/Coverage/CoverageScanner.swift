@@ -23,11 +23,11 @@ public struct CoverageScanner: Sendable {
         public var maxPathsPerCollection: Int
         /// Distinct candidate ids looked up per collection. Default 50,000.
         public var maxCandidates: Int
-        /// Candidate ids per users lookup. Default 1,000.
+        /// Candidate ids per users lookup. Default 5,000: few, large lookups.
         public var lookupChunk: Int
 
         public init(sample: Int = 1_000, databases: [String]? = nil, excludedDatabases: [String] = [], maxDepth: Int = 12,
-                    maxPathsPerCollection: Int = 500, maxCandidates: Int = 50_000, lookupChunk: Int = 1_000) {
+                    maxPathsPerCollection: Int = 500, maxCandidates: Int = 50_000, lookupChunk: Int = 5_000) {
             self.sample = min(max(sample, 1), Self.maximumSample)
             self.databases = databases
             self.excludedDatabases = excludedDatabases
@@ -83,6 +83,9 @@ public struct CoverageScanner: Sendable {
         var tallies: [String: PathTally] = [:]
         var omitted = Set<String>()
         var candidates = Set<BSON>()
+        // A document's own `_id` is a user id only in a users collection keyed by it;
+        // elsewhere it would cost a lookup per sampled document for nothing.
+        let idsAreUsers = policies.contains { $0.usersNamespace == namespace && $0.users?.field == "_id" }
         func visit(_ value: BSON, _ path: String, depth: Int) {
             switch value {
             case .document(let document):
@@ -98,7 +101,8 @@ public struct CoverageScanner: Sendable {
                 }
                 tallies[path]!.values += 1
                 if case .string(let text) = value, let kind = ValueKind.of(text) { tallies[path]!.kinds[kind, default: 0] += 1 }
-                if let text = Self.candidateText(value), candidates.count < options.maxCandidates || candidates.contains(value) {
+                if path != "_id" || idsAreUsers, let text = Self.candidateText(value),
+                   candidates.count < options.maxCandidates || candidates.contains(value) {
                     candidates.insert(value)
                     tallies[path]!.candidates[text, default: 0] += 1
                 }

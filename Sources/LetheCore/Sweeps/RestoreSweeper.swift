@@ -37,7 +37,7 @@ public struct RestoreSweeper: Sendable {
 
     /// A tombstoned value found in the data, with its tombstone.
     struct Found {
-        let value: BSON
+        /// The value as text (`TombstoneKeyer.text(of:)`): one per key.
         let text: String
         let tombstone: Tombstone
     }
@@ -51,34 +51,34 @@ public struct RestoreSweeper: Sendable {
         let keyer = TombstoneKeyer(key: try await engine.state.subjectKey())
         var counts = SweepReport.Restore()
 
-        // Every distinct value the rules' documents hold, by key. Documents a `retain`
-        // rule keeps make no request: it would keep them again, and find them again.
-        var byKey: [String: [BSON]] = [:]
-        var seen = Set<BSON>()
+        // Every distinct value the rules' documents hold, as text, by key. Documents a
+        // `retain` rule keeps make no request: it would keep them again, and find them again.
+        var byKey: [TombstoneDigest: String] = [:]
         for policy in engine.policies {
             for rule in policy.rules where !rule.action.isRetain {
-                for value in try await engine.orphanSweeper.linkedIds(policy: policy, rule: rule) where seen.insert(value).inserted {
-                    if let key = keyer.key(for: value) { byKey[key, default: []].append(value) }
+                for value in try await engine.orphanSweeper.linkedIds(policy: policy, rule: rule) {
+                    guard let text = TombstoneKeyer.text(of: value) else { continue }
+                    byKey[keyer.digest(for: text)] = text
                 }
             }
         }
-        counts.values = seen.count
-        seen = []
+        counts.values = byKey.count
 
         // Their tombstones, a chunk of keys at a time.
         var found: [Found] = []
-        let keys = byKey.keys.sorted()
-        for start in stride(from: 0, to: keys.count, by: max(options.lookupChunk, 1)) {
-            let chunk = Array(keys[start..<min(start + max(options.lookupChunk, 1), keys.count)])
-            for (key, tombstone) in try await engine.state.tombstones(keys: chunk) {
+        let digests = Array(byKey.keys)
+        let chunkSize = max(options.lookupChunk, 1)
+        for start in stride(from: 0, to: digests.count, by: chunkSize) {
+            var chunk: [String: TombstoneDigest] = [:]
+            for digest in digests[start..<min(start + chunkSize, digests.count)] { chunk[digest.key] = digest }
+            for (key, tombstone) in try await engine.state.tombstones(keys: Array(chunk.keys)) {
                 if let since = options.since, tombstone.erasedAt < since { continue }
-                for value in byKey[key] ?? [] {
-                    found.append(Found(value: value, text: TombstoneKeyer.text(of: value)!, tombstone: tombstone))
-                }
+                guard let digest = chunk[key], let text = byKey[digest] else { continue }
+                found.append(Found(text: text, tombstone: tombstone))
             }
         }
         byKey = [:]
-        counts.tombstoned = Set(found.map(\.text)).count
+        counts.tombstoned = found.count
 
         // Users who signed up again keep what their new account holds.
         let kept = try await reRegistered(found, options: options)
@@ -179,7 +179,9 @@ public struct RestoreSweeper: Sendable {
             guard let users = policy.users, let namespace = policy.usersNamespace else { continue }
             if !sources.contains(where: { $0.namespace == namespace && $0.users == users }) { sources.append((namespace, users)) }
         }
-        let values = Array(Set(found.map(\.value)))
+        // Every typed form of each text is asked for (`OrphanSweeper.forms`), as the data
+        // and the users collection may type the id apart.
+        let values = found.map { BSON.string($0.text) }
         for source in sources {
             let paths = [source.users.field] + (source.users.identities.map { [$0] } ?? [])
             var projection: BSONDocument = ["_id": 1]

@@ -60,8 +60,11 @@ public struct TombstoneKeyer: Sendable {
     public init(key: SecretKey) { self.key = key }
 
     /// `tomb_` and 32 hex digits.
-    public func key(for text: String) -> String {
-        Self.prefix + key.mac(purpose: "lethe-tombstone-v1", Array(text.utf8)).prefix(16).lowercaseHex
+    public func key(for text: String) -> String { digest(for: text).key }
+
+    /// The key's 16 bytes, held inline: what a sweep keeps per distinct value.
+    public func digest(for text: String) -> TombstoneDigest {
+        TombstoneDigest(bytes: key.mac(purpose: "lethe-tombstone-v1", Array(text.utf8)).prefix(16))
     }
 
     /// The key of a value found in the data, or nil when it is of no type an id or
@@ -78,5 +81,27 @@ public struct TombstoneKeyer: Sendable {
         case .binary(let binary): binary.uuid?.uuidString.lowercased()
         default: nil
         }
+    }
+}
+
+/// A tombstone key as 16 bytes in two words: a hundred thousand of them are 1.6 MB,
+/// where their text would be a heap allocation each.
+public struct TombstoneDigest: Sendable, Hashable {
+    let high: UInt64
+    let low: UInt64
+
+    init(bytes: some Collection<UInt8>) {
+        let bytes = Array(bytes)
+        high = bytes[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
+        low = bytes[8..<16].reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    /// `tomb_` and 32 hex digits, as stored.
+    public var key: String {
+        func hex(_ word: UInt64) -> String {
+            let digits = String(word, radix: 16)
+            return String(repeating: "0", count: 16 - digits.count) + digits
+        }
+        return TombstoneKeyer.prefix + hex(high) + hex(low)
     }
 }
