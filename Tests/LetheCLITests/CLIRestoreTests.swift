@@ -173,3 +173,18 @@ extension JSONDecoder {
         return decoder
     }
 }
+
+@Suite("lethe serve --restore-sweep-cron, lethe sweep --restored: usage")
+struct RestoreOptionTests {
+    @Test("a bad cron expression or --since is bad usage, named; --orphans and --restored are two sweeps")
+    func options() throws {
+        let cron = try LetheExecutable.run(["serve", "--no-http", "--restore-sweep-cron", "0 25 * * *"])
+        #expect(cron.exitCode == 64 && cron.stderr.contains("--restore-sweep-cron"), "\(cron.output)")
+        let since = try LetheExecutable.run(["sweep", "--restored", "--since", "yesterday"])
+        #expect(since.exitCode == 64 && since.stderr.contains("--since"), "\(since.output)")
+        let both = try LetheExecutable.run(["sweep", "--restored", "--orphans"])
+        #expect(both.exitCode == 64 && both.stderr.contains("two sweeps"), "\(both.output)")
+        let limit = try LetheExecutable.run(["sweep", "--restored", "--max-requests", "0"])
+        #expect(limit.exitCode == 64 && limit.stderr.contains("--max-requests must be between 1 and 100000"), "\(limit.output)")
+    }
+}
