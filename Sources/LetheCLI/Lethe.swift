@@ -22,7 +22,7 @@ struct Lethe: AsyncParsableCommand {
         version: LetheVersion.current,
         subcommands: [
             ValidateCommand.self, EraseCommand.self, PlanCommand.self, ReceiptCommand.self, RequestsCommand.self,
-            EnqueueCommand.self, RunCommand.self, ReportCommand.self, AuditCommand.self, ServeCommand.self, SweepCommand.self, RetryCommand.self, RefusalsCommand.self, HoldCommand.self, ApproveCommand.self, PingCommand.self,
+            EnqueueCommand.self, RunCommand.self, ReportCommand.self, AuditCommand.self, ServeCommand.self, SweepCommand.self, CoverageCommand.self, RetryCommand.self, RefusalsCommand.self, HoldCommand.self, ApproveCommand.self, PingCommand.self,
         ]
     )
 

@@ -5,7 +5,7 @@ import LetheCore
 /// The application's data in memory, with MongoDB's matching semantics
 /// (`QueryMatcher`): the erasure pipeline runs against it in unit tests, without a
 /// server. It counts the commands it serves, and can fail a chosen write.
-public actor InMemoryDataStore: DataStore {
+public actor InMemoryDataStore: DataStore, DataSampler {
     private var collections: [Namespace: [BSONDocument]] = [:]
     /// Commands served, by name (`count`, `find`, `delete`, `update`, `aggregate`).
     public private(set) var commands: [String: Int] = [:]
@@ -29,6 +29,27 @@ public actor InMemoryDataStore: DataStore {
     }
 
     public func all(_ namespace: Namespace) -> [BSONDocument] { collections[namespace] ?? [] }
+
+    // MARK: DataSampler (the first documents, not random: tests want to know which)
+
+    public func collectionNames(database: String) async throws -> [String] {
+        served("listCollections")
+        return collections.keys.filter { $0.database == database }.map(\.collection).sorted()
+    }
+
+    public func sample(_ namespace: Namespace, size: Int) async throws -> [BSONDocument] {
+        served("aggregate")
+        return Array((collections[namespace] ?? []).prefix(size))
+    }
+
+    /// Every collection and its documents: a copy, as `mongodump` takes one.
+    public func snapshot() -> [Namespace: [BSONDocument]] { collections }
+
+    /// Puts a copy back, as `mongorestore --drop` does: each collection of the copy
+    /// replaced whole; collections the copy does not hold are left as they are.
+    public func restore(_ copy: [Namespace: [BSONDocument]]) {
+        for (namespace, documents) in copy { collections[namespace] = documents }
+    }
 
     public func failWrites(_ hook: @escaping @Sendable () throws -> Void) { beforeWrite = hook }
 

@@ -7,7 +7,7 @@ import LetheCore
 /// tests. `crashAfterCheckpoints` makes it act as a process that died after that many
 /// checkpoints (it throws `LeaseLost`, the one error the pipeline does not record).
 public actor InMemoryStateStore: RequestQueue, RecordStore, HoldStore, RetainedLedger, CheckpointStore,
-    OrphanCandidateStore, SubjectKeySource, LeaseRegistry {
+    OrphanCandidateStore, SubjectKeySource, LeaseRegistry, TombstoneStore {
     public private(set) var requests: [String: ErasureRequest] = [:]
     public private(set) var receipts: [String: Receipt] = [:]
     public private(set) var audit: [AuditEntry] = []
@@ -24,11 +24,19 @@ public actor InMemoryStateStore: RequestQueue, RecordStore, HoldStore, RetainedL
     /// Acts as a process that died in the finish, after receipts and audit, before the
     /// requests were saved (once).
     public var crashOnFinalSave = false
+    /// Acts as a process that died in the finish right after recording tombstones,
+    /// before receipts (once).
+    public var crashAfterTombstones = false
+    /// Tombstones by `key|requestId`, as the MongoDB store's `_id`.
+    public private(set) var tombstonesById: [String: Tombstone] = [:]
+    /// How many tombstones were handed to `recordTombstones`, repeats included.
+    public private(set) var tombstonesRecorded = 0
     private let key = try! SecretKey(text: String(repeating: "5a", count: 32))
 
     public init() {}
 
     public func setCrashOnFinalSave() { crashOnFinalSave = true }
+    public func setCrashAfterTombstones() { crashAfterTombstones = true }
 
     public func setCrash(afterCheckpoints: Int?) {
         crashAfterCheckpoints = afterCheckpoints
@@ -206,5 +214,39 @@ public actor InMemoryStateStore: RequestQueue, RecordStore, HoldStore, RetainedL
     public func recordOrphanCandidates(_ subjectPseudonyms: [String], at date: Date) async throws {
         candidates = candidates.filter { subjectPseudonyms.contains($0.key) }
         for pseudonym in subjectPseudonyms where candidates[pseudonym] == nil { candidates[pseudonym] = date }
+    }
+
+    // MARK: TombstoneStore
+
+    public func recordTombstones(_ tombstones: [Tombstone]) async throws {
+        tombstonesRecorded += tombstones.count
+        for tombstone in tombstones where tombstonesById["\(tombstone.key)|\(tombstone.requestId)"] == nil {
+            tombstonesById["\(tombstone.key)|\(tombstone.requestId)"] = tombstone
+        }
+        if crashAfterTombstones {
+            crashAfterTombstones = false
+            throw LeaseLost(requestId: tombstones.first?.requestId ?? "")
+        }
+    }
+    public func tombstones(keys: [String]) async throws -> [String: Tombstone] {
+        let wanted = Set(keys)
+        var latest: [String: Tombstone] = [:]
+        for tombstone in tombstonesById.values where wanted.contains(tombstone.key) {
+            if let known = latest[tombstone.key], known.erasedAt >= tombstone.erasedAt { continue }
+            latest[tombstone.key] = tombstone
+        }
+        return latest
+    }
+    public func removeTombstones(erasedBefore date: Date) async throws -> Int {
+        let old = tombstonesById.filter { $0.value.erasedAt < date }
+        for id in old.keys { tombstonesById[id] = nil }
+        return old.count
+    }
+    public func countTombstones(erasedBefore date: Date) async throws -> Int {
+        tombstonesById.values.filter { $0.erasedAt < date }.count
+    }
+    /// Backdates every tombstone by `interval` (as if they were recorded that long ago).
+    public func ageTombstones(by interval: TimeInterval) {
+        tombstonesById = tombstonesById.mapValues { var old = $0; old.erasedAt -= interval; return old }
     }
 }

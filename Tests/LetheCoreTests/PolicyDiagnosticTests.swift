@@ -58,7 +58,7 @@ struct PolicyDiagnosticTests {
         ])
         #expect(messages("version: 1\nname: t\ndatabse: db\nrules: []\n").first
             == "p.yaml:3:1: error: databse: unknown key 'databse'; expected one of version, name, database, "
-            + "description, subject, deadline, maxDocumentsPerRequest, rules, retention, users (hint: did you mean 'database'?)")
+            + "description, subject, deadline, maxDocumentsPerRequest, rules, retention, users, tombstones (hint: did you mean 'database'?)")
         #expect(messages("version: 1\nname: t\ndatabase: db\nsubject: { idtype: string }\nrules: []\n").first
             == "p.yaml:4:12: error: subject.idtype: unknown key 'idtype'; expected one of idType, includeIdentities "
             + "(hint: did you mean 'idType'?)")
@@ -68,7 +68,7 @@ struct PolicyDiagnosticTests {
     func misplacedKey() {
         #expect(messages("version: 1\nname: t\ndatabase: db\nidType: string\nrules: []\n").first
             == "p.yaml:4:1: error: idType: unknown key 'idType'; expected one of version, name, database, "
-            + "description, subject, deadline, maxDocumentsPerRequest, rules, retention, users "
+            + "description, subject, deadline, maxDocumentsPerRequest, rules, retention, users, tombstones "
             + "(hint: 'idType' goes under subject, e.g. `subject: { idType: string }`)")
         #expect(messages(policy("  - collection: c\n    match: m\n    action: delete\n    filter: { a: 1 }\n")) == [
             "p.yaml:8:5: error: rules[0].filter: unknown key 'filter'; expected one of collection, match, where, "

@@ -38,7 +38,7 @@ struct PolicyUsersTests {
     func misspelled() {
         #expect(PolicyTestSupport.messages(Self.head + "users: { collection: c, feild: user_id }\n") == [
             "p.yaml:7:25: error: users.feild: unknown key 'feild'; expected one of database, collection, field, "
-                + "identities, grace (hint: did you mean 'field'?)"
+                + "identities, grace, created (hint: did you mean 'field'?)"
         ])
         #expect(PolicyTestSupport.messages(Self.head + "users: { collection: c }\n") == [
             "p.yaml:7:8: error: users: missing required key 'field'; expected the field of a users document holding "
@@ -48,7 +48,7 @@ struct PolicyUsersTests {
         let match = PolicyTestSupport.messages(Self.head + "users: { collection: c, match: user_id }\n")
         #expect(match.contains(
             "p.yaml:7:25: error: users.match: unknown key 'match'; expected one of database, collection, field, identities, "
-                + "grace (hint: did you mean 'field'? it names the field of a users document that holds the user's id)"
+                + "grace, created (hint: did you mean 'field'? it names the field of a users document that holds the user's id)"
         ), "\(match)")
     }
 

@@ -32,7 +32,7 @@ struct RequestsCommand: AsyncParsableCommand {
                                        "dueAt": isoDate(request.dueAt), "finishedAt": isoDate(request.finishedAt), "note": request.note])
                     continue
                 }
-                print("\(request.id)  \(request.state.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)) \(request.source)  \(request.subjectPseudonym)\(request.note.map { "  \($0)" } ?? "")")
+                print("\(request.id)  \(request.state.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)) \(request.source.rawValue)  \(request.subjectPseudonym)\(request.note.map { "  \($0)" } ?? "")")
             }
             if requests.isEmpty, output.effective == .text { print("no requests") }
         }

@@ -34,6 +34,8 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
     var sweepCron: [String] = Environment.list("LETHE_SWEEP_CRON")
     @Option(name: .long, help: ArgumentHelp("When to run the orphan sweep (`lethe sweep --orphans`), as a cron expression in UTC (repeatable); its requests go to the worker (env $LETHE_ORPHAN_SWEEP_CRON).", valueName: "cron"))
     var orphanSweepCron: [String] = Environment.list("LETHE_ORPHAN_SWEEP_CRON")
+    @Option(name: .long, help: ArgumentHelp("When to run the restore sweep (`lethe sweep --restored`), as a cron expression in UTC (repeatable); off by default; its requests go to the worker (env $LETHE_RESTORE_SWEEP_CRON).", valueName: "cron"))
+    var restoreSweepCron: [String] = Environment.list("LETHE_RESTORE_SWEEP_CRON")
     @Option(name: .long, help: ArgumentHelp("Scheduled orphan sweeps refuse when more orphan ids than this are found (env $LETHE_MAX_ORPHANS).", valueName: "n"))
     var maxOrphans: Int = Environment.value("LETHE_MAX_ORPHANS", default: 100)
     @Option(name: .long, help: ArgumentHelp("Scheduled orphan sweeps refuse when the orphans are more than this percentage of the linked ids (env $LETHE_MAX_ORPHAN_PERCENT).", valueName: "percent"))
@@ -59,6 +61,9 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
         }
         for expression in orphanSweepCron {
             do { _ = try CronSchedule(expression) } catch { throw ValidationError("--orphan-sweep-cron (or LETHE_ORPHAN_SWEEP_CRON): \(error)") }
+        }
+        for expression in restoreSweepCron {
+            do { _ = try CronSchedule(expression) } catch { throw ValidationError("--restore-sweep-cron (or LETHE_RESTORE_SWEEP_CRON): \(error)") }
         }
         guard maxOrphans >= 0 else { throw ValidationError("--max-orphans cannot be negative") }
         guard (0...100).contains(maxOrphanPercent) else { throw ValidationError("--max-orphan-percent must be between 0 and 100") }
@@ -104,7 +109,7 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
                 throw LetheExit.invalidInput
             }
             let namespace = inbox.namespace(stateDatabase: state.stateDb)
-            printError("lethe serve: \(policies.count) polic(ies), inbox \(namespace.database).\(namespace.collection)\(configuration.http.map { ", HTTP on \($0.host):\($0.port) (" + ($0.hasCredentials ? "events, " : "no event intake: no LETHE_HTTP_SECRET or LETHE_HTTP_TOKEN; ") + "health, metrics)" } ?? ""), sweeps \(sweepCron.isEmpty ? "off" : sweepCron.joined(separator: "; ")), orphan sweeps \(orphanSweepCron.isEmpty ? "off" : orphanSweepCron.joined(separator: "; ")), change streams \(changeStreams.rawValue), \(concurrency) batch(es) at once")
+            printError("lethe serve: \(policies.count) polic(ies), inbox \(namespace.database).\(namespace.collection)\(configuration.http.map { ", HTTP on \($0.host):\($0.port) (" + ($0.hasCredentials ? "events, " : "no event intake: no LETHE_HTTP_SECRET or LETHE_HTTP_TOKEN; ") + "health, metrics)" } ?? ""), sweeps \(sweepCron.isEmpty ? "off" : sweepCron.joined(separator: "; ")), orphan sweeps \(orphanSweepCron.isEmpty ? "off" : orphanSweepCron.joined(separator: "; ")), restore sweeps \(restoreSweepCron.isEmpty ? "off" : restoreSweepCron.joined(separator: "; ")), change streams \(changeStreams.rawValue), \(concurrency) batch(es) at once")
             try await group.run()
             printError("lethe serve: stopped")
         }
@@ -119,6 +124,7 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
             sweepSchedules: try sweepCron.map { try CronSchedule($0) },
             orphanSweepSchedules: try orphanSweepCron.map { try CronSchedule($0) },
             orphanOptions: .init(maxOrphans: maxOrphans, maxShare: maxOrphanPercent / 100),
+            restoreSweepSchedules: try restoreSweepCron.map { try CronSchedule($0) },
             worker: .init(requestsPerBatch: requestsPerBatch),
             concurrency: concurrency
         )

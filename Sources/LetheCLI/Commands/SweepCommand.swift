@@ -6,7 +6,7 @@ import LetheService
 struct SweepCommand: AsyncParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
-        abstract: "Apply the retention rules and the `then` of retained documents now due; with --orphans, erase the data of users that no longer exist.",
+        abstract: "Apply the retention rules and the `then` of retained documents now due; with --orphans, erase the data of users that no longer exist; with --restored, erase again what a restored backup brought back.",
         discussion: """
             In bounded batches; run with --dry-run first to see what would go. The sweep is recorded in the state database. \
             On a terminal, a progress bar on standard error shows each rule's documents done out of those matched.
@@ -17,12 +17,26 @@ struct SweepCommand: AsyncParsableCommand, LoggingCommand {
             together with any other pending request, like `lethe run --once`. Refused, with nothing changed, when a users \
             collection is empty or missing, or when the orphans cross --max-orphans or --max-orphan-percent (exit 75); \
             --allow-many goes on. Output holds counts only, never an id.
+
+            --restored: after a backup is restored, the data of users erased since the snapshot is back. Every distinct \
+            value of the rules' match fields is keyed and looked up among the tombstones that finished requests left; each \
+            erased user found becomes a request (source restore-sweep), processed at once by the normal worker. --since \
+            (the snapshot's date) considers only users erased from then on. A value that a users document created after \
+            the tombstone holds belongs to a user who signed up again, and is kept (counted). At most --max-requests \
+            requests a sweep; run it again for the rest. The retention sweep removes tombstones older than the policies' \
+            tombstones.keep (default 400d). See docs/erasure.md, After a restore.
             """
     )
 
     @Flag(name: .long, help: "Count only; change nothing.") var dryRun = false
     @Flag(name: .long, help: "Erase the data of users found in no users collection (the policies' `users`) instead of the retention sweep.")
     var orphans = false
+    @Flag(name: .long, help: "Erase again the data of erased users that a restored backup brought back (their tombstones match) instead of the retention sweep.")
+    var restored = false
+    @Option(name: .long, help: ArgumentHelp("With --restored: only users erased at or after this date (the snapshot's), a UTC day (2026-11-01) or an ISO-8601 time.", valueName: "date"))
+    var since: String?
+    @Option(name: .long, help: ArgumentHelp("With --restored: most requests one sweep records; the rest wait for the next sweep.", valueName: "n"))
+    var maxRequests: Int = 1_000
     @Flag(name: .long, help: "With --orphans: go on even when the orphans cross --max-orphans or --max-orphan-percent.")
     var allowMany = false
     @Option(name: .long, help: ArgumentHelp("With --orphans: refuse when more orphan ids than this are found.", valueName: "n"))
@@ -41,10 +55,23 @@ struct SweepCommand: AsyncParsableCommand, LoggingCommand {
         if !orphans, allowMany || maxOrphans != 100 || maxOrphanPercent != 10 {
             throw ValidationError("--allow-many, --max-orphans and --max-orphan-percent go with --orphans")
         }
+        guard !(orphans && restored) else { throw ValidationError("--orphans and --restored are two sweeps; run them one after the other") }
+        if !restored, since != nil || maxRequests != 1_000 {
+            throw ValidationError("--since and --max-requests go with --restored")
+        }
+        guard (1...100_000).contains(maxRequests) else { throw ValidationError("--max-requests must be between 1 and 100000") }
+        if let since { _ = try ReportCommand.date(since, flag: "--since") }
     }
 
     func run() async throws {
         let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
+        if restored {
+            let options = RestoreSweeper.Options(since: try since.map { try ReportCommand.date($0, flag: "--since") }, maxRequests: maxRequests)
+            let code = try await withRuntime(connection: connection, policies: policies, state: state, erasure: erasure.engineOptions) {
+                try await sweepRestored($0, options: options)
+            }
+            throw code
+        }
         if orphans {
             let code = try await withRuntime(connection: connection, policies: policies, state: state, erasure: erasure.engineOptions) { try await sweepOrphans($0) }
             throw code
@@ -90,6 +117,31 @@ struct SweepCommand: AsyncParsableCommand, LoggingCommand {
             return .success
         }
         print("requested \(counts.requested) (source \(Channel.orphanSweep.rawValue))")
+        guard counts.requested > 0 else { return .success }
+        return summarize(try await QueueWorker(engine: runtime.engine).drain(), waitingExit: LetheExit.waiting)
+    }
+
+    /// The restore sweep, then (unless dry) the worker over the requests it recorded.
+    private func sweepRestored(_ runtime: LetheRuntime, options: RestoreSweeper.Options) async throws -> ExitCode {
+        let report = try await runtime.engine.restoreSweeper.sweep(dryRun: dryRun, options: options) { line in
+            print("  \(line.policy) #\(line.ruleIndex + 1) \(line.action.rawValue) \(line.namespace): \(line.matched) restored document(s) to \(line.action.rawValue)")
+        }
+        guard let counts = report.restore else { return .success }
+        print("restore sweep\(dryRun ? " (dry run)" : ""): \(counts.values) distinct value(s) read, \(counts.tombstoned) erased before; "
+              + "\(counts.reRegistered) kept as signed up again\(counts.creationUnknown > 0 ? ", \(counts.creationUnknown) kept as their users document has no creation time (set users.created)" : ""); "
+              + "\(counts.users) erased user(s) back, \(counts.alreadyRequested) already requested\(counts.refused > 0 ? ", \(counts.refused) unusable" : "")")
+        if !runtime.engine.policies.contains(where: { $0.users != nil }) {
+            printError("warning: no policy has `users`, so users who signed up again cannot be told apart; add `users:` (docs/policies.md)")
+        }
+        if counts.overLimit > 0 {
+            printError("warning: \(counts.overLimit) more erased user(s) are back than --max-requests (\(options.maxRequests)) allows in one sweep; "
+                       + "run `lethe sweep --restored` again once these are done, or raise --max-requests")
+        }
+        if dryRun {
+            print("would request \(counts.users - counts.alreadyRequested - counts.overLimit)")
+            return .success
+        }
+        print("requested \(counts.requested) (source \(Channel.restoreSweep.rawValue))")
         guard counts.requested > 0 else { return .success }
         return summarize(try await QueueWorker(engine: runtime.engine).drain(), waitingExit: LetheExit.waiting)
     }

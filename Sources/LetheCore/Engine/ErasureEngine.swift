@@ -5,7 +5,7 @@ import Logging
 /// What every job of Lethe's shares: the stores, the policies, the keys, the options
 /// and the clock. The jobs themselves are their own types, each reached from here:
 /// `admission` (submit, receive, retry, approve), `legalHolds`, `eraser(lease:)` (the erasure
-/// pipeline), `retentionSweeper` and `orphanSweeper`.
+/// pipeline), `retentionSweeper`, `orphanSweeper` and `restoreSweeper`.
 ///
 /// Every write is idempotent (it targets only documents still needing the action), so
 /// a request interrupted at any point and run again ends with the same data as an
@@ -69,6 +69,7 @@ public struct ErasureEngine: Sendable {
     public func eraser(lease: LeaseTerms? = nil) -> Eraser { Eraser(engine: self, lease: lease) }
     public var retentionSweeper: RetentionSweeper { RetentionSweeper(engine: self) }
     public var orphanSweeper: OrphanSweeper { OrphanSweeper(engine: self) }
+    public var restoreSweeper: RestoreSweeper { RestoreSweeper(engine: self) }
 
     // MARK: Rules made concrete
 

@@ -8,8 +8,8 @@ import Logging
 /// Stages, in order: **admit** (restore an interrupted run's progress; holds; ids and
 /// rules still valid), **count and guard** (what each rule covers per request; the
 /// approval guard rail), **start**, **apply** each rule (one set-based write per rule
-/// for the whole batch, a checkpoint after each), **verify**, **finish** (receipts,
-/// audit, requests saved with their leases given back). Per rule, each request keeps
+/// for the whole batch, a checkpoint after each), **verify**, **finish** (tombstones,
+/// receipts, audit, requests saved with their leases given back). Per rule, each request keeps
 /// its own exact counts.
 public struct Eraser: Sendable {
     let engine: ErasureEngine
@@ -268,6 +268,12 @@ public struct Eraser: Sendable {
             try batch.members[index].request.conclude(at: finished, verificationLimit: engine.options.verificationLimit)
         }
         let requests = batch.members.map(\.request)
+        // Tombstones before receipts: the user's ids leave the request when it is saved
+        // done, and a finish interrupted after its receipt is concluded from the receipt
+        // (`finishedEarlier`), so the tombstones must be in by then. Recording them again
+        // (a finish run again before its receipt) keeps one per value and request.
+        let tombstones = try await engine.tombstones(of: batch.members, at: finished)
+        if !tombstones.isEmpty { try await state.recordTombstones(tombstones) }
         if !requests.isEmpty { try await state.saveReceipts(requests.map { Receipt(request: $0, finishedAt: finished) }) }
         try await state.appendAudit(requests.map { AuditEntry.closing($0, at: finished) })
         try await saveAndRelease(&batch)

@@ -37,6 +37,9 @@ public struct Policy: Sendable, Hashable {
     public let retention: [RetentionRule]
     /// Where the existing users are listed, for the orphan sweep; nil when not given.
     public let users: UsersSpec?
+    /// How long tombstones of erased values are kept; nil when not given (see
+    /// `effectiveTombstoneKeep`).
+    public let tombstones: TombstoneSpec?
     /// `sha256:` and 16 hex digits identifying the meaning of the policy: comments,
     /// key order, layout and descriptions do not change it; any change to what the
     /// policy does (including a changed default) does.
@@ -56,6 +59,7 @@ public struct Policy: Sendable, Hashable {
         rules: [ErasureRule],
         retention: [RetentionRule] = [],
         users: UsersSpec? = nil,
+        tombstones: TombstoneSpec? = nil,
         sourceFile: String = ""
     ) {
         self.version = version
@@ -68,12 +72,13 @@ public struct Policy: Sendable, Hashable {
         self.rules = rules
         self.retention = retention
         self.users = users
+        self.tombstones = tombstones
         self.sourceFile = sourceFile
         self.fingerprint = PolicyCanonicalForm.fingerprint(
             version: version, name: name, database: database, subject: subject,
             deadline: deadline ?? Self.defaultDeadline,
             maxDocumentsPerRequest: maxDocumentsPerRequest ?? Self.defaultMaxDocumentsPerRequest,
-            rules: rules, retention: retention, users: users
+            rules: rules, retention: retention, users: users, tombstones: tombstones
         )
     }
 

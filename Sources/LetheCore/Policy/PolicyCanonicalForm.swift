@@ -14,11 +14,12 @@ enum PolicyCanonicalForm {
     static func fingerprint(
         version: Int, name: String, database: String, subject: SubjectSpec,
         deadline: PolicyDuration, maxDocumentsPerRequest: Int,
-        rules: [ErasureRule], retention: [RetentionRule], users: UsersSpec? = nil
+        rules: [ErasureRule], retention: [RetentionRule], users: UsersSpec? = nil, tombstones: TombstoneSpec? = nil
     ) -> String {
         let text = render(
             version: version, name: name, database: database, subject: subject, deadline: deadline,
-            maxDocumentsPerRequest: maxDocumentsPerRequest, rules: rules, retention: retention, users: users
+            maxDocumentsPerRequest: maxDocumentsPerRequest, rules: rules, retention: retention, users: users,
+            tombstones: tombstones
         )
         let digest = SHA256.hash(data: Data(text.utf8))
         let hex = digest.lowercaseHex
@@ -28,7 +29,7 @@ enum PolicyCanonicalForm {
     static func render(
         version: Int, name: String, database: String, subject: SubjectSpec,
         deadline: PolicyDuration, maxDocumentsPerRequest: Int,
-        rules: [ErasureRule], retention: [RetentionRule], users: UsersSpec? = nil
+        rules: [ErasureRule], retention: [RetentionRule], users: UsersSpec? = nil, tombstones: TombstoneSpec? = nil
     ) -> String {
         var lines = [
             "lethe-policy-canonical 1",
@@ -56,7 +57,11 @@ enum PolicyCanonicalForm {
             lines.append(
                 "users database=\(quote(users.database ?? database)) collection=\(quote(users.collection)) "
                     + "field=\(quote(users.field)) identities=\(users.identities.map(quote) ?? "none") grace=\(users.effectiveGrace)"
+                    + (users.created.map { " created=\(quote($0))" } ?? "")
             )
+        }
+        if let tombstones {
+            lines.append("tombstones keep=\(tombstones.effectiveKeep)")
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -60,6 +60,10 @@ struct PolicyKey {
                 name: "identities", expected: "the path of a field listing the user's identity ids",
                 example: "identities: identity_ids"),
             PolicyKey(name: "grace", expected: durationExpected, example: "grace: 1d"),
+            PolicyKey(name: "created", expected: "the path of a date field", example: "created: created_at"),
+            PolicyKey(
+                name: "tombstones", expected: "a mapping with keep", example: "tombstones: { keep: 400d }"),
+            PolicyKey(name: "keep", expected: durationExpected, example: "keep: 400d"),
         ].map { ($0.name, $0) }
     )
 
@@ -73,7 +77,7 @@ struct PolicyKey {
 
     static let topLevel = [
         "version", "name", "database", "description", "subject", "deadline", "maxDocumentsPerRequest", "rules",
-        "retention", "users",
+        "retention", "users", "tombstones",
     ]
     static let subject = ["idType", "includeIdentities"]
     static let rule = [
@@ -85,7 +89,8 @@ struct PolicyKey {
     static let retentionRule = [
         "collection", "field", "olderThan", "where", "action", "description", "set", "unset", "hash", "pseudonymize",
     ]
-    static let users = ["database", "collection", "field", "identities", "grace"]
+    static let users = ["database", "collection", "field", "identities", "grace", "created"]
+    static let tombstones = ["keep"]
     static let changeKeys = ["set", "unset", "hash", "pseudonymize"]
     static let retainKeys = ["reason", "until", "then"]
 

@@ -172,6 +172,7 @@ public enum PolicyLoader {
         result.diagnostics += conflicts
         let refused = Set(conflicts.filter(\.isError).map(\.file))
         result.policies.removeAll { refused.contains($0.sourceFile) }
+        result.diagnostics += TombstoneKeepAcrossPolicies.diagnostics(result.policies)
         return result
     }
 

@@ -114,12 +114,13 @@ struct PolicyParser {
             }
         }
         let users = top["users"].flatMap { parseUsers($0.value, subject: subject) }
+        let tombstones = top["tombstones"].flatMap { parseTombstones($0.value) }
 
         guard errorCount == 0, let name, let database else { return nil }
         return Policy(
             version: Policy.currentVersion, name: name, database: database, description: description,
             subject: subject, deadline: deadline, maxDocumentsPerRequest: maxDocuments, rules: rules,
-            retention: retention, users: users, sourceFile: file)
+            retention: retention, users: users, tombstones: tombstones, sourceFile: file)
     }
 
     private mutating func checkVersion(_ top: Fields) {
@@ -221,6 +222,7 @@ struct PolicyParser {
         }
         let identities = f["identities"].flatMap { singlePath($0.value, "users.identities", purpose: .user) }
         let grace = f["grace"].flatMap { duration($0.value, "users.grace") }
+        let created = f["created"].flatMap { singlePath($0.value, "users.created", purpose: .date) }
         guard errorCount == errorsBefore, let collection, let field else { return nil }
         if subject.includeIdentities, identities == nil {
             // Documents may hold identity ids (that is what includeIdentities says), and
@@ -231,7 +233,16 @@ struct PolicyParser {
                 hint: "add e.g. `identities: identity_ids` if users documents list them, or set "
                     + "`subject.includeIdentities: false` if documents only ever hold user ids")
         }
-        return UsersSpec(database: database, collection: collection, field: field, identities: identities, grace: grace)
+        return UsersSpec(database: database, collection: collection, field: field, identities: identities, grace: grace, created: created)
+    }
+
+    /// `tombstones`: how long tombstones of erased values are kept.
+    private mutating func parseTombstones(_ node: Node) -> TombstoneSpec? {
+        let errorsBefore = errorCount
+        guard let f = fields(node, "tombstones", allowed: PolicyKey.tombstones) else { return nil }
+        let keep = f["keep"].flatMap { duration($0.value, "tombstones.keep") }
+        guard errorCount == errorsBefore else { return nil }
+        return TombstoneSpec(keep: keep, location: location(node))
     }
 
     private mutating func parseSubject(_ node: Node) -> SubjectSpec {

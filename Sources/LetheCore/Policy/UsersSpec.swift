@@ -18,13 +18,19 @@ public struct UsersSpec: Sendable, Hashable {
     public var identities: String?
     /// The `grace` as written; nil when absent (see `effectiveGrace`).
     public var grace: PolicyDuration?
+    /// A date field of a users document saying when the user signed up, for the restore
+    /// sweep: a user found there created after their tombstone signed up again and is
+    /// kept. Default nil: the creation time of an ObjectId `_id`.
+    public var created: String?
 
-    public init(database: String? = nil, collection: String, field: String, identities: String? = nil, grace: PolicyDuration? = nil) {
+    public init(database: String? = nil, collection: String, field: String, identities: String? = nil, grace: PolicyDuration? = nil,
+                created: String? = nil) {
         self.database = database
         self.collection = collection
         self.field = field
         self.identities = identities
         self.grace = grace
+        self.created = created
     }
 
     /// `grace`, or `defaultGrace` (1d).

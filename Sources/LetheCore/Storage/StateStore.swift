@@ -3,7 +3,7 @@ import Foundation
 /// Where Lethe keeps its own records (the state database, `lethe` by default), as the
 /// small stores each job needs. A job asks for the one it uses; the engine holds all.
 public typealias StateStore = RequestQueue & RecordStore & HoldStore & RetainedLedger & CheckpointStore
-    & OrphanCandidateStore & SubjectKeySource & LeaseRegistry
+    & OrphanCandidateStore & SubjectKeySource & LeaseRegistry & TombstoneStore
 
 /// The key of subject pseudonyms: created once, then always the same.
 public protocol SubjectKeySource: Sendable {

@@ -187,8 +187,9 @@ public struct OrphanSweeper: Sendable {
     }
 
     /// The distinct ids of the policy's id type held at the rule's match paths, over
-    /// the documents the rule covers (its `where` included).
-    private func linkedIds(policy: Policy, rule: ErasureRule) async throws -> Set<BSON> {
+    /// the documents the rule covers (its `where` included). The restore sweep reads
+    /// the same way.
+    func linkedIds(policy: Policy, rule: ErasureRule) async throws -> Set<BSON> {
         let namespace = Namespace(database: policy.database, collection: rule.collection)
         let present: [BSONDocument] = rule.match.map { [$0: ["$exists": true]] }
         var filter: BSONDocument = present.count == 1 ? present[0] : ["$or": .array(present.map { .document($0) })]

@@ -26,18 +26,27 @@ public struct RetentionSweeper: Sendable {
             report.rules.append(line)
             progress(line)
         }
+        report.tombstonesRemoved = try await removeOldTombstones(at: started, dryRun: dryRun)
         report.finishedAt = engine.now()
         try await engine.state.saveSweep(report)
         try await engine.state.appendAudit([AuditEntry(
             at: report.finishedAt, event: .sweep, channel: .sweep, policies: engine.policyLabels,
             counts: ["matched": report.rules.reduce(0) { $0 + $1.matched }, "deleted": report.rules.reduce(0) { $0 + $1.deleted },
-                     "modified": report.rules.reduce(0) { $0 + $1.modified }],
+                     "modified": report.rules.reduce(0) { $0 + $1.modified }, "tombstonesRemoved": report.tombstonesRemoved ?? 0],
             note: "\(report.kind.rawValue)\(dryRun ? " (dry run)" : "")"
         )])
         engine.logger.info("sweep finished", metadata: [
             LogKey.state: .string(dryRun ? "dry-run" : "applied"), LogKey.documents: .stringConvertible(report.documentsChanged),
         ])
         return report
+    }
+
+    /// Tombstones older than the policies' `tombstones.keep` (the longest) go: past it,
+    /// no restored backup is expected to hold the data they stand for. A dry run counts.
+    private func removeOldTombstones(at date: Date, dryRun: Bool) async throws -> Int {
+        let cutoff = engine.tombstoneKeep.subtracted(from: date)
+        if dryRun { return try await engine.state.countTombstones(erasedBefore: cutoff) }
+        return try await engine.state.removeTombstones(erasedBefore: cutoff)
     }
 
     /// One retention rule: counts what is past its period, then (unless dry) writes.

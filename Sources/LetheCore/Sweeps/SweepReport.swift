@@ -93,6 +93,33 @@ public struct SweepReport: Sendable, Hashable, Codable {
         }
     }
 
+    /// What a restore sweep found, as counts (never a value).
+    public struct Restore: Sendable, Hashable, Codable {
+        /// Distinct values (ids) the rules' documents hold.
+        public var values = 0
+        /// Values whose tombstone matched (erased since `--since`, when given).
+        public var tombstoned = 0
+        /// Tombstoned values kept: a users document holds them that was created after
+        /// the tombstone (the user signed up again).
+        public var reRegistered = 0
+        /// Tombstoned values kept: a users document holds them whose creation time is
+        /// unknown (no `users.created`, no ObjectId `_id`).
+        public var creationUnknown = 0
+        /// Erased users (one per tombstone set, i.e. per earlier request) whose data is back.
+        public var users = 0
+        /// Of those, users with an unfinished request already.
+        public var alreadyRequested = 0
+        /// Users left for the next sweep, past the per-sweep limit.
+        public var overLimit = 0
+        /// Requests recorded by this sweep (0 in a dry run).
+        public var requested = 0
+        /// Users that cannot be a request (ids no longer fit the policies, or only an
+        /// identity id was found while some policy does not erase identities).
+        public var refused = 0
+
+        public init() {}
+    }
+
     public var kind: SweepKind
     public var dryRun: Bool
     public var startedAt: Date
@@ -100,6 +127,11 @@ public struct SweepReport: Sendable, Hashable, Codable {
     public var rules: [Rule]
     /// Orphan sweeps only.
     public var orphans: Orphans? = nil
+    /// Restore sweeps only.
+    public var restore: Restore? = nil
+    /// Retention sweeps: tombstones removed as older than `tombstones.keep` (in a dry
+    /// run, that would be).
+    public var tombstonesRemoved: Int? = nil
 
     /// Documents changed (deleted or modified) over every line.
     public var documentsChanged: Int { rules.reduce(0) { $0 + $1.deleted + $1.modified } }

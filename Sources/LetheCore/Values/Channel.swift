@@ -10,4 +10,7 @@ public enum Channel: String, Sendable, Hashable, Codable, CaseIterable {
     case sweep
     /// A request recorded by the orphan sweep.
     case orphanSweep = "orphan-sweep"
+    /// A request recorded by the restore sweep: data of an erased user that a restored
+    /// backup brought back.
+    case restoreSweep = "restore-sweep"
 }

@@ -21,4 +21,6 @@ public enum SweepKind: String, Sendable, Hashable, Codable {
     case retention
     /// Data of users found in no users collection.
     case orphans
+    /// Data of erased users that a restored backup brought back (their tombstones).
+    case restore
 }

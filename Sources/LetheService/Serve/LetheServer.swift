@@ -28,6 +28,10 @@ public enum LetheServer {
         public var orphanSweepSchedules: [CronSchedule]
         /// The orphan sweep's limits. Default: `OrphanSweeper.Options()`.
         public var orphanOptions: OrphanSweeper.Options
+        /// When to run the restore sweep (UTC); its requests go to the worker. Default: none.
+        public var restoreSweepSchedules: [CronSchedule]
+        /// The restore sweep's limits. Default: `RestoreSweeper.Options()` (no `since`).
+        public var restoreOptions: RestoreSweeper.Options
         /// The HTTP intake; nil to run without it. Default nil.
         public var http: HTTPIntake.Options?
         public var worker: QueueWorker.Options
@@ -36,12 +40,15 @@ public enum LetheServer {
 
         public init(pollInterval: Duration = .seconds(5), changeStreams: ChangeStreamMode = .auto, sweepSchedules: [CronSchedule] = [],
                     orphanSweepSchedules: [CronSchedule] = [], orphanOptions: OrphanSweeper.Options = .init(),
+                    restoreSweepSchedules: [CronSchedule] = [], restoreOptions: RestoreSweeper.Options = .init(),
                     http: HTTPIntake.Options? = nil, worker: QueueWorker.Options = .init(), concurrency: Int = 1) {
             self.pollInterval = pollInterval
             self.changeStreams = changeStreams
             self.sweepSchedules = sweepSchedules
             self.orphanSweepSchedules = orphanSweepSchedules
             self.orphanOptions = orphanOptions
+            self.restoreSweepSchedules = restoreSweepSchedules
+            self.restoreOptions = restoreOptions
             self.http = http
             self.worker = worker
             self.concurrency = max(concurrency, 1)
@@ -84,9 +91,10 @@ public enum LetheServer {
         var services: [any Service] = [
             WorkerService(pass: pass, waker: waker, pollInterval: options.pollInterval, metrics: metrics, logger: logger),
         ]
-        if !options.sweepSchedules.isEmpty || !options.orphanSweepSchedules.isEmpty {
+        if !options.sweepSchedules.isEmpty || !options.orphanSweepSchedules.isEmpty || !options.restoreSweepSchedules.isEmpty {
             services.append(SweepService(engine: runtime.engine, schedules: options.sweepSchedules,
                                          orphanSchedules: options.orphanSweepSchedules, orphanOptions: options.orphanOptions,
+                                         restoreSchedules: options.restoreSweepSchedules, restoreOptions: options.restoreOptions,
                                          metrics: metrics, logger: logger))
         }
         if let http = options.http, let intake {
@@ -167,13 +175,16 @@ struct WorkerService: Service {
     }
 }
 
-/// Runs the retention sweeps and the orphan sweep when their cron schedules say. The
-/// orphan sweep only records requests: the worker service erases them at its next poll.
+/// Runs the retention sweeps, the orphan sweep and the restore sweep when their cron
+/// schedules say. The orphan and restore sweeps only record requests: the worker
+/// service erases them at its next poll.
 struct SweepService: Service {
     let engine: ErasureEngine
     let schedules: [CronSchedule]
     let orphanSchedules: [CronSchedule]
     let orphanOptions: OrphanSweeper.Options
+    var restoreSchedules: [CronSchedule] = []
+    var restoreOptions = RestoreSweeper.Options()
     let metrics: ServiceMetrics
     let logger: Logger
 
@@ -182,7 +193,8 @@ struct SweepService: Service {
             let now = Date()
             let nextRetention = schedules.compactMap { $0.next(after: now) }.min()
             let nextOrphans = orphanSchedules.compactMap { $0.next(after: now) }.min()
-            guard let next = [nextRetention, nextOrphans].compactMap({ $0 }).min() else { return }
+            let nextRestore = restoreSchedules.compactMap { $0.next(after: now) }.min()
+            guard let next = [nextRetention, nextOrphans, nextRestore].compactMap({ $0 }).min() else { return }
             do {
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(next.timeIntervalSince(now))) }
             } catch {
@@ -208,6 +220,20 @@ struct SweepService: Service {
                     // the message says what to check, and nothing was changed.
                     metrics.recordError()
                     logger.error("scheduled orphan sweep failed", metadata: [LogKey.reason: .string("\(error)")])
+                }
+            }
+            if nextRestore == next {
+                do {
+                    let report = try await engine.restoreSweeper.sweep(dryRun: false, options: restoreOptions)
+                    metrics.recordSweep()
+                    logger.info("scheduled restore sweep done", metadata: [LogKey.requested: .stringConvertible(report.restore?.requested ?? 0)])
+                    if let over = report.restore?.overLimit, over > 0 {
+                        logger.warning("restore sweep: more erased users are back than one sweep requests; the next scheduled sweep takes the rest",
+                                       metadata: [LogKey.requested: .stringConvertible(over)])
+                    }
+                } catch {
+                    metrics.recordError()
+                    logger.error("scheduled restore sweep failed", metadata: [LogKey.reason: .string("\(error)")])
                 }
             }
         }

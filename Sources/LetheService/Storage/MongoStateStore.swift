@@ -5,8 +5,10 @@ import MongoKit
 
 /// Lethe's own records in the state database (default `lethe`):
 /// `requests` (open and finished requests with per-rule progress), `receipts`,
-/// `holds` (legal holds) and `settings` (the subject-pseudonym key).
-public struct MongoStateStore: RequestQueue, RecordStore, HoldStore, RetainedLedger, CheckpointStore, OrphanCandidateStore, SubjectKeySource {
+/// `holds` (legal holds), `tombstones` (keyed HMACs of erased values) and `settings`
+/// (the subject-pseudonym key, the schema version).
+public struct MongoStateStore: RequestQueue, RecordStore, HoldStore, RetainedLedger, CheckpointStore, OrphanCandidateStore, SubjectKeySource,
+    TombstoneStore {
     public struct Options: Sendable {
         /// The state database. Default "lethe".
         public var database: String
@@ -40,6 +42,7 @@ public struct MongoStateStore: RequestQueue, RecordStore, HoldStore, RetainedLed
     var retainedGroups: MongoCollection { database.collection("retainedGroups") }
     var batches: MongoCollection { database.collection("batches") }
     var orphans: MongoCollection { database.collection("orphans") }
+    var tombstones: MongoCollection { database.collection("tombstones") }
 
     /// Creates the indexes the queries here rely on. Idempotent.
     public func prepare() async throws {
@@ -59,12 +62,17 @@ public struct MongoStateStore: RequestQueue, RecordStore, HoldStore, RetainedLed
         try await retainedGroups.createIndex(["dueAtMilliseconds": 1])
         try await batches.createIndex(["requestIds": 1])
         try await orphans.createIndex(["subjectPseudonym": 1], options: IndexOptions(unique: true))
+        try await tombstones.createIndex(["key": 1])
+        try await tombstones.createIndex(["erasedAtMilliseconds": 1])
     }
 
     /// The shape of the records this version writes. Recorded in `settings` at every
     /// start, so that a later version finds where a migration has to begin; a state
     /// database written by a newer version is refused rather than misread.
-    public static let schemaVersion = 1
+    ///
+    /// 2: `tombstones`. A Lethe of version 1 would finish requests without writing
+    /// them, so it is refused on a state database that has them.
+    public static let schemaVersion = 2
 
     func recordSchemaVersion() async throws {
         let id: BSON = "schema"

@@ -1,0 +1,58 @@
+import BSON
+import Foundation
+
+extension ErasureEngine {
+    /// The values a finished request erased, each once, as their tombstones key them:
+    /// the one place that says what a request's "values to tombstone" are.
+    ///
+    /// Today: the user id and (for policies with `subject.includeIdentities`) the
+    /// identity ids, in every typed form some policy bound them to (an id that is an
+    /// ObjectId under `idType: any` is erased as a string and as an ObjectId; both are
+    /// kept). Only what some policy erased: an identity no policy includes was not
+    /// erased, and a tombstone for it would let the restore sweep erase more than the
+    /// request did.
+    ///
+    /// Other sources of match values (named identifiers such as an email, lookup
+    /// values) are added here, with a `TombstoneKind` of their own.
+    public func tombstoneValues(of subject: ErasureSubject) -> [TombstoneValue] {
+        var values: [TombstoneValue] = []
+        var seen = Set<String>()
+        func add(_ kind: TombstoneKind, _ bound: [BSON]) {
+            for value in bound {
+                guard let text = TombstoneKeyer.text(of: value), seen.insert(text).inserted else { continue }
+                values.append(TombstoneValue(kind: kind, text: text))
+            }
+        }
+        for policy in policies {
+            let idType = policy.subject.idType
+            add(.userId, (try? SubjectBinding.bind(subject.userId, idType: idType, which: "the user id")) ?? [])
+            guard policy.subject.includeIdentities else { continue }
+            for identity in subject.identities {
+                add(.identity, (try? SubjectBinding.bind(identity, idType: idType, which: "an identity id", lenientAny: true)) ?? [])
+            }
+        }
+        return values
+    }
+
+    /// The tombstones of requests just finished (done), keyed with the subject key.
+    func tombstones(of members: [BatchMember], at date: Date) async throws -> [Tombstone] {
+        let done = members.filter { $0.request.state == .done }
+        guard !done.isEmpty else { return [] }
+        let keyer = TombstoneKeyer(key: try await state.subjectKey())
+        return done.flatMap { member in
+            tombstoneValues(of: member.subject).map {
+                Tombstone(key: keyer.key(for: $0.text), requestId: member.id, kind: $0.kind, erasedAt: date)
+            }
+        }
+    }
+
+    /// How long tombstones are kept: the longest `tombstones.keep` of the policies (a
+    /// policy without one counts as the default, 400 days). The longest, because the
+    /// tombstones serve every policy at once, and one dropped too early lets a restored
+    /// backup bring back data some policy erased; `PolicyLoader` warns when they differ.
+    public var tombstoneKeep: PolicyDuration {
+        let keeps = policies.map(\.effectiveTombstoneKeep)
+        let now = Date()
+        return keeps.max { $0.added(to: now) < $1.added(to: now) } ?? TombstoneSpec.defaultKeep
+    }
+}
