@@ -905,8 +905,15 @@ def main():
     if not bench.enqueue and os.path.abspath(output) == os.path.join(ROOT, "BENCHMARKS.md"):
         output = os.path.join(ROOT, ".run", "bench", "BENCHMARKS.fallback.md")
         os.makedirs(os.path.dirname(output), exist_ok=True)
+    # The sweep benchmark's part (scripts/bench-sweep.sh) stays as it was.
+    sweeps = ""
+    with contextlib.suppress(OSError):
+        previous = open(output).read()
+        begin, end = "<!-- SWEEPS: written by scripts/bench-sweep.sh -->", "<!-- /SWEEPS -->"
+        if begin in previous and end in previous:
+            sweeps = "\n" + previous[previous.index(begin):previous.index(end) + len(end)] + "\n"
     with open(output, "w") as f:
-        f.write(text)
+        f.write(text + sweeps)
     print(text)
     log(f"written to {os.path.relpath(output, os.getcwd())}")
     failed = [r for r in bench.results + [x for _, x in bench.memory] + [x for x, _ in bench.profile] + [x for x in (bench.growth, bench.growth_limit) if x] if not r.ok]
