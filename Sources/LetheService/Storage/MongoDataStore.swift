@@ -149,8 +149,9 @@ public struct MongoDataStore: DataStore {
         if arrays || Self.holdsObjectId(.document(filter)) {
             let seen = DistinctCollector()
             try await forEachBatch(namespace, filter: filter, projection: [steps[0]: 1], batchSize: batchSize) { documents in
-                let fresh = seen.insert(documents.flatMap { $0.equalityValues(atPath: path) })
-                if !fresh.isEmpty { try await body(fresh) }
+                for chunk in seen.insert(documents.flatMap { $0.equalityValues(atPath: path) }).chunked(into: max(batchSize, 1)) {
+                    try await body(chunk)
+                }
             }
             return
         }
@@ -161,8 +162,10 @@ public struct MongoDataStore: DataStore {
         pipeline.append(["$group": ["_id": .string("$" + path)]])
         try await collection(namespace).aggregate(pipeline, options: AggregateOptions(batchSize: max(batchSize, 1), allowDiskUse: true))
             .forEachBatch { groups in
-                let values = groups.compactMap { $0["_id"] }.filter { $0 != .null }
-                if !values.isEmpty { try await body(values) }
+                // Chunked here as well: a server may send more than `batchSize` per reply.
+                for chunk in groups.compactMap({ $0["_id"] }).filter({ $0 != .null }).chunked(into: max(batchSize, 1)) {
+                    try await body(chunk)
+                }
             }
     }
 
