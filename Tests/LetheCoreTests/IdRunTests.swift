@@ -18,7 +18,8 @@ struct IdRunTests {
             .range(first: .string("a"), last: .string("k")),
             .range(first: .objectId(Self.first), last: .objectId(Self.last)),
         ])
-        #expect(runs[1].condition == ["_id": ["$gte": "a", "$lte": "k"]])
+        #expect(runs[1].condition() == ["_id": ["$gte": "a", "$lte": "k"]])
+        #expect(runs[1].condition(on: "last_seen") == ["last_seen": ["$gte": "a", "$lte": "k"]])
     }
 
     @Test("a run of one id is an equality; types without a shared order go as lists, one per type")
@@ -26,7 +27,7 @@ struct IdRunTests {
         let binary = BSON.binary(BSONBinary(uuid: UUID(uuidString: "00000000-0000-0000-0000-000000000001")!))
         let runs = IdRun.split([.string("only"), binary, .double(.nan), .document(["a": 1]), .bool(true)])
         #expect(runs.first == .range(first: .string("only"), last: .string("only")))
-        #expect(runs.first?.condition == ["_id": "only"])
+        #expect(runs.first?.condition() == ["_id": "only"])
         let lists = runs.dropFirst().compactMap { run -> [BSON]? in if case .list(let ids) = run { ids } else { nil } }
         #expect(lists.count == 4, "the document, the binary, the bool and NaN each in a list of their type")
         #expect(lists.flatMap { $0 }.count == 4)

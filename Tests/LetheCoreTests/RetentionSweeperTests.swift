@@ -44,11 +44,13 @@ struct RetentionSweeperTests {
     static func mixedSessions() -> [BSONDocument] {
         var documents: [BSONDocument] = []
         for n in 0..<8 {
-            let age: Double = n.isMultiple(of: 2) ? 400 : 10
-            documents.append(["_id": .int32(Int32(n)), "last_seen": ago(age)])
-            documents.append(["_id": .double(Double(n) + 0.5), "last_seen": ago(age)])
-            documents.append(["_id": .string("s\(n)"), "last_seen": ago(age)])
-            documents.append(["_id": .objectId(BSONObjectId(String(format: "65a0000000000000000000%02x", n))!), "last_seen": ago(age)])
+            let old = n.isMultiple(of: 2)
+            // Distinct dates: a batch is a range of dates, and equal dates share one.
+            func age(_ k: Int) -> Double { old ? 400 + Double(4 * n + k) : 10 + Double(4 * n + k) }
+            documents.append(["_id": .int32(Int32(n)), "last_seen": ago(age(0))])
+            documents.append(["_id": .double(Double(n) + 0.5), "last_seen": ago(age(1))])
+            documents.append(["_id": .string("s\(n)"), "last_seen": ago(age(2))])
+            documents.append(["_id": .objectId(BSONObjectId(String(format: "65a0000000000000000000%02x", n))!), "last_seen": ago(age(3))])
         }
         return documents
     }
@@ -62,14 +64,14 @@ struct RetentionSweeperTests {
         #expect(report.rules.first?.matched == 16)
         #expect(report.rules.first?.deleted == 16)
         let left = await data.all(Self.sessions)
-        #expect(Set(left.compactMap { $0["_id"] }) == Set(seeded.filter { $0["last_seen"] == Self.ago(10) }.compactMap { $0["_id"] }))
+        #expect(Set(left.compactMap { $0["_id"] }) == Set(seeded.filter { ($0["last_seen"]?.datetimeValue?.millisecondsSinceEpoch ?? 0) > BSONDatetime(Self.now.addingTimeInterval(-180 * 86_400)).millisecondsSinceEpoch }.compactMap { $0["_id"] }))
         #expect((await data.commands)["delete"] ?? 0 > 1, "more than one bounded write")
     }
 
     @Test("anonymizes in batches: `ip` unset where past the period, kept where not; a second sweep finds nothing")
     func anonymizesInBatches() async throws {
         let data = InMemoryDataStore()
-        await data.insert((0..<10).map { n in ["_id": .int32(Int32(n)), "at": Self.ago(n < 7 ? 100 : 5), "ip": .string("10.0.0.\(n)")] }, into: Self.events)
+        await data.insert((0..<10).map { n in ["_id": .int32(Int32(n)), "at": Self.ago(n < 7 ? 100 + Double(n) : 5), "ip": .string("10.0.0.\(n)")] }, into: Self.events)
         let engine = try Self.engine(data)
         let report = try await engine.retentionSweeper.sweep(dryRun: false)
         #expect(report.rules.last?.modified == 7)
@@ -99,7 +101,7 @@ struct RetentionSweeperTests {
     @Test("a sweep stopped by a failing write leaves a consistent state; the next one finishes without writing anything twice")
     func resumes() async throws {
         let data = InMemoryDataStore()
-        await data.insert((0..<10).map { n in ["_id": .int32(Int32(n)), "last_seen": Self.ago(n < 8 ? 400 : 1)] }, into: Self.sessions)
+        await data.insert((0..<10).map { n in ["_id": .int32(Int32(n)), "last_seen": Self.ago(n < 8 ? 400 + Double(n) : 1)] }, into: Self.sessions)
         let writes = CallCounter()
         await data.failWrites { if writes.next() == 1 { throw Broken() } }  // the second batch's write
         await #expect(throws: Broken.self) { try await Self.engine(data).retentionSweeper.sweep(dryRun: false) }
@@ -114,7 +116,7 @@ struct RetentionSweeperTests {
     @Test("a transient failure mid-sweep is retried from where it stood: every old document goes, the count is exact")
     func retriesTransient() async throws {
         let data = InMemoryDataStore()
-        await data.insert((0..<10).map { n in ["_id": .int32(Int32(n)), "last_seen": Self.ago(n < 8 ? 400 : 1)] }, into: Self.sessions)
+        await data.insert((0..<10).map { n in ["_id": .int32(Int32(n)), "last_seen": Self.ago(n < 8 ? 400 + Double(n) : 1)] }, into: Self.sessions)
         let writes = CallCounter()
         await data.failWrites { if writes.next() == 2 { throw Flaky() } }
         let report = try await Self.engine(data).retentionSweeper.sweep(dryRun: false)
@@ -151,10 +153,10 @@ struct TouchingDataStore: DataStore {
     let inner: InMemoryDataStore
     let touch: @Sendable () async throws -> Void
 
-    func forEachWriteBatch(_ namespace: Namespace, filter: BSONDocument, batchSize: Int,
+    func forEachWriteBatch(_ namespace: Namespace, filter: BSONDocument, orderedBy path: String, batchSize: Int,
                            _ body: @Sendable ([BSONDocument], Int) async throws -> Void) async throws {
         let first = CallCounter()
-        try await inner.forEachWriteBatch(namespace, filter: filter, batchSize: batchSize) { filters, read in
+        try await inner.forEachWriteBatch(namespace, filter: filter, orderedBy: path, batchSize: batchSize) { filters, read in
             if first.next() == 0 { try await touch() }
             try await body(filters, read)
         }

@@ -383,9 +383,9 @@ struct FaultyStore: DataStore {
                       _ body: @Sendable ([BSONDocument]) async throws -> Void) async throws {
         try await base.forEachBatch(namespace, filter: filter, projection: projection, batchSize: batchSize, body)
     }
-    func forEachWriteBatch(_ namespace: Namespace, filter: BSONDocument, batchSize: Int,
+    func forEachWriteBatch(_ namespace: Namespace, filter: BSONDocument, orderedBy path: String, batchSize: Int,
                            _ body: @Sendable ([BSONDocument], Int) async throws -> Void) async throws {
-        try await base.forEachWriteBatch(namespace, filter: filter, batchSize: batchSize, body)
+        try await base.forEachWriteBatch(namespace, filter: filter, orderedBy: path, batchSize: batchSize, body)
     }
     func distinctValues(_ namespace: Namespace, filter: BSONDocument, path: String, batchSize: Int,
                         _ body: @Sendable ([BSON]) async throws -> Void) async throws {

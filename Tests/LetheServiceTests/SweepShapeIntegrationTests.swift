@@ -34,17 +34,18 @@ struct SweepShapeIntegrationTests {
         .datetime(BSONDatetime(millisecondsSinceEpoch: BSONDatetime(Date()).millisecondsSinceEpoch - days * 86_400_000))
     }
 
-    @Test("retention in batches of 3 over int, double, string and ObjectId ids, old and recent interleaved: exactly the old go")
+    @Test("retention in batches of 3 (date ranges) over int, double, string and ObjectId ids, old and recent interleaved: exactly the old go")
     func mixedIdTypes() async throws {
         try await TodoFixture.make(yaml: Self.yaml, options: .init(batchSize: 3)).use { fixture in
             let sessions = fixture.database.collection("sessions")
             var seeded: [BSONDocument] = []
             for n in 0..<6 {
-                let age: Int64 = n.isMultiple(of: 2) ? 400 : 10
-                seeded.append(["_id": .int32(Int32(n)), "last_seen": Self.ago(age)])
-                seeded.append(["_id": .double(Double(n) + 0.5), "last_seen": Self.ago(age)])
-                seeded.append(["_id": .string("s\(n)"), "last_seen": Self.ago(age)])
-                seeded.append(["_id": .objectId(BSONObjectId(String(format: "65a0000000000000000000%02x", n))!), "last_seen": Self.ago(age)])
+                // Distinct dates: a batch is a range of dates, and equal dates share one.
+                let age = { (k: Int64) -> Int64 in (n.isMultiple(of: 2) ? 400 : 10) + Int64(4 * n) + k }
+                seeded.append(["_id": .int32(Int32(n)), "last_seen": Self.ago(age(0))])
+                seeded.append(["_id": .double(Double(n) + 0.5), "last_seen": Self.ago(age(1))])
+                seeded.append(["_id": .string("s\(n)"), "last_seen": Self.ago(age(2))])
+                seeded.append(["_id": .objectId(BSONObjectId(String(format: "65a0000000000000000000%02x", n))!), "last_seen": Self.ago(age(3))])
             }
             try await sessions.insertMany(seeded)
             let report = try await fixture.runtime.engine.retentionSweeper.sweep(dryRun: false)
@@ -65,12 +66,12 @@ struct SweepShapeIntegrationTests {
     func touchedBetweenReadAndWrite() async throws {
         try await TodoFixture.make(yaml: Self.yaml).use { fixture in
             let sessions = fixture.database.collection("sessions")
-            try await sessions.insertMany((1...5).map { n in ["_id": .int32(Int32(n)), "last_seen": Self.ago(n == 3 ? 10 : 400)] })
+            try await sessions.insertMany((1...5).map { n in ["_id": .int32(Int32(n)), "last_seen": Self.ago(n == 3 ? 10 : 400 + Int64(n))] })
             let namespace = Namespace(database: fixture.database.name, collection: "sessions")
             let old: BSONDocument = ["last_seen": ["$lt": Self.ago(180)]]
             let data = fixture.runtime.data
             let deleted = Tally()
-            try await data.forEachWriteBatch(namespace, filter: old, batchSize: 10) { filters, read in
+            try await data.forEachWriteBatch(namespace, filter: old, orderedBy: "last_seen", batchSize: 10) { filters, read in
                 #expect(read == 4)
                 // Session 2 is used again after the read, before the write.
                 _ = try await data.updateMany(namespace, filter: ["_id": 2], update: ["$set": ["last_seen": Self.ago(0)]])
@@ -86,7 +87,7 @@ struct SweepShapeIntegrationTests {
         try await TodoFixture.make(yaml: Self.yaml, options: .init(batchSize: 4)).use { fixture in
             let events = fixture.database.collection("events")
             try await events.insertMany((0..<12).map { n in
-                ["_id": .int32(Int32(n)), "at": Self.ago(n < 9 ? 100 : 5), "ip": .string("10.0.0.\(n)"), "kind": "click"]
+                ["_id": .int32(Int32(n)), "at": Self.ago(n < 9 ? 100 + Int64(n) : 5), "ip": .string("10.0.0.\(n)"), "kind": "click"]
             })
             // A sweep that stopped part-way: some old events already anonymized.
             _ = try await events.updateMany(["_id": ["$in": [0, 4]]], ["$unset": ["ip": ""]])
@@ -106,7 +107,7 @@ struct SweepShapeIntegrationTests {
         let failOnce = FailOnce()
         try await TodoFixture.make(yaml: Self.yaml, options: .init(batchSize: 3, initialBackoff: .milliseconds(1)), wrap: failOnce.wrap).use { fixture in
             let sessions = fixture.database.collection("sessions")
-            try await sessions.insertMany((0..<10).map { n in ["_id": .int32(Int32(n)), "last_seen": Self.ago(n < 8 ? 400 : 1)] })
+            try await sessions.insertMany((0..<10).map { n in ["_id": .int32(Int32(n)), "last_seen": Self.ago(n < 8 ? 400 + Int64(n) : 1)] })
             let report = try await fixture.runtime.engine.retentionSweeper.sweep(dryRun: false)
             #expect(failOnce.failures == 1)
             #expect(report.rules.first?.deleted == 8)

@@ -43,15 +43,16 @@ public protocol DataStore: Sendable {
     /// whole value is one key), or nil when this store cannot group that faithfully
     /// (the caller then reads the documents). About one line per user.
     func groupCounts(_ namespace: Namespace, filter: BSONDocument, by path: String, batchSize: Int) async throws -> [(key: BSON, documents: Int)]?
-    /// Reads the documents matching `filter` once, in `_id` order, and hands `body`,
-    /// per batch of about `batchSize` of them, filters that together select that
-    /// batch for a write: each is `filter` narrowed to a stretch of `_id`s, so a
+    /// Reads the documents matching `filter` once, in the order of their values at
+    /// `path` (a date field, or `_id`), and hands `body`, per batch of about
+    /// `batchSize` of them, filters that together select that batch for a write:
+    /// each is `filter` narrowed to a range of values at `path` (`IdRun`), so a
     /// document changed since it was read so that it no longer matches is left alone
-    /// (a retention sweep re-checks the cut-off), and one that matches between two
-    /// read ids is written too. `read` is how many documents the batch held. Writing
-    /// inside `body` is safe: the writes touch only documents behind the read.
+    /// (a retention sweep re-checks the cut-off), and one that matches inside the
+    /// range is written too. `read` is how many documents the batch held. Writing
+    /// inside `body` is safe: a write that no longer matches changes nothing.
     func forEachWriteBatch(
-        _ namespace: Namespace, filter: BSONDocument, batchSize: Int,
+        _ namespace: Namespace, filter: BSONDocument, orderedBy path: String, batchSize: Int,
         _ body: @Sendable (_ filters: [BSONDocument], _ read: Int) async throws -> Void
     ) async throws
     /// Every distinct value at `path` among the documents matching `filter`, each

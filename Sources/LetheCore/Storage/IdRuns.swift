@@ -1,6 +1,7 @@
 import BSON
 
-/// A batch of `_id`s read in `_id` order, cut into pieces a write can select by range.
+/// A batch of keys (`_id`s, or dates) read in their order, cut into pieces a write can
+/// select by range.
 ///
 /// A range query on MongoDB is type-bracketed: `{$gte: 5, $lte: "k"}` matches nothing,
 /// because `$gte: 5` takes only numbers and `$lte: "k"` only strings. A batch whose
@@ -13,13 +14,13 @@ public enum IdRun: Sendable, Hashable {
     /// These ids exactly.
     case list([BSON])
 
-    /// The `_id` condition of this run.
-    public var condition: BSONDocument {
+    /// The condition on `path` (by default `_id`) that selects this run.
+    public func condition(on path: String = "_id") -> BSONDocument {
         switch self {
         case .range(let first, let last):
-            first == last ? ["_id": first] : ["_id": ["$gte": first, "$lte": last]]
+            first == last ? [path: first] : [path: ["$gte": first, "$lte": last]]
         case .list(let ids):
-            ["_id": ["$in": .array(ids)]]
+            [path: ["$in": .array(ids)]]
         }
     }
 

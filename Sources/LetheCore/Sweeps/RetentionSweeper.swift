@@ -63,16 +63,20 @@ public struct RetentionSweeper: Sendable {
     }
 
     /// A delete or set-based update over everything past the cut-off, in writes of
-    /// `batchSize` documents read in one pass (`DataStore.forEachWriteBatch`): each
+    /// `batchSize` documents read in one pass in date order (`DataStore.forEachWriteBatch`,
+    /// ranges of the date field, which its index serves): each
     /// write keeps the rule's filter, so a document touched since it was read (no
     /// longer past its period, or already anonymized) is left alone. After a failure
     /// the walk starts again: what was written no longer matches, so nothing is
     /// written twice, and a crashed sweep's rerun carries on where it stopped.
     private func writeInBatches(_ statement: RuleStatement, progress: @escaping @Sendable (Int) -> Void) async throws -> Int {
         let (data, namespace, write) = (engine.data, statement.namespace, statement.write)
+        // A retention rule's single match path is its date field.
+        let dateField = statement.rule.match[0]
         let written = ModifiedCounter()
         try await engine.retrying {
-            try await data.forEachWriteBatch(namespace, filter: statement.pendingFilter, batchSize: engine.options.batchSize) { filters, _ in
+            try await data.forEachWriteBatch(namespace, filter: statement.pendingFilter, orderedBy: dateField,
+                                             batchSize: engine.options.batchSize) { filters, _ in
                 for filter in filters {
                     switch write {
                     case .delete: written.add(try await data.deleteMany(namespace, filter: filter))
