@@ -36,6 +36,7 @@ name: sweep-bench
 database: {DB}
 subject:
   idType: string
+  includeIdentities: false
 rules:
   - collection: items
     match: owner_id
