@@ -105,11 +105,41 @@ public enum QueryMatcher {
     }
 
     static func compare(_ a: BSON, _ b: BSON) -> Int? {
+        func order<T: Comparable>(_ x: T, _ y: T) -> Int { x < y ? -1 : (x == y ? 0 : 1) }
         switch (a, b) {
-        case (.datetime(let x), .datetime(let y)): x.millisecondsSinceEpoch < y.millisecondsSinceEpoch ? -1 : (x == y ? 0 : 1)
+        case (.datetime(let x), .datetime(let y)): return order(x.millisecondsSinceEpoch, y.millisecondsSinceEpoch)
+        case (.string(let x), .string(let y)): return x == y ? 0 : (Array(x.utf8).lexicographicallyPrecedes(Array(y.utf8)) ? -1 : 1)
+        case (.objectId(let x), .objectId(let y)): return order(x.hex, y.hex)
+        case (.double(let x), _) where b.numberValue != nil: return order(x, b.numberValue!)
+        case (_, .double(let y)) where a.numberValue != nil: return order(a.numberValue!, y)
         default:
-            if let x = a.int64Value, let y = b.int64Value { x < y ? -1 : (x == y ? 0 : 1) } else { nil }
+            if let x = a.int64Value, let y = b.int64Value { return order(x, y) } else { return nil }
         }
+    }
+
+    /// MongoDB's sort order: by type bracket (numbers, strings, documents, arrays,
+    /// binaries, ObjectIds, booleans, dates), then by value within a bracket.
+    public static func sortsBefore(_ a: BSON, _ b: BSON) -> Bool {
+        func bracket(_ value: BSON) -> Int {
+            switch value {
+            case .minKey: 0
+            case .null, .undefined: 1
+            case .int32, .int64, .double, .decimal128: 2
+            case .string, .symbol: 3
+            case .document: 4
+            case .array: 5
+            case .binary: 6
+            case .objectId: 7
+            case .bool: 8
+            case .datetime: 9
+            case .timestamp: 10
+            case .regex: 11
+            default: 12
+            }
+        }
+        let (x, y) = (bracket(a), bracket(b))
+        if x != y { return x < y }
+        return (compare(a, b) ?? 0) < 0
     }
 
     // MARK: Updates
@@ -150,5 +180,17 @@ public enum QueryMatcher {
         if value == nil, copy[head] == nil { return copy }
         copy[head] = .document(setting(value, at: Array(path.dropFirst()), in: inner))
         return copy
+    }
+}
+
+extension BSON {
+    /// Any number as a `Double`, for comparing across int and double.
+    var numberValue: Double? {
+        switch self {
+        case .int32(let value): Double(value)
+        case .int64(let value): Double(value)
+        case .double(let value): value
+        default: nil
+        }
     }
 }

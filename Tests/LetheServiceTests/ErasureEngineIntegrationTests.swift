@@ -383,6 +383,14 @@ struct FaultyStore: DataStore {
                       _ body: @Sendable ([BSONDocument]) async throws -> Void) async throws {
         try await base.forEachBatch(namespace, filter: filter, projection: projection, batchSize: batchSize, body)
     }
+    func forEachWriteBatch(_ namespace: Namespace, filter: BSONDocument, orderedBy path: String, batchSize: Int,
+                           _ body: @Sendable ([BSONDocument], Int) async throws -> Void) async throws {
+        try await base.forEachWriteBatch(namespace, filter: filter, orderedBy: path, batchSize: batchSize, body)
+    }
+    func distinctValues(_ namespace: Namespace, filter: BSONDocument, path: String, batchSize: Int,
+                        _ body: @Sendable ([BSON]) async throws -> Void) async throws {
+        try await base.distinctValues(namespace, filter: filter, path: path, batchSize: batchSize, body)
+    }
     func groupCounts(_ namespace: Namespace, filter: BSONDocument, by path: String, batchSize: Int) async throws -> [(key: BSON, documents: Int)]? {
         try await base.groupCounts(namespace, filter: filter, by: path, batchSize: batchSize)
     }

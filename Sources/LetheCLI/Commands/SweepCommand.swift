@@ -43,6 +43,8 @@ struct SweepCommand: AsyncParsableCommand, LoggingCommand {
     var maxOrphans: Int = 100
     @Option(name: .long, help: ArgumentHelp("With --orphans: refuse when the orphans are more than this percentage of the linked ids.", valueName: "percent"))
     var maxOrphanPercent: Double = 10
+    @Option(name: .long, help: ArgumentHelp("Write the sweep's figures (commands sent by name, seconds) as JSON to this file.", valueName: "file"))
+    var statsFile: String?
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var state: StateOptions
     @OptionGroup var erasure: ErasureOptions
@@ -73,21 +75,43 @@ struct SweepCommand: AsyncParsableCommand, LoggingCommand {
             throw code
         }
         if orphans {
-            let code = try await withRuntime(connection: connection, policies: policies, state: state, erasure: erasure.engineOptions) { try await sweepOrphans($0) }
+            let code = try await withRuntime(connection: connection, policies: policies, state: state, erasure: erasure.engineOptions) { runtime in
+                try await recordingStats(runtime) { try await sweepOrphans(runtime) }
+            }
             throw code
         }
         try await withRuntime(connection: connection, policies: policies, state: state, erasure: erasure.engineOptions) { runtime in
-            let display = ProgressDisplay()
-            let report = try await runtime.engine.retentionSweeper.sweep(dryRun: dryRun, progress: { line in
+            try await recordingStats(runtime) {
+                let display = ProgressDisplay()
+                let report = try await runtime.engine.retentionSweeper.sweep(dryRun: dryRun, progress: { line in
+                    display.clear()
+                    let verb = dryRun ? "would \(line.action.rawValue)" : line.counts.effect(of: line.action.kind)
+                    print("  \(line.policy) retention #\(line.ruleIndex + 1) \(line.namespace): \(line.matched) past their period, \(verb)")
+                }, batchDone: { display.show($0) })
                 display.clear()
-                let verb = dryRun ? "would \(line.action.rawValue)" : line.counts.effect(of: line.action.kind)
-                print("  \(line.policy) retention #\(line.ruleIndex + 1) \(line.namespace): \(line.matched) past their period, \(verb)")
-            }, batchDone: { display.show($0) })
-            display.clear()
-            let total = report.rules.reduce(0) { $0 + (dryRun ? $1.matched : $1.deleted + $1.modified) }
-            let seconds = report.finishedAt.timeIntervalSince(report.startedAt)
-            print("sweep\(dryRun ? " (dry run)" : ""): \(report.rules.count) retention rule(s), \(total) document(s) \(dryRun ? "would change" : "changed") in \(String(format: "%.1f", seconds)) s")
+                let total = report.rules.reduce(0) { $0 + (dryRun ? $1.matched : $1.deleted + $1.modified) }
+                let seconds = report.finishedAt.timeIntervalSince(report.startedAt)
+                print("sweep\(dryRun ? " (dry run)" : ""): \(report.rules.count) retention rule(s), \(total) document(s) \(dryRun ? "would change" : "changed") in \(String(format: "%.1f", seconds)) s")
+            }
         }
+    }
+
+    /// Runs `body`; with --stats-file, then writes the commands it sent and its seconds.
+    private func recordingStats<T>(_ runtime: LetheRuntime, _ body: () async throws -> T) async throws -> T {
+        let before = runtime.pool.monitor.snapshot()
+        let started = ContinuousClock.now
+        let result = try await body()
+        if let statsFile {
+            let spent = runtime.pool.monitor.snapshot().subtracting(before)
+            let elapsed = (ContinuousClock.now - started).components
+            let stats: [String: Any] = [
+                "seconds": Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18,
+                "commands": spent.totalStarted,
+                "commandsByName": spent.byCommand.mapValues { $0.started },
+            ]
+            try JSONSerialization.data(withJSONObject: stats, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: statsFile))
+        }
+        return result
     }
 
     /// The orphan sweep, then (unless dry) the worker over the requests it recorded.

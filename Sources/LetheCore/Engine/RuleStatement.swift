@@ -158,7 +158,7 @@ public struct RuleStatement: Sendable {
     /// as an `$and` of the parts, in the form every planner reads best: the fields at the
     /// top level, where an index on them applies directly. (docs/test-server.md says
     /// which servers need which of these two choices, and measures them.)
-    static func allOf(_ parts: [BSONDocument]) -> BSONDocument {
+    public static func allOf(_ parts: [BSONDocument]) -> BSONDocument {
         var fields = BSONDocument()
         var operators: [BSON] = []
         for part in parts {

@@ -163,7 +163,7 @@ extension BSONDocument {
 }
 
 extension Array {
-    func chunked(into size: Int) -> [[Element]] {
+    public func chunked(into size: Int) -> [[Element]] {
         stride(from: 0, to: count, by: Swift.max(size, 1)).map { Array(self[$0..<Swift.min($0 + Swift.max(size, 1), count)]) }
     }
 }

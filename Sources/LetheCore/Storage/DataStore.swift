@@ -23,7 +23,7 @@ public protocol DataStore: Sendable {
     /// question, so that the store answers it by the most faithful means it has for
     /// each type of value: a write that missed is then found, not confirmed.
     func idsHolding(_ namespace: Namespace, values: [BSON], atAnyOf paths: [String], filter: BSONDocument, limit: Int) async throws -> [BSON]
-    /// How many documents match (exact).
+    /// How many documents match (exact on a single server and a replica set).
     func count(_ namespace: Namespace, filter: BSONDocument) async throws -> Int
     /// The `_id`s of up to `limit` matching documents.
     func ids(_ namespace: Namespace, filter: BSONDocument, limit: Int) async throws -> [BSON]
@@ -43,6 +43,27 @@ public protocol DataStore: Sendable {
     /// whole value is one key), or nil when this store cannot group that faithfully
     /// (the caller then reads the documents). About one line per user.
     func groupCounts(_ namespace: Namespace, filter: BSONDocument, by path: String, batchSize: Int) async throws -> [(key: BSON, documents: Int)]?
+    /// Reads the documents matching `filter` once, in the order of their values at
+    /// `path` (a date field, or `_id`), and hands `body`, per batch of about
+    /// `batchSize` of them, filters that together select that batch for a write:
+    /// each is `filter` narrowed to a range of values at `path` (`IdRun`), so a
+    /// document changed since it was read so that it no longer matches is left alone
+    /// (a retention sweep re-checks the cut-off), and one that matches inside the
+    /// range is written too. `read` is how many documents the batch held. Writing
+    /// inside `body` is safe: a write that no longer matches changes nothing.
+    func forEachWriteBatch(
+        _ namespace: Namespace, filter: BSONDocument, orderedBy path: String, batchSize: Int,
+        _ body: @Sendable (_ filters: [BSONDocument], _ read: Int) async throws -> Void
+    ) async throws
+    /// Every distinct value at `path` among the documents matching `filter`, each
+    /// once, as a query's equality sees them: the elements of an array there and the
+    /// field of each element of an array of documents on the way, never the array
+    /// itself. Handed over in batches of at most `batchSize`; the client holds the
+    /// distinct values seen, never the documents.
+    func distinctValues(
+        _ namespace: Namespace, filter: BSONDocument, path: String, batchSize: Int,
+        _ body: @Sendable ([BSON]) async throws -> Void
+    ) async throws
     /// The documents with these `_id`s (`projection`'s fields), at most `ids.count`.
     func documents(_ namespace: Namespace, ids: [BSON], projection: BSONDocument) async throws -> [BSONDocument]
     /// The filters that together select the documents with these `_id`s: as few as

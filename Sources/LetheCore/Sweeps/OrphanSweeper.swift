@@ -5,12 +5,12 @@ import Foundation
 /// (found in no policy's `users` collection) are deleted users whose deletion event
 /// never arrived. Each becomes an ordinary request, erased by the same rules.
 ///
-/// Reads are streamed: the rules' documents in batches (their match fields only), and
-/// the users collections by `$in` of the linked ids, so memory holds the distinct
-/// linked ids, never a collection. Finding documents and users with `find` rather than
-/// `distinct` or `$group` keeps to what every server does alike: `distinct` answers in
-/// one reply of at most 16 MB, and `$group` neither flattens arrays (`members`) nor
-/// reaches into arrays of documents (`authors.id`) the way a query's match does.
+/// Reads are streamed: the distinct values at each rule's match paths
+/// (`DataStore.distinctValues`: on MongoDB one aggregation grouping them, which flattens
+/// arrays and reaches into arrays of documents as a query's match does), and the users
+/// collections by `$in` of the linked ids, a batch at a time, so memory holds the
+/// distinct linked ids, never a collection. Not `distinct`: it answers in one reply of
+/// at most 16 MB.
 public struct OrphanSweeper: Sendable {
     let engine: ErasureEngine
 
@@ -191,20 +191,14 @@ public struct OrphanSweeper: Sendable {
     /// the same way.
     func linkedIds(policy: Policy, rule: ErasureRule) async throws -> Set<BSON> {
         let namespace = Namespace(database: policy.database, collection: rule.collection)
-        let present: [BSONDocument] = rule.match.map { [$0: ["$exists": true]] }
-        var filter: BSONDocument = present.count == 1 ? present[0] : ["$or": .array(present.map { .document($0) })]
-        if let scope = rule.scope, !scope.isEmpty { filter = RuleStatement.allOf([filter, scope]) }
-        // Top-level fields, as elsewhere: nested projections are where servers differ.
-        var projection: BSONDocument = ["_id": 1]
-        for path in rule.match { projection[String(path.prefix { $0 != "." })] = 1 }
-        let (paths, idType) = (rule.match, policy.subject.idType)
+        let (scope, idType, data) = (rule.scope ?? [:], policy.subject.idType, engine.data)
         let collected = IDCollector()
         try await engine.retrying {
             collected.reset()
-            try await engine.data.forEachBatch(namespace, filter: filter, projection: projection, batchSize: engine.options.batchSize) { documents in
-                collected.add(documents.flatMap { document in
-                    paths.flatMap { document.values(atPath: $0) }.filter { Self.isID($0, of: idType) }
-                })
+            for path in rule.match {
+                try await data.distinctValues(namespace, filter: scope, path: path, batchSize: engine.options.batchSize) { values in
+                    collected.add(values.filter { Self.isID($0, of: idType) })
+                }
             }
         }
         return collected.ids

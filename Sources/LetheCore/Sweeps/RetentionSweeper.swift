@@ -57,10 +57,45 @@ public struct RetentionSweeper: Sendable {
         guard !dryRun, line.matched > 0 else { return line }
         let (matched, name) = (line.matched, line)
         batchDone(SweepProgress(rule: name, done: 0, total: matched))
-        let written = try await engine.write(statement, expected: matched) { written in
+        let progress: @Sendable (Int) -> Void = { written in
             batchDone(SweepProgress(rule: name, done: min(written, matched), total: matched))
+        }
+        let written: Int
+        switch statement.write {
+        case .delete, .update:
+            written = try await writeInBatches(statement, progress: progress)
+        default:
+            written = try await engine.write(statement, expected: matched, batchDone: progress)
         }
         if statement.rule.action.kind == .delete { line.deleted = written } else { line.modified = written }
         return line
+    }
+
+    /// A delete or set-based update over everything past the cut-off, in writes of
+    /// `batchSize` documents read in one pass in date order (`DataStore.forEachWriteBatch`,
+    /// ranges of the date field, which its index serves): each
+    /// write keeps the rule's filter, so a document touched since it was read (no
+    /// longer past its period, or already anonymized) is left alone. After a failure
+    /// the walk starts again: what was written no longer matches, so nothing is
+    /// written twice, and a crashed sweep's rerun carries on where it stopped.
+    private func writeInBatches(_ statement: RuleStatement, progress: @escaping @Sendable (Int) -> Void) async throws -> Int {
+        let (data, namespace, write) = (engine.data, statement.namespace, statement.write)
+        // A retention rule's single match path is its date field.
+        let dateField = statement.rule.match[0]
+        let written = ModifiedCounter()
+        try await engine.retrying {
+            try await data.forEachWriteBatch(namespace, filter: statement.pendingFilter, orderedBy: dateField,
+                                             batchSize: engine.options.batchSize) { filters, _ in
+                for filter in filters {
+                    switch write {
+                    case .delete: written.add(try await data.deleteMany(namespace, filter: filter))
+                    case .update(let update): written.add(try await data.updateMany(namespace, filter: filter, update: update).modified)
+                    default: break
+                    }
+                }
+                progress(written.value)
+            }
+        }
+        return written.value
     }
 }

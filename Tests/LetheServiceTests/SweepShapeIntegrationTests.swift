@@ -1,0 +1,163 @@
+import BSON
+import Foundation
+import LetheCore
+import LetheService
+import LetheTestSupport
+import MongoKit
+import Testing
+
+/// The shapes the sweeps send at scale, on the server: retention writes by `_id` range
+/// of one streamed read, and distinct values by aggregation (docs/test-server.md).
+@Suite("Sweep shapes (integration)", .enabled(if: TestServer.isConfigured, TestServer.skipReason))
+struct SweepShapeIntegrationTests {
+    static let yaml = """
+    version: 1
+    name: sweepy
+    database: DATABASE
+    rules:
+      - collection: notes
+        match: owner
+        action: delete
+    retention:
+      - collection: sessions
+        field: last_seen
+        olderThan: 180d
+        action: delete
+      - collection: events
+        field: at
+        olderThan: 90d
+        action: anonymize
+        unset: [ip]
+    """
+
+    static func ago(_ days: Int64) -> BSON {
+        .datetime(BSONDatetime(millisecondsSinceEpoch: BSONDatetime(Date()).millisecondsSinceEpoch - days * 86_400_000))
+    }
+
+    @Test("retention in batches of 3 (date ranges) over int, double, string and ObjectId ids, old and recent interleaved: exactly the old go")
+    func mixedIdTypes() async throws {
+        try await TodoFixture.make(yaml: Self.yaml, options: .init(batchSize: 3)).use { fixture in
+            let sessions = fixture.database.collection("sessions")
+            var seeded: [BSONDocument] = []
+            for n in 0..<6 {
+                // Distinct dates: a batch is a range of dates, and equal dates share one.
+                let age = { (k: Int64) -> Int64 in (n.isMultiple(of: 2) ? 400 : 10) + Int64(4 * n) + k }
+                seeded.append(["_id": .int32(Int32(n)), "last_seen": Self.ago(age(0))])
+                seeded.append(["_id": .double(Double(n) + 0.5), "last_seen": Self.ago(age(1))])
+                seeded.append(["_id": .string("s\(n)"), "last_seen": Self.ago(age(2))])
+                seeded.append(["_id": .objectId(BSONObjectId(String(format: "65a0000000000000000000%02x", n))!), "last_seen": Self.ago(age(3))])
+            }
+            try await sessions.insertMany(seeded)
+            let report = try await fixture.runtime.engine.retentionSweeper.sweep(dryRun: false)
+            #expect(report.rules.first?.matched == 12)
+            #expect(report.rules.first?.deleted == 12)
+            let left = Set(try await sessions.find().toArray().compactMap { $0["_id"] })
+            #expect(left == Set(seeded.filter(Self.isRecent).compactMap { $0["_id"] }))
+            #expect(left.count == 12)
+        }
+    }
+
+    static func isRecent(_ document: BSONDocument) -> Bool {
+        guard case .datetime(let date)? = document["last_seen"] else { return false }
+        return date.millisecondsSinceEpoch > BSONDatetime(Date()).millisecondsSinceEpoch - 100 * 86_400_000
+    }
+
+    @Test("a document touched after its batch was read is not written: the range keeps the cut-off")
+    func touchedBetweenReadAndWrite() async throws {
+        try await TodoFixture.make(yaml: Self.yaml).use { fixture in
+            let sessions = fixture.database.collection("sessions")
+            try await sessions.insertMany((1...5).map { n in ["_id": .int32(Int32(n)), "last_seen": Self.ago(n == 3 ? 10 : 400 + Int64(n))] })
+            let namespace = Namespace(database: fixture.database.name, collection: "sessions")
+            let old: BSONDocument = ["last_seen": ["$lt": Self.ago(180)]]
+            let data = fixture.runtime.data
+            let deleted = Tally()
+            try await data.forEachWriteBatch(namespace, filter: old, orderedBy: "last_seen", batchSize: 10) { filters, read in
+                #expect(read == 4)
+                // Session 2 is used again after the read, before the write.
+                _ = try await data.updateMany(namespace, filter: ["_id": 2], update: ["$set": ["last_seen": Self.ago(0)]])
+                for filter in filters { deleted.add(try await data.deleteMany(namespace, filter: filter)) }
+            }
+            #expect(deleted.value == 3)
+            #expect(try await sessions.find([:], options: FindOptions(sort: ["_id": 1])).toArray().compactMap { $0["_id"]?.intValue } == [2, 3])
+        }
+    }
+
+    @Test("anonymization in batches: `ip` unset past the period only; a crashed sweep's rerun finishes the rest")
+    func anonymizeAndResume() async throws {
+        try await TodoFixture.make(yaml: Self.yaml, options: .init(batchSize: 4)).use { fixture in
+            let events = fixture.database.collection("events")
+            try await events.insertMany((0..<12).map { n in
+                ["_id": .int32(Int32(n)), "at": Self.ago(n < 9 ? 100 + Int64(n) : 5), "ip": .string("10.0.0.\(n)"), "kind": "click"]
+            })
+            // A sweep that stopped part-way: some old events already anonymized.
+            _ = try await events.updateMany(["_id": ["$in": [0, 4]]], ["$unset": ["ip": ""]])
+            let report = try await fixture.runtime.engine.retentionSweeper.sweep(dryRun: false)
+            #expect(report.rules.last?.matched == 7)
+            #expect(report.rules.last?.modified == 7)
+            let after = try await events.find([:], options: FindOptions(sort: ["_id": 1])).toArray()
+            #expect(after.filter { $0["ip"] == nil }.compactMap { $0["_id"]?.intValue } == Array(0..<9))
+            #expect(after.allSatisfy { $0["kind"] == "click" })
+            let again = try await fixture.runtime.engine.retentionSweeper.sweep(dryRun: false)
+            #expect(again.rules.allSatisfy { $0.matched == 0 })
+        }
+    }
+
+    @Test("a transient failure of a batch's write is retried: every old session goes, the count is exact")
+    func transientRetried() async throws {
+        let failOnce = FailOnce()
+        try await TodoFixture.make(yaml: Self.yaml, options: .init(batchSize: 3, initialBackoff: .milliseconds(1)), wrap: failOnce.wrap).use { fixture in
+            let sessions = fixture.database.collection("sessions")
+            try await sessions.insertMany((0..<10).map { n in ["_id": .int32(Int32(n)), "last_seen": Self.ago(n < 8 ? 400 + Int64(n) : 1)] })
+            let report = try await fixture.runtime.engine.retentionSweeper.sweep(dryRun: false)
+            #expect(failOnce.failures == 1)
+            #expect(report.rules.first?.deleted == 8)
+            #expect(try await sessions.find([:], options: FindOptions(sort: ["_id": 1])).toArray().compactMap { $0["_id"]?.intValue } == [8, 9])
+        }
+    }
+
+    @Test("distinct values: scalars, ObjectIds, arrays of ObjectIds and arrays of documents, each once, in batches")
+    func distinctValues() async throws {
+        try await TodoFixture.make(yaml: Self.yaml).use { fixture in
+            let (a, b) = (BSONObjectId("65b000000000000000000001")!, BSONObjectId("65b000000000000000000002")!)
+            let things = fixture.database.collection("things")
+            try await things.insertMany([
+                ["_id": 1, "owner": "x", "oid": .objectId(a), "members": [.objectId(a), .objectId(b)], "authors": [["id": "p"], ["id": "q"]], "kind": "k"],
+                ["_id": 2, "owner": "y", "oid": .objectId(b), "members": [.objectId(b)], "authors": [["id": "p"]], "kind": "k"],
+                ["_id": 3, "owner": "x", "oid": .objectId(a), "members": [], "kind": "other"],
+                ["_id": 4, "owner": .null],
+            ])
+            let namespace = Namespace(database: fixture.database.name, collection: "things")
+            func distinct(_ path: String, _ filter: BSONDocument = [:]) async throws -> [BSON] {
+                let seen = Gathered()
+                try await fixture.runtime.data.distinctValues(namespace, filter: filter, path: path, batchSize: 1) { values in
+                    #expect(values.count <= 1)
+                    seen.add(values)
+                }
+                return seen.values
+            }
+            #expect(Set(try await distinct("owner")) == ["x", "y"])
+            #expect(try await distinct("owner").count == 2, "each once")
+            #expect(Set(try await distinct("oid")) == [.objectId(a), .objectId(b)])
+            #expect(Set(try await distinct("members")) == [.objectId(a), .objectId(b)])
+            #expect(try await distinct("members").count == 2)
+            #expect(Set(try await distinct("authors.id")) == ["p", "q"])
+            #expect(Set(try await distinct("owner", ["kind": "other"])) == ["x"])
+        }
+    }
+}
+
+private final class Tally: @unchecked Sendable {
+    // @unchecked: guarded by the lock.
+    private let lock = NSLock()
+    private var total = 0
+    func add(_ count: Int) { lock.withLock { total += count } }
+    var value: Int { lock.withLock { total } }
+}
+
+private final class Gathered: @unchecked Sendable {
+    // @unchecked: guarded by the lock.
+    private let lock = NSLock()
+    private var gathered: [BSON] = []
+    func add(_ more: [BSON]) { lock.withLock { gathered += more } }
+    var values: [BSON] { lock.withLock { gathered } }
+}
