@@ -42,6 +42,21 @@ public struct RequestAdmission: Sendable {
         try await receiveAll([Arrival(subject: subject, dedupeKey: dedupeKey, source: source, reason: reason)])[0].get()
     }
 
+    /// `receiveAll` in chunks of `chunkSize`, as a sweep records what it found: how many
+    /// new requests were recorded, and how many arrivals were refused.
+    public func receiveInChunks(_ arrivals: [Arrival], chunkSize: Int) async throws -> (recorded: Int, refused: Int) {
+        var (recorded, refused) = (0, 0)
+        for chunk in arrivals.chunked(into: chunkSize) {
+            for result in try await receiveAll(chunk) {
+                switch result {
+                case .success(let admitted): recorded += admitted.isNew ? 1 : 0
+                case .failure: refused += 1
+                }
+            }
+        }
+        return (recorded, refused)
+    }
+
     /// `receive` for many events at once, in a few round trips whatever their number:
     /// known event keys and users' open requests are looked up together, new requests
     /// inserted together. One result per arrival, in order.

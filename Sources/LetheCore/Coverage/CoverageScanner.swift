@@ -145,7 +145,7 @@ public struct CoverageScanner: Sendable {
         }
         guard !sources.isEmpty, !candidates.isEmpty else { return [] }
         var known = Set<String>()
-        for chunk in OrphanSweeper.chunks(candidates, of: options.lookupChunk) {
+        for chunk in candidates.chunked(into: options.lookupChunk) {
             let forms = Array(Set(chunk.flatMap(OrphanSweeper.forms(of:))))
             for source in sources {
                 let clauses: [BSON] = source.paths.flatMap { path in OrphanSweeper.byType(forms).map { ids -> BSON in [path: ["$in": .array(ids)]] } }

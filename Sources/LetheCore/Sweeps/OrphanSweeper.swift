@@ -111,7 +111,7 @@ public struct OrphanSweeper: Sendable {
                 action: SweepReport.Action(rule.action.kind),
                 users: Set(ruleOrphans.compactMap(Self.user(of:))).count
             )
-            for chunk in Self.chunks(Array(ruleOrphans), of: engine.options.batchSize) {
+            for chunk in Array(ruleOrphans).chunked(into: engine.options.batchSize) {
                 let filter = RuleStatement(policy: policy, rule: rule, ids: chunk, token: nil).matchFilter
                 line.matched += try await engine.retrying { try await engine.data.count(statement.namespace, filter: filter) }
             }
@@ -125,14 +125,9 @@ public struct OrphanSweeper: Sendable {
                 RequestAdmission.Arrival(subject: subjects[$0]!, dedupeKey: dedupeKeys[$0]!, source: .orphanSweep,
                         reason: "orphan sweep: the user's ids are linked from the data, but no users collection lists them")
             }
-            for chunk in Self.chunks(arrivals, of: engine.options.batchSize) {
-                for result in try await engine.admission.receiveAll(chunk) {
-                    switch result {
-                    case .success(let admitted): counts.requested += admitted.isNew ? 1 : 0
-                    case .failure: counts.refused += 1
-                    }
-                }
-            }
+            let (recorded, refused) = try await engine.admission.receiveInChunks(arrivals, chunkSize: engine.options.batchSize)
+            counts.requested += recorded
+            counts.refused += refused
         }
         report.orphans = counts
         report.finishedAt = engine.now()
@@ -214,7 +209,7 @@ public struct OrphanSweeper: Sendable {
             let paths = [users.field] + (users.identities.map { [$0] } ?? [])
             if !sources.contains(where: { $0.namespace == namespace && $0.paths == paths }) { sources.append((namespace, paths)) }
         }
-        for chunk in Self.chunks(Array(linked), of: engine.options.batchSize) {
+        for chunk in Array(linked).chunked(into: engine.options.batchSize) {
             let forms = Array(Set(chunk.flatMap(Self.forms(of:))))
             for source in sources {
                 // One `$in` per BSON type: mixed-type `$in` is where servers differ.
@@ -290,10 +285,6 @@ public struct OrphanSweeper: Sendable {
     /// question per type its ids could have.
     static func byType(_ ids: [BSON]) -> [[BSON]] {
         Dictionary(grouping: ids, by: \.typeByte).sorted { $0.key < $1.key }.map(\.value)
-    }
-
-    static func chunks<T>(_ items: [T], of size: Int) -> [[T]] {
-        stride(from: 0, to: items.count, by: max(size, 1)).map { Array(items[$0..<min($0 + max(size, 1), items.count)]) }
     }
 }
 

@@ -124,7 +124,7 @@ public struct RestoreSweeper: Sendable {
             let statement = RuleStatement(policy: rule.policy, rule: rule.rule, ids: [], token: nil)
             var line = SweepReport.Rule(policy: rule.policy.name, ruleIndex: rule.rule.index, namespace: statement.namespace.description,
                                         action: SweepReport.Action(rule.rule.action.kind))
-            for chunk in OrphanSweeper.chunks(ids, of: engine.options.batchSize) {
+            for chunk in ids.chunked(into: engine.options.batchSize) {
                 let filter = RuleStatement(policy: rule.policy, rule: rule.rule, ids: chunk, token: nil).matchFilter
                 line.matched += try await engine.retrying { try await engine.data.count(statement.namespace, filter: filter) }
             }
@@ -139,14 +139,9 @@ public struct RestoreSweeper: Sendable {
                     subject: user.subject, dedupeKey: "\(Channel.restoreSweep.rawValue):\(user.tombstoneRequest):\(at)", source: .restoreSweep,
                     reason: "restore sweep: data erased by \(user.tombstoneRequest) on \(ISO8601DateFormatter().string(from: user.erasedAt)) is back (a restored backup?)")
             }
-            for chunk in OrphanSweeper.chunks(arrivals, of: engine.options.batchSize) {
-                for result in try await engine.admission.receiveAll(chunk) {
-                    switch result {
-                    case .success(let admitted): counts.requested += admitted.isNew ? 1 : 0
-                    case .failure: counts.refused += 1
-                    }
-                }
-            }
+            let (recorded, refused) = try await engine.admission.receiveInChunks(arrivals, chunkSize: engine.options.batchSize)
+            counts.requested += recorded
+            counts.refused += refused
         }
         report.restore = counts
         report.finishedAt = engine.now()
@@ -186,7 +181,7 @@ public struct RestoreSweeper: Sendable {
             let paths = [source.users.field] + (source.users.identities.map { [$0] } ?? [])
             var projection: BSONDocument = ["_id": 1]
             for path in paths + (source.users.created.map { [$0] } ?? []) { projection[String(path.prefix { $0 != "." })] = 1 }
-            for chunk in OrphanSweeper.chunks(values, of: options.lookupChunk) {
+            for chunk in values.chunked(into: options.lookupChunk) {
                 let forms = Array(Set(chunk.flatMap(OrphanSweeper.forms(of:))))
                 let clauses: [BSON] = paths.flatMap { path in OrphanSweeper.byType(forms).map { ids -> BSON in [path: ["$in": .array(ids)]] } }
                 let verdicts = VerdictCollector()
