@@ -9,6 +9,8 @@ public actor InMemoryDataStore: DataStore {
     private var collections: [Namespace: [BSONDocument]] = [:]
     /// Commands served, by name (`count`, `find`, `delete`, `update`, `aggregate`).
     public private(set) var commands: [String: Int] = [:]
+    /// Streamed reads (`forEachBatch`) per collection.
+    public private(set) var streamedReads: [Namespace: Int] = [:]
     /// Called before each write; throw from it to fail that write.
     private var beforeWrite: @Sendable () throws -> Void = {}
     /// Server faults to imitate, so that a test shows a check does not pass because
@@ -111,6 +113,7 @@ public actor InMemoryDataStore: DataStore {
     public func forEachBatch(_ namespace: Namespace, filter: BSONDocument, projection: BSONDocument, batchSize: Int,
                              _ body: @Sendable ([BSONDocument]) async throws -> Void) async throws {
         served("find")
+        streamedReads[namespace, default: 0] += 1
         let found = matching(namespace, filter).map { Self.project($0, projection) }
         for start in stride(from: 0, to: found.count, by: max(batchSize, 1)) {
             try await body(Array(found[start..<min(start + max(batchSize, 1), found.count)]))

@@ -45,6 +45,7 @@ public struct Eraser: Sendable {
     /// The stages, in order.
     private func pipeline(_ claimed: [ErasureRequest], heartbeat: LeaseHeartbeat?) async throws -> [ErasureRequest] {
         var batch = try await admit(claimed)
+        try await resolveLookups(&batch)
         try await countAndGuard(&batch)
         try await start(&batch)
         do {
@@ -147,8 +148,40 @@ public struct Eraser: Sendable {
                 }
             }
         }
-        return BatchMember(request: request, subject: subject, ids: try engine.bindings(of: subject),
-                           token: engine.anonymizer?.token(for: subject))
+        var sources = try engine.bindings(of: subject)
+        // Values kept from an earlier run: the documents they came from may be gone.
+        for (index, policy) in engine.policies.enumerated() {
+            for lookup in policy.lookups {
+                if let kept = request.subject?.lookupValues(policy: policy.name, lookup: lookup.name) { sources[index][lookup.name] = kept }
+            }
+        }
+        return BatchMember(request: request, subject: subject, sources: sources, token: engine.anonymizer?.token(for: subject))
+    }
+
+    // MARK: Lookups
+
+    /// Reads the lookups of the members that do not hold their values yet (one read
+    /// per lookup for all of them), keeps the values with each request, and holds back
+    /// a request whose lookup found more values than its policy's bound.
+    func resolveLookups(_ batch: inout ErasureBatch) async throws {
+        guard engine.policies.contains(where: { !$0.lookups.isEmpty }), !batch.members.isEmpty else { return }
+        var sources = batch.members.map(\.sources)
+        let outcome = try await LookupResolver(engine: engine).resolve(&sources)
+        for index in batch.members.indices {
+            batch.members[index].sources = sources[index]
+            guard let resolved = outcome.resolved[index] else { continue }
+            let kept = batch.members[index].request.subject?.lookups ?? []
+            batch.members[index].request.subject?.lookups = kept + resolved
+            batch.lookupsResolvedHere.insert(batch.members[index].id)
+        }
+        for index in batch.members.indices.reversed() {
+            let request = batch.members[index].request
+            guard let over = outcome.overBound[index], !request.approved, request.startedAt == nil else { continue }
+            let claimedAs = request.state
+            try batch.members[index].request.take(.overLimit, note: RequestNotes.lookupOverBound(
+                requestId: request.id, policy: over.policy, lookup: over.lookup, limit: over.limit))
+            batch.settle(memberAt: index, claimedAs: claimedAs)
+        }
     }
 
     // MARK: Count and guard
@@ -185,6 +218,14 @@ public struct Eraser: Sendable {
     /// Marks the members running (one command), saves the requests that stop here,
     /// and audits both.
     func start(_ batch: inout ErasureBatch) async throws {
+        // Lookup values read here are saved before any rule runs, so that a rerun after
+        // the documents they came from are gone matches the same values; a request
+        // that stops here reads them again when it runs.
+        for index in batch.settled.indices where batch.lookupsResolvedHere.contains(batch.settled[index].request.id) {
+            batch.settled[index].request.subject?.lookups = nil
+        }
+        let withValues = batch.members.filter { batch.lookupsResolvedHere.contains($0.id) }.map(\.request)
+        if !withValues.isEmpty { try await state.saveAll(withValues.map(leased), releasingLeases: false) }
         let started = engine.now()
         var entries: [AuditEntry] = batch.settled.compactMap { entry in
             let request = entry.request
