@@ -279,3 +279,89 @@ struct LinkedDataTests {
         #expect(await fixture.data.streamedReads[Self.customers] == 1, "one read of the lookup's collection for both requests")
     }
 }
+
+/// Match paths through arrays of documents: only the user's elements change.
+@Suite("Array elements: anonymize only the user's (in memory)")
+struct ElementAnonymizeTests {
+    static let yaml = """
+        version: 1
+        name: forum
+        database: forum
+        subject: { idType: string }
+        rules:
+          - { collection: threads, match: participants.userId, action: pull }
+          - collection: posts
+            match: replies.user._id
+            action: anonymize
+            set: { replies.user.name: Deleted user }
+            unset: [replies.user.email]
+        """
+    static let threads = Namespace(database: "forum", collection: "threads")
+    static let posts = Namespace(database: "forum", collection: "posts")
+
+    static func fixture(_ faults: InMemoryDataStore.Faults = .init()) async throws -> (InMemoryDataStore, ErasureEngine) {
+        let loaded = PolicyLoader.load(yaml: yaml, file: "forum.yaml", options: .init(hashKeyConfigured: false))
+        let policy = try #require(loaded.policies.first, "\(loaded.diagnostics)")
+        let data = InMemoryDataStore()
+        await data.imitate(faults)
+        await data.insert([
+            ["_id": 1, "participants": [["userId": "u1", "role": "owner"], ["userId": "u2", "role": "guest"]]],
+        ], into: threads)
+        await data.insert([
+            ["_id": 1, "replies": [
+                ["user": ["_id": "u1", "name": "Ada", "email": "ada@example.com"], "text": "first"],
+                ["user": ["_id": "u2", "name": "Bob", "email": "bob@example.com"], "text": "second"],
+                ["user": ["_id": "u1", "name": "Ada", "email": "ada@example.com"], "text": "third"],
+            ]],
+            // The same path where `replies` is one sub-document, not an array.
+            ["_id": 2, "replies": ["user": ["_id": "u1", "name": "Ada", "email": "ada@example.com"], "text": "only"]],
+            ["_id": 3, "replies": [["user": ["_id": "u2", "name": "Deleted user"], "text": "bob's"]]],
+        ], into: posts)
+        return (data, ErasureEngine(data: data, state: InMemoryStateStore(), policies: [policy], anonymizer: nil))
+    }
+
+    @Test("anonymize changes only the user's elements (arrayFilters); pull removes only the user's elements; both verified")
+    func onlyTheUsersElements() async throws {
+        let (data, engine) = try await Self.fixture()
+        let request = try await engine.admission.submit(ErasureSubject(userId: "u1"), source: .cli)
+        let done = try await engine.eraser().run(request)
+        #expect(done.state == .done, "\(done.note ?? "")")
+        #expect(done.rules.map(\.stage) == [.verified, .verified])
+        #expect(await data.all(Self.threads)[0]["participants"] == [["userId": "u2", "role": "guest"]])
+        let posts = await data.all(Self.posts)
+        #expect(posts[0]["replies"] == [
+            ["user": ["_id": "u1", "name": "Deleted user"], "text": "first"],
+            ["user": ["_id": "u2", "name": "Bob", "email": "bob@example.com"], "text": "second"],
+            ["user": ["_id": "u1", "name": "Deleted user"], "text": "third"],
+        ])
+        #expect(posts[1]["replies"] == ["user": ["_id": "u1", "name": "Deleted user"], "text": "only"])
+        #expect(posts[2]["replies"] == [["user": ["_id": "u2", "name": "Deleted user"], "text": "bob's"]])
+    }
+
+    @Test("a store that accepts arrayFilters and changes nothing (as nx-27017) fails the rule with its count, never verified")
+    func failsClosed() async throws {
+        var faults = InMemoryDataStore.Faults()
+        faults.ignoresArrayFilters = true
+        let (data, engine) = try await Self.fixture(faults)
+        let request = try await engine.admission.submit(ErasureSubject(userId: "u1"), source: .cli)
+        let done = try await engine.eraser().run(request)
+        #expect(done.state == .failed)
+        #expect(done.rules[1].stage == .verificationFailed)
+        #expect(done.rules[1].remaining == 1)
+        #expect(await data.all(Self.posts)[0]["replies"]?.arrayValue?[0].documentValue?["user"]?.documentValue?["name"] == "Ada")
+    }
+
+    @Test("the element writes: a filtered positional $set per array the path may run through, then the plain shape")
+    func statementShape() throws {
+        let loaded = PolicyLoader.load(yaml: Self.yaml, file: "forum.yaml", options: .init(hashKeyConfigured: false))
+        let policy = try #require(loaded.policies.first)
+        let statement = RuleStatement(policy: policy, rule: policy.rules[1], ids: ["u1"], token: nil)
+        guard case .elements(let writes) = statement.write else { Issue.record("not an element write"); return }
+        #expect(writes.count == 3)
+        #expect(writes[0].update == ["$set": ["replies.$[lethe].user.name": "Deleted user"], "$unset": ["replies.$[lethe].user.email": ""]])
+        #expect(writes[0].arrayFilters == [["lethe.user._id": ["$in": ["u1"]]]])
+        #expect(writes[0].filter == ["replies.user._id": ["$in": ["u1"]], "replies": ["$type": "array"]])
+        #expect(writes[1].update == ["$set": ["replies.user.$[lethe].name": "Deleted user"], "$unset": ["replies.user.$[lethe].email": ""]])
+        #expect(writes[2].arrayFilters.isEmpty)
+    }
+}

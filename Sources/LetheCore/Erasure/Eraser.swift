@@ -278,9 +278,14 @@ public struct Eraser: Sendable {
             var remaining: [String: Int] = [:]
             if !rule.rule.action.isRetain {
                 let statement = statement(rule, batch.members)
-                let left = try await engine.retrying {
-                    try await engine.data.idsHolding(statement.namespace, values: statement.ids, atAnyOf: rule.rule.match,
-                                                    filter: statement.pendingBeyondMatch, limit: engine.options.verificationLimit)
+                let left: [BSON]
+                if let elements = statement.elements {
+                    left = try await elementLeftovers(statement, elements, counted: batch.counted[rule.position])
+                } else {
+                    left = try await engine.retrying {
+                        try await engine.data.idsHolding(statement.namespace, values: statement.ids, atAnyOf: rule.rule.match,
+                                                        filter: statement.pendingBeyondMatch, limit: engine.options.verificationLimit)
+                    }
                 }
                 if !left.isEmpty {
                     remaining = try await leftovers(statement, rule: rule, members: batch.members, ids: left)
@@ -291,6 +296,31 @@ public struct Eraser: Sendable {
                                                                            of: rule.rule.action.kind)
             }
         }
+    }
+
+    /// The documents of an element anonymization where one of the user's elements is
+    /// not anonymized. The documents holding the ids are found by the store's most
+    /// faithful question (`idsHolding`), read, and each of the user's elements tested
+    /// here, since after the write they still hold the ids by design. More candidates
+    /// than were counted before the write (plus the verification limit) count as left
+    /// over: what was not read is not called verified.
+    private func elementLeftovers(_ statement: RuleStatement, _ elements: ElementAnonymization,
+                                  counted: [String: RuleCount]) async throws -> [BSON] {
+        let bound = counted.values.reduce(0) { $0 + $1.documents } + engine.options.verificationLimit
+        let candidates = try await engine.retrying {
+            try await engine.data.idsHolding(statement.namespace, values: statement.ids, atAnyOf: statement.rule.match,
+                                            filter: statement.pendingBeyondMatch, limit: bound + 1)
+        }
+        let ids = Set(statement.ids)
+        var left: [BSON] = []
+        for chunk in Array(candidates.prefix(bound)).chunked(into: 1_000) {
+            let documents = try await engine.retrying {
+                try await engine.data.documents(statement.namespace, ids: chunk, projection: Self.projection([elements.match] + elements.set.keys + elements.unset))
+            }
+            left += documents.filter { elements.stillPending($0, ids: ids) }.compactMap { $0["_id"] }
+        }
+        if candidates.count > bound { left += candidates[bound...] }
+        return Array(left.prefix(engine.options.verificationLimit))
     }
 
     // MARK: Finish

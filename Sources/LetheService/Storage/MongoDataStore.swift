@@ -77,6 +77,12 @@ public struct MongoDataStore: DataStore {
         return WriteCounts(matched: result.matchedCount, modified: result.modifiedCount)
     }
 
+    public func updateMany(_ namespace: Namespace, filter: BSONDocument, update: BSONDocument, arrayFilters: [BSONDocument]) async throws -> WriteCounts {
+        let options = UpdateOptions(arrayFilters: arrayFilters.isEmpty ? nil : arrayFilters)
+        let result = try await collection(namespace).updateMany(filter, update, options: options)
+        return WriteCounts(matched: result.matchedCount, modified: result.modifiedCount)
+    }
+
     public func forEachBatch(
         _ namespace: Namespace, filter: BSONDocument, projection: BSONDocument, batchSize: Int,
         _ body: @Sendable ([BSONDocument]) async throws -> Void
