@@ -68,20 +68,26 @@ public struct ElementAnonymization: Sendable, Hashable {
 
     /// Whether `document` still has something of the user's to change: an element of
     /// one of the arrays whose field holds one of `ids` without the rule's values (or, in
-    /// a document where none of the arrays is one, the document itself).
+    /// a document where none of the arrays is one, the document itself). A document the
+    /// store said holds an id, in which no part holding one is found here, counts as
+    /// pending: what cannot be read is not called anonymized.
     func stillPending(_ document: BSONDocument, ids: Set<BSON>) -> Bool {
+        var found = false
         var anyArray = false
         for split in splits {
             guard case .array(let elements)? = document.value(atPath: split.array) else { continue }
             anyArray = true
             for case .document(let element) in elements
             where element.values(atPath: split.field).contains(where: ids.contains) {
+                found = true
                 if !isAnonymized(element, prefix: split.array + ".") { return true }
             }
         }
-        if anyArray { return false }
-        guard document.values(atPath: match).contains(where: ids.contains) else { return false }
-        return !isAnonymized(document, prefix: "")
+        if !anyArray, document.values(atPath: match).contains(where: ids.contains) {
+            found = true
+            if !isAnonymized(document, prefix: "") { return true }
+        }
+        return !found
     }
 
     private func isAnonymized(_ document: BSONDocument, prefix: String) -> Bool {

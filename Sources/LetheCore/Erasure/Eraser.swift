@@ -318,6 +318,9 @@ public struct Eraser: Sendable {
                 try await engine.data.documents(statement.namespace, ids: chunk, projection: Self.projection([elements.match] + elements.set.keys + elements.unset))
             }
             left += documents.filter { elements.stillPending($0, ids: ids) }.compactMap { $0["_id"] }
+            // A candidate that could not be read back is not called anonymized.
+            let read = Set(documents.compactMap { $0["_id"] })
+            left += chunk.filter { !read.contains($0) }
         }
         if candidates.count > bound { left += candidates[bound...] }
         return Array(left.prefix(engine.options.verificationLimit))
