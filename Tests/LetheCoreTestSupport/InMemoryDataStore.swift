@@ -9,6 +9,8 @@ public actor InMemoryDataStore: DataStore, DataSampler {
     private var collections: [Namespace: [BSONDocument]] = [:]
     /// Commands served, by name (`count`, `find`, `delete`, `update`, `aggregate`).
     public private(set) var commands: [String: Int] = [:]
+    /// Streamed reads (`forEachBatch`) per collection.
+    public private(set) var streamedReads: [Namespace: Int] = [:]
     /// Called before each write; throw from it to fail that write.
     private var beforeWrite: @Sendable () throws -> Void = {}
     /// Server faults to imitate, so that a test shows a check does not pass because
@@ -18,6 +20,8 @@ public actor InMemoryDataStore: DataStore, DataSampler {
         public var inMissesArrayElements = false
         /// `_id`s a verification read reports although no member's id is in them.
         public var phantomLeftovers: [BSON] = []
+        /// Accepts `arrayFilters` and changes nothing, as nx-27017 does.
+        public var ignoresArrayFilters = false
         public init() {}
     }
     private var faults = Faults()
@@ -111,15 +115,34 @@ public actor InMemoryDataStore: DataStore, DataSampler {
     public func updateMany(_ namespace: Namespace, filter: BSONDocument, update: BSONDocument) async throws -> WriteCounts {
         served("update")
         try beforeWrite()
-        return write(namespace, filter: filter, update: update, many: true)
+        return try checkedWrite(namespace, filter: filter, update: update, many: true, arrayFilters: [])
     }
 
-    private func write(_ namespace: Namespace, filter: BSONDocument, update: BSONDocument, many: Bool) -> WriteCounts {
+    public func updateMany(_ namespace: Namespace, filter: BSONDocument, update: BSONDocument, arrayFilters: [BSONDocument]) async throws -> WriteCounts {
+        served("update")
+        try beforeWrite()
+        return try checkedWrite(namespace, filter: filter, update: update, many: true, arrayFilters: arrayFilters)
+    }
+
+    private func checkedWrite(_ namespace: Namespace, filter: BSONDocument, update: BSONDocument, many: Bool,
+                              arrayFilters: [BSONDocument]) throws -> WriteCounts {
+        if faults.ignoresArrayFilters, !arrayFilters.isEmpty {
+            return WriteCounts(matched: matching(namespace, filter).count, modified: 0)
+        }
+        // As MongoDB: a write fails whole when one document cannot take the update.
+        for document in collections[namespace] ?? [] where QueryMatcher.matches(document, filter, inMissesArrayElements: faults.inMissesArrayElements) {
+            try QueryMatcher.checkTraversal(update, in: document)
+        }
+        return apply(namespace, filter: filter, update: update, many: many, arrayFilters: arrayFilters)
+    }
+
+    private func apply(_ namespace: Namespace, filter: BSONDocument, update: BSONDocument, many: Bool,
+                       arrayFilters: [BSONDocument] = []) -> WriteCounts {
         var counts = WriteCounts(matched: 0, modified: 0)
         var documents = collections[namespace] ?? []
         for index in documents.indices where QueryMatcher.matches(documents[index], filter, inMissesArrayElements: faults.inMissesArrayElements) {
             counts.matched += 1
-            if let changed = QueryMatcher.apply(update, to: documents[index]) {
+            if let changed = QueryMatcher.apply(update, to: documents[index], arrayFilters: arrayFilters) {
                 documents[index] = changed
                 counts.modified += 1
             }
@@ -132,6 +155,7 @@ public actor InMemoryDataStore: DataStore, DataSampler {
     public func forEachBatch(_ namespace: Namespace, filter: BSONDocument, projection: BSONDocument, batchSize: Int,
                              _ body: @Sendable ([BSONDocument]) async throws -> Void) async throws {
         served("find")
+        streamedReads[namespace, default: 0] += 1
         let found = matching(namespace, filter).map { Self.project($0, projection) }
         for start in stride(from: 0, to: found.count, by: max(batchSize, 1)) {
             try await body(Array(found[start..<min(start + max(batchSize, 1), found.count)]))
@@ -182,7 +206,7 @@ public actor InMemoryDataStore: DataStore, DataSampler {
         try beforeWrite()
         var total = WriteCounts(matched: 0, modified: 0)
         for update in updates {
-            let counts = write(namespace, filter: update.filter, update: update.update, many: update.many)
+            let counts = apply(namespace, filter: update.filter, update: update.update, many: update.many)
             total.matched += counts.matched
             total.modified += counts.modified
         }

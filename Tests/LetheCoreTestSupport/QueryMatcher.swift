@@ -72,6 +72,9 @@ public enum QueryMatcher {
         case "$eq": return equals(raw, argument)
         case "$ne": return !equals(raw, argument)
         case "$exists": return !raw.isEmpty == (argument.boolValue ?? true)
+        case "$type":
+            guard argument.stringValue == "array" else { fatalError("QueryMatcher knows only $type: array") }
+            return raw.contains { $0.arrayValue != nil }
         case "$regex":
             guard let pattern = argument.stringValue, let regex = try? NSRegularExpression(pattern: pattern) else { fatalError("bad $regex") }
             return values.contains { value in
@@ -144,14 +147,40 @@ public enum QueryMatcher {
 
     // MARK: Updates
 
-    /// `document` with `update` applied; nil when nothing changed.
-    public static func apply(_ update: BSONDocument, to document: BSONDocument) -> BSONDocument? {
+    /// MongoDB refuses a `$set`/`$unset` whose path runs through an array without a
+    /// positional operator ("Cannot create field … in element"): so does this store.
+    public struct TraversalError: Error, CustomStringConvertible {
+        public let path: String
+        public var description: String { "cannot use the part of '\(path)' that runs through an array to traverse it" }
+    }
+
+    public static func checkTraversal(_ update: BSONDocument, in document: BSONDocument) throws {
+        for op in ["$set", "$unset"] {
+            for (path, _) in update[op]?.documentValue ?? [:] {
+                let components = path.split(separator: ".").map(String.init)
+                var current: BSON = .document(document)
+                for (index, component) in components.enumerated() {
+                    if case .array = current {
+                        if component.hasPrefix("$[") || Int(component) != nil { break }
+                        throw TraversalError(path: path)
+                    }
+                    guard case .document(let inner) = current, let next = inner[component], index < components.count - 1 else { break }
+                    current = next
+                }
+            }
+        }
+    }
+
+    /// `document` with `update` applied; nil when nothing changed. A path segment `$[x]`
+    /// is MongoDB's filtered positional operator: the elements of that array matching
+    /// the `arrayFilters` document on `x.`.
+    public static func apply(_ update: BSONDocument, to document: BSONDocument, arrayFilters: [BSONDocument] = []) -> BSONDocument? {
         var changed = document
         for (op, argument) in update {
             for (path, value) in argument.documentValue ?? [:] {
                 switch op {
-                case "$set": changed = setting(value, at: path.split(separator: ".").map(String.init), in: changed)
-                case "$unset": changed = setting(nil, at: path.split(separator: ".").map(String.init), in: changed)
+                case "$set": changed = setting(value, at: path.split(separator: ".").map(String.init), in: changed, arrayFilters: arrayFilters)
+                case "$unset": changed = setting(nil, at: path.split(separator: ".").map(String.init), in: changed, arrayFilters: arrayFilters)
                 case "$pull":
                     guard case .array(let elements)? = document.value(atPath: path), let condition = value.documentValue else { continue }
                     let kept: [BSON]
@@ -169,16 +198,27 @@ public enum QueryMatcher {
         return changed == document ? nil : changed
     }
 
-    static func setting(_ value: BSON?, at path: [String], in document: BSONDocument) -> BSONDocument {
+    static func setting(_ value: BSON?, at path: [String], in document: BSONDocument, arrayFilters: [BSONDocument] = []) -> BSONDocument {
         var copy = document
         guard let head = path.first else { return copy }
         if path.count == 1 {
             copy[head] = value
             return copy
         }
+        if path[1].hasPrefix("$["), path[1].hasSuffix("]"), case .array(let elements)? = copy[head] {
+            let name = String(path[1].dropFirst(2).dropLast())
+            let filter = arrayFilters.first { $0.keys.contains { $0.hasPrefix(name + ".") } } ?? [:]
+            // The filter's paths without the identifier, asked of each element.
+            let onElement = BSONDocument(filter.map { (String($0.key.dropFirst(name.count + 1)), $0.value) })
+            copy[head] = .array(elements.map { element in
+                guard case .document(let inner) = element, matches(inner, onElement) else { return element }
+                return path.count == 2 ? (value ?? element) : .document(setting(value, at: Array(path.dropFirst(2)), in: inner, arrayFilters: arrayFilters))
+            })
+            return copy
+        }
         let inner = copy[head]?.documentValue ?? [:]
         if value == nil, copy[head] == nil { return copy }
-        copy[head] = .document(setting(value, at: Array(path.dropFirst()), in: inner))
+        copy[head] = .document(setting(value, at: Array(path.dropFirst()), in: inner, arrayFilters: arrayFilters))
         return copy
     }
 }

@@ -115,6 +115,13 @@ extension EventTests {
                  message: "operationType is not a plain name; expected an App Services operation type such as DELETE (letters, digits and . _ - : / + only, at most 128 characters)"),
             Case(json: #"{"specversion": "1.0", "id": "e1", "source": "/auth", "type": "user deleted"}"#, code: "unknown-shape", field: "type",
                  message: "type is not a plain name; expected a CloudEvents type such as user.deleted (letters, digits and . _ - : / + only, at most 128 characters)"),
+            // undeclared-identifier: no policy declares `phone` (the value is never repeated)
+            Case(json: cloudEvent(data: #"{"userId": "u1", "identifiers": {"phone": "5550100"}}"#), code: "undeclared-identifier",
+                 field: "data.identifiers",
+                 message: "data.identifiers holds identifier 'phone', which no policy declares; expected no identifiers: no policy declares any (subject.identifiers)"),
+            Case(json: cloudEvent(data: #"{"userId": "u1", "identifiers": {"ada@example.com": "x"}}"#), code: "undeclared-identifier",
+                 field: "data.identifiers",
+                 message: "data.identifiers holds an identifier whose name is not a plain name, which no policy declares; expected no identifiers: no policy declares any (subject.identifiers)"),
             // unsupported-specversion
             Case(json: #"{"specversion": "0.3", "id": "e1", "source": "/auth", "type": "user.deleted"}"#, code: "unsupported-specversion",
                  field: "specversion", message: #"specversion is not "1.0"; expected a CloudEvents 1.0 event (specversion "1.0")"#),
@@ -133,7 +140,7 @@ extension EventTests {
         @Test("every code is covered by a case, and the codes are the documented ones")
         func codes() {
             #expect(EventRefusal.Reason.all.map(\.code) == [
-                "missing-field", "wrong-type", "not-plain-id", "too-many-identities", "bad-time",
+                "missing-field", "wrong-type", "not-plain-id", "too-many-identities", "undeclared-identifier", "bad-time",
                 "unknown-shape", "unsupported-specversion", "oversized", "bad-json",
             ])
             let covered = Set(Self.cases.map(\.code)).union(["oversized", "bad-json"])  // see Bodies

@@ -42,7 +42,7 @@ struct FuzzTests {
             for case .accepted(let event) in results {
                 if let subject = event.subject {
                     #expect(throws: Never.self, "round \(round)") {
-                        try SubjectBinding.checkPlain(subject.userId, which: "user")
+                        try SubjectBinding.checkPlain(try #require(subject.userId), which: "user")
                         for identity in subject.identities { try SubjectBinding.checkPlain(identity, which: "identity") }
                     }
                     #expect(subject.identities.count <= parser.options.maximumIdentities)

@@ -53,14 +53,14 @@ struct PolicyDiagnosticTests {
     func misspelledKey() {
         #expect(messages(policy("  - colection: c\n    match: m\n    action: delete\n")) == [
             "p.yaml:5:5: error: rules[0].colection: unknown key 'colection'; expected one of collection, match, "
-                + "where, action, description, set, unset, hash, pseudonymize, reason, until, then "
+                + "using, where, action, description, set, unset, hash, pseudonymize, reason, until, then "
                 + "(hint: did you mean 'collection'?)"
         ])
         #expect(messages("version: 1\nname: t\ndatabse: db\nrules: []\n").first
             == "p.yaml:3:1: error: databse: unknown key 'databse'; expected one of version, name, database, "
-            + "description, subject, deadline, maxDocumentsPerRequest, rules, retention, users, tombstones (hint: did you mean 'database'?)")
+            + "description, subject, deadline, maxDocumentsPerRequest, lookups, maxLookupValues, rules, retention, users, tombstones (hint: did you mean 'database'?)")
         #expect(messages("version: 1\nname: t\ndatabase: db\nsubject: { idtype: string }\nrules: []\n").first
-            == "p.yaml:4:12: error: subject.idtype: unknown key 'idtype'; expected one of idType, includeIdentities "
+            == "p.yaml:4:12: error: subject.idtype: unknown key 'idtype'; expected one of idType, includeIdentities, identifiers "
             + "(hint: did you mean 'idType'?)")
     }
 
@@ -68,15 +68,15 @@ struct PolicyDiagnosticTests {
     func misplacedKey() {
         #expect(messages("version: 1\nname: t\ndatabase: db\nidType: string\nrules: []\n").first
             == "p.yaml:4:1: error: idType: unknown key 'idType'; expected one of version, name, database, "
-            + "description, subject, deadline, maxDocumentsPerRequest, rules, retention, users, tombstones "
+            + "description, subject, deadline, maxDocumentsPerRequest, lookups, maxLookupValues, rules, retention, users, tombstones "
             + "(hint: 'idType' goes under subject, e.g. `subject: { idType: string }`)")
         #expect(messages(policy("  - collection: c\n    match: m\n    action: delete\n    filter: { a: 1 }\n")) == [
-            "p.yaml:8:5: error: rules[0].filter: unknown key 'filter'; expected one of collection, match, where, "
+            "p.yaml:8:5: error: rules[0].filter: unknown key 'filter'; expected one of collection, match, using, where, "
                 + "action, description, set, unset, hash, pseudonymize, reason, until, then "
                 + "(hint: did you mean 'where'?)"
         ])
         #expect(messages(policy("  - collection: c\n    match: m\n    action: delete\n    colour: blue\n")) == [
-            "p.yaml:8:5: error: rules[0].colour: unknown key 'colour'; expected one of collection, match, where, "
+            "p.yaml:8:5: error: rules[0].colour: unknown key 'colour'; expected one of collection, match, using, where, "
                 + "action, description, set, unset, hash, pseudonymize, reason, until, then "
                 + "(hint: remove it; every key is described in docs/policies.md)"
         ])
@@ -311,14 +311,14 @@ struct PolicyDiagnosticTests {
         #expect(messages(policy(
             "  - collection: c\n    match: m\n    action: retain\n    reason: law\n    unset: [email]\n")) == [
             "p.yaml:9:5: error: rules[0].unset: 'unset' is not allowed with action 'retain'; expected for action "
-                + "'retain': collection, match, where, action, description, reason, until, then (hint: retain keeps "
+                + "'retain': collection, match, using, where, action, description, reason, until, then (hint: retain keeps "
                 + "documents untouched; to change them when the retention ends, write the changes under then, e.g. "
                 + "`then: { action: anonymize, unset: [email] }`)"
         ])
         #expect(messages(policy(
             "  - collection: c\n    match: m\n    action: delete\n    reason: law\n")) == [
             "p.yaml:8:5: error: rules[0].reason: 'reason' is not allowed with action 'delete'; expected for action "
-                + "'delete': collection, match, where, action, description (hint: 'reason' belongs to action: retain)"
+                + "'delete': collection, match, using, where, action, description (hint: 'reason' belongs to action: retain)"
         ])
     }
 

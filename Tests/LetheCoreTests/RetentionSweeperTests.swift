@@ -174,6 +174,9 @@ struct TouchingDataStore: DataStore {
     func updateMany(_ namespace: Namespace, filter: BSONDocument, update: BSONDocument) async throws -> WriteCounts {
         try await inner.updateMany(namespace, filter: filter, update: update)
     }
+    func updateMany(_ namespace: Namespace, filter: BSONDocument, update: BSONDocument, arrayFilters: [BSONDocument]) async throws -> WriteCounts {
+        try await inner.updateMany(namespace, filter: filter, update: update, arrayFilters: arrayFilters)
+    }
     func forEachBatch(_ namespace: Namespace, filter: BSONDocument, projection: BSONDocument, batchSize: Int,
                       _ body: @Sendable ([BSONDocument]) async throws -> Void) async throws {
         try await inner.forEachBatch(namespace, filter: filter, projection: projection, batchSize: batchSize, body)

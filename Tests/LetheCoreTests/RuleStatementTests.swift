@@ -82,12 +82,14 @@ struct RuleStatementTests {
     }
 
     @Test("anonymize setting a match path to one of the ids, or hashing it: the field states stay in pending", arguments: [
-        "set: { author.id: g-7 }", "hash: [author.id]",
+        "set: { author_id: g-7 }", "hash: [author_id]",
     ])
     func anonymizeNotOverwritingMatch(_ change: String) throws {
+        // A top-level match: a path through a sub-document that may be an array of
+        // documents is written per element (ElementAnonymizeTests).
         let policy = try Self.policy("""
           - collection: comments
-            match: author.id
+            match: author_id
             action: anonymize
             \(change)
         """)

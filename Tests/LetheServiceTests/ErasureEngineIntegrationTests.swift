@@ -379,6 +379,10 @@ struct FaultyStore: DataStore {
         try beforeWrite()
         return try await base.updateMany(namespace, filter: filter, update: update)
     }
+    func updateMany(_ namespace: Namespace, filter: BSONDocument, update: BSONDocument, arrayFilters: [BSONDocument]) async throws -> WriteCounts {
+        try beforeWrite()
+        return try await base.updateMany(namespace, filter: filter, update: update, arrayFilters: arrayFilters)
+    }
     func forEachBatch(_ namespace: Namespace, filter: BSONDocument, projection: BSONDocument, batchSize: Int,
                       _ body: @Sendable ([BSONDocument]) async throws -> Void) async throws {
         try await base.forEachBatch(namespace, filter: filter, projection: projection, batchSize: batchSize, body)

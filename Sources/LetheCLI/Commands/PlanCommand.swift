@@ -20,15 +20,17 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
         try await withRuntime(connection: connection, policies: policies, state: state, erasure: erasure.engineOptions) { runtime in
-            let planned: [PlannedRule]
-            do { planned = try await runtime.engine.plan(subject.subject) } catch let error as EngineError {
+            let dryRun: DryRun
+            do { dryRun = try await runtime.engine.dryRun(subject.subject) } catch let error as EngineError {
                 printError("error: \(error)")
                 throw LetheExit.invalidInput
             }
+            let planned = dryRun.rules
             let total = planned.reduce(0) { $0 + $1.toChange }
             if output.effective == .json {
-                print(try Self.json(planned, total: total, limit: runtime.engine.documentLimit))
+                print(try Self.json(planned, lookups: dryRun.lookups, total: total, limit: runtime.engine.documentLimit))
             } else {
+                for lookup in dryRun.lookups { print("\(lookup.policy) lookup \(lookup.lookup): \(lookup.values) value(s) found") }
                 for line in planned { print(Self.text(line)) }
                 print("total: \(total) document(s) would change (limit \(runtime.engine.documentLimit)\(total > runtime.engine.documentLimit ? ": the request would wait for `lethe approve`" : ""))")
             }
@@ -62,7 +64,7 @@ struct PlanCommand: AsyncParsableCommand {
         }
     }
 
-    static func json(_ planned: [PlannedRule], total: Int, limit: Int) throws -> String {
+    static func json(_ planned: [PlannedRule], lookups: [PlannedLookup] = [], total: Int, limit: Int) throws -> String {
         let rules: [[String: Any]] = planned.map { line in
             var entry: [String: Any] = [
                 "policy": line.statement.policyName, "rule": line.statement.rule.index + 1,
@@ -73,7 +75,10 @@ struct PlanCommand: AsyncParsableCommand {
             if let until = line.retainedUntil { entry["retainedUntil"] = ISO8601DateFormatter().string(from: until) }
             return entry
         }
-        let object: [String: Any] = ["rules": rules, "total": total, "limit": limit, "needsApproval": total > limit]
+        var object: [String: Any] = ["rules": rules, "total": total, "limit": limit, "needsApproval": total > limit]
+        if !lookups.isEmpty {
+            object["lookups"] = lookups.map { ["policy": $0.policy, "lookup": $0.lookup, "values": $0.values] as [String: Any] }
+        }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
         return String(decoding: data, as: UTF8.self)
     }

@@ -8,7 +8,7 @@ public struct LegalHolds: Sendable {
     /// Places a hold on `subject`'s requests. `reason` is an operator's free text (a
     /// case number): it stays with the hold, never in the audit trail.
     public func place(on subject: ErasureSubject, reason: String, actor: String?) async throws -> LegalHold {
-        try SubjectBinding.checkPlain(subject.userId, which: "the user id")
+        try SubjectBinding.checkPlain(subject.userId ?? "", which: "the user id")
         let pseudonym = SubjectPseudonymizer(key: try await engine.state.subjectKey()).pseudonym(for: subject)
         let hold = LegalHold(id: LegalHold.newID(), subjectPseudonym: pseudonym, reason: reason, createdAt: engine.now())
         try await engine.state.addHold(hold)

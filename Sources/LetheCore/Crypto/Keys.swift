@@ -73,7 +73,7 @@ public struct Anonymizer: Sendable {
 
     /// The stable token for a user: `anon_` and 24 hex digits.
     public func token(for subject: ErasureSubject) -> String {
-        Self.tokenPrefix + key.mac(purpose: "lethe-token-v1", Array(subject.userId.utf8)).prefix(12).lowercaseHex
+        Self.tokenPrefix + key.mac(purpose: "lethe-token-v1", subject.keyMaterial).prefix(12).lowercaseHex
     }
 
     /// The keyed hash of one value (`h1:` and 32 hex digits), over its type and bytes so
@@ -93,9 +93,10 @@ public struct SubjectPseudonymizer: Sendable {
 
     public init(key: SecretKey) { self.key = key }
 
-    /// `subj_` and 32 hex digits, from the user id alone.
+    /// `subj_` and 32 hex digits, from the user id alone (or, without one, the first
+    /// identifier: see `ErasureSubject.keyMaterial`).
     public func pseudonym(for subject: ErasureSubject) -> String {
-        "subj_" + key.mac(purpose: "lethe-subject-v1", Array(subject.userId.utf8)).prefix(16).lowercaseHex
+        "subj_" + key.mac(purpose: "lethe-subject-v1", subject.keyMaterial).prefix(16).lowercaseHex
     }
 
     /// `doc_` and 16 hex digits for a document kept by a `retain` rule, from its

@@ -84,26 +84,56 @@ public struct ErasureEngine: Sendable {
         return rules
     }
 
-    /// Every rule of every policy, made concrete for `subject`. Throws before anything
-    /// is read when an id does not fit a policy's `idType`.
-    public func statements(for subject: ErasureSubject) throws -> [RuleStatement] {
-        let token = anonymizer?.token(for: subject)
-        let ids = try bindings(of: subject)
-        return policyRules.map { RuleStatement(policy: $0.policy, rule: $0.rule, ids: ids[$0.policyIndex], token: token) }
+    /// Every rule of every policy, made concrete for `subject`, its lookups read now.
+    /// Throws before anything is read when an id does not fit a policy's `idType`.
+    public func statements(for subject: ErasureSubject) async throws -> [RuleStatement] {
+        try await dryRunSources(for: subject).statements
     }
 
-    /// The subject's ids typed as each policy says, in policy order. Throws before
-    /// anything is read when an id does not fit a policy's `idType`.
-    func bindings(of subject: ErasureSubject) throws(EngineError) -> [[BSON]] {
-        var bindings: [[BSON]] = []
+    /// The subject's sources with its lookups resolved (read-only), and the statements.
+    private func dryRunSources(for subject: ErasureSubject) async throws
+        -> (statements: [RuleStatement], lookups: [PlannedLookup]) {
+        let token = anonymizer?.token(for: subject)
+        var sources = [try bindings(of: subject)]
+        let outcome = try await LookupResolver(engine: self).resolve(&sources)
+        let lookups = (outcome.resolved[0] ?? []).map { PlannedLookup(policy: $0.policy, lookup: $0.lookup, values: $0.count) }
+        let statements = policyRules.map {
+            RuleStatement(policy: $0.policy, rule: $0.rule, ids: MatchSource.values(of: $0.rule.using, in: sources[0][$0.policyIndex]), token: token)
+        }
+        return (statements, lookups)
+    }
+
+    /// Per policy (in policy order), the values of each of the subject's match sources
+    /// (`user` and the identifiers; lookups are read later). Throws before anything is
+    /// read when an id does not fit a policy's `idType`, or an identifier is not one a
+    /// policy declares.
+    func bindings(of subject: ErasureSubject) throws(EngineError) -> [[String: [BSON]]] {
+        try checkIdentifiers(of: subject)
+        var bindings: [[String: [BSON]]] = []
         for policy in policies {
             do {
-                bindings.append(try SubjectBinding.bind(subject, idType: policy.subject.idType, includeIdentities: policy.subject.includeIdentities))
+                bindings.append(try SubjectBinding.sources(of: subject, for: policy))
             } catch {
                 throw EngineError.invalidSubject(policy: policy.name, error)
             }
         }
         return bindings
+    }
+
+    /// The identifier names the policies declare.
+    public var declaredIdentifiers: [String] {
+        var seen = Set<String>()
+        return policies.flatMap(\.subject.identifiers).filter { seen.insert($0).inserted }
+    }
+
+    /// A request names the user somehow, and only by identifiers some policy declares.
+    private func checkIdentifiers(of subject: ErasureSubject) throws(EngineError) {
+        let declared = declaredIdentifiers
+        for name in subject.identifiers.keys.sorted() {
+            guard MatchSource.isValidName(name) else { throw EngineError.identifierRefused(name: nil, declared: declared) }
+            guard declared.contains(name) else { throw EngineError.identifierRefused(name: name, declared: declared) }
+        }
+        if subject.userId == nil, subject.identifiers.isEmpty { throw EngineError.noSubject }
     }
 
     /// Whether a request's recorded rules are still the policies' rules.
@@ -128,8 +158,15 @@ public struct ErasureEngine: Sendable {
     /// What a request would do now, read-only: per rule, documents matched and to be
     /// changed. Sends no write command.
     public func plan(_ subject: ErasureSubject) async throws -> [PlannedRule] {
+        try await dryRun(subject).rules
+    }
+
+    /// What a request would do now, read-only: how many values each lookup finds
+    /// (never the values), and per rule, documents matched and to be changed.
+    public func dryRun(_ subject: ErasureSubject) async throws -> DryRun {
+        let (statements, lookups) = try await dryRunSources(for: subject)
         var planned: [PlannedRule] = []
-        for statement in try statements(for: subject) {
+        for statement in statements {
             let matched = try await retrying { try await data.count(statement.namespace, filter: statement.matchFilter) }
             var toChange = 0
             var retainedUntil: Date?
@@ -140,7 +177,7 @@ public struct ErasureEngine: Sendable {
             }
             planned.append(PlannedRule(statement: statement, matched: matched, toChange: toChange, retainedUntil: retainedUntil))
         }
-        return planned
+        return DryRun(lookups: lookups, rules: planned)
     }
 
     /// With `until`: the date on which the latest retained document's `then` falls due.
@@ -184,6 +221,19 @@ struct PolicyRule: Sendable {
     var namespace: Namespace { Namespace(database: policy.database, collection: rule.collection) }
 }
 
+/// What a request would do now: its lookups' counts and its rules.
+public struct DryRun: Sendable {
+    public let lookups: [PlannedLookup]
+    public let rules: [PlannedRule]
+}
+
+/// How many values one lookup finds now (never the values: they are personal data).
+public struct PlannedLookup: Sendable, Hashable {
+    public let policy: String
+    public let lookup: String
+    public let values: Int
+}
+
 /// A dry-run line: what one rule would do now.
 public struct PlannedRule: Sendable {
     public let statement: RuleStatement
@@ -200,6 +250,11 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     case keyMissing(policy: String)
     case cannotRetry(String, ErasureRequest.State)
     case retainedNotForgotten(Int)
+    /// An identifier the policies do not declare; `name` is nil when it is not even a
+    /// plain name (it is then not repeated: it may be a value put in the wrong place).
+    case identifierRefused(name: String?, declared: [String])
+    /// Neither a user id nor an identifier.
+    case noSubject
 
     public var description: String {
         switch self {
@@ -215,6 +270,12 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
             "\(count) retained document(s) whose `then` was applied could not be removed from the ledger (lethe.retainedGroups); the sweep stopped so as not to apply it twice"
         case .cannotRetry(let id, let state):
             "request \(id) is \(state.rawValue); only a failed request can be retried"
+        case .identifierRefused(let name, let declared):
+            (name.map { "identifier '\($0)' is not declared by any policy" } ?? "an identifier name is not a plain name (a letter, then letters, digits or '_')")
+                + (declared.isEmpty ? "; no policy declares identifiers (subject.identifiers)" : "; declared: " + declared.joined(separator: ", "))
+                + "; nothing was recorded"
+        case .noSubject:
+            "the request names no user: give a user id, an identifier the policies declare, or both; nothing was recorded"
         case .keyMissing(let policy):
             "policy \(policy) hashes values but no key is configured: set LETHE_HASH_KEY"
         }

@@ -184,17 +184,56 @@ public struct Lease: Sendable, Hashable, Codable {
     public var expiresAt: Date { Date(timeIntervalSince1970: Double(expiresAtMilliseconds) / 1000) }
 }
 
-/// `ErasureSubject` as stored in an open request.
+/// `ErasureSubject` as stored in an open request, with the values its lookups found.
+/// All of it is personal data: kept while the request is open, removed when it is done.
 public struct StoredSubject: Sendable, Hashable, Codable {
-    public var userId: String
+    /// Nil for a request known only by identifiers.
+    public var userId: String?
     public var identities: [String]
+    /// Identifier name → value (`email` → the address); nil when none were given.
+    public var identifiers: [String: String]?
+    /// The values each lookup found, resolved once before any rule ran and kept so
+    /// that a rerun after the source documents are gone matches the same values. Nil
+    /// until resolved (and for policies without lookups).
+    public var lookups: [StoredLookupValues]?
 
     public init(_ subject: ErasureSubject) {
         userId = subject.userId
         identities = subject.identities
+        identifiers = subject.identifiers.isEmpty ? nil : subject.identifiers
     }
 
-    public var subject: ErasureSubject { ErasureSubject(userId: userId, identities: identities) }
+    public var subject: ErasureSubject { ErasureSubject(userId: userId, identities: identities, identifiers: identifiers ?? [:]) }
+
+    /// The stored values of `lookup` in `policy`, if resolved.
+    public func lookupValues(policy: String, lookup: String) -> [BSON]? {
+        lookups?.first { $0.policy == policy && $0.lookup == lookup }?.values ?? nil
+    }
+}
+
+/// The values one lookup of one policy found for a request. They are kept as one BSON
+/// document (`{v: [...]}`) so that each keeps its stored type (an ObjectId stays an
+/// ObjectId, an int64 an int64) through any record store.
+public struct StoredLookupValues: Sendable, Hashable, Codable {
+    public var policy: String
+    public var lookup: String
+    /// How many values: for receipts and reports, which count them and never list them.
+    public var count: Int
+    /// `{v: [values]}` as BSON bytes.
+    public var bson: Data
+
+    public init(policy: String, lookup: String, values: [BSON]) {
+        self.policy = policy
+        self.lookup = lookup
+        count = values.count
+        bson = Data(BSONDocument([("v", .array(values))]).bsonBytes)
+    }
+
+    /// The values, each with its BSON type; nil if the bytes are damaged (the lookup
+    /// is then read again rather than taken as empty).
+    public var values: [BSON]? {
+        (try? BSONDocument(bsonBytes: Array(bson)))?["v"]?.arrayValue
+    }
 }
 
 /// The lifecycle of a request: which state follows which event. A value type with no

@@ -10,6 +10,11 @@ public enum RequestNotes {
         "waiting for approval: it would change \(documents) documents, more than the limit of \(limit); run `lethe approve \(requestId)` to let it run"
     }
 
+    public static func lookupOverBound(requestId: String, policy: String, lookup: String, limit: Int) -> String {
+        "waiting for approval: lookup '\(lookup)' of policy \(policy) found more than \(limit) values (maxLookupValues); "
+            + "check the lookup, then run `lethe approve \(requestId)` to let it run"
+    }
+
     public static func stoppedByError(_ error: any Error) -> String {
         "stopped by an error, progress kept (run it again to resume): \(error)"
     }

@@ -16,6 +16,11 @@ public struct RuleStatement: Sendable {
         /// Stream `pending` (the hashed fields only) into bulk writes of per-document
         /// updates, because each hash depends on the document's own value.
         case hashEach(fields: [String], set: BSONDocument, unset: [String])
+        /// Anonymize the user's elements of arrays of documents: per way the match path
+        /// runs through an array, one `updateMany` with a filtered positional `$[e]` and
+        /// `arrayFilters` selecting the elements holding the ids; then a plain update of
+        /// the documents where no such path is an array (empty `arrayFilters`).
+        case elements([(filter: BSONDocument, update: BSONDocument, arrayFilters: [BSONDocument])])
         /// Retain: nothing is written.
         case none
     }
@@ -37,6 +42,9 @@ public struct RuleStatement: Sendable {
     /// rule's `where` and, for an anonymization, "not yet anonymized". Verification
     /// asks for the ids on its own terms (`DataStore.idsHolding`) together with this.
     public let pendingBeyondMatch: BSONDocument
+    /// Set when the rule anonymizes elements of an array of documents (`.elements`):
+    /// verification then tests each of the user's elements itself.
+    public let elements: ElementAnonymization?
 
     public var actionName: String { rule.action.name }
 
@@ -56,6 +64,7 @@ public struct RuleStatement: Sendable {
         matchFilter = scoped(match)
 
         let scope = rule.scope ?? [:]
+        var elementRule: ElementAnonymization?
         switch rule.action {
         case .delete:
             pendingFilter = matchFilter
@@ -76,6 +85,19 @@ public struct RuleStatement: Sendable {
             pendingBeyondMatch = scope
             write = .none
             retainUntil = retention.until
+        case .anonymize(let anonymization) where ElementAnonymization(anonymization, match: rule.match) != nil:
+            let element = ElementAnonymization(anonymization, match: rule.match)!
+            // Which elements are the user's is a question about each element, which a
+            // document-level "not yet anonymized" cannot ask (another person's element
+            // may hold the new value already): every document holding an id is written
+            // again (idempotent), and verification tests the elements.
+            pendingFilter = matchFilter
+            pendingBeyondMatch = scope
+            elementRule = element
+            write = .elements(element.writes(ids: idList, plainUpdate: Self.anonymizePlan(anonymization, token: token).update).map {
+                (filter: scoped($0.filter), update: $0.update, arrayFilters: $0.arrayFilters)
+            })
+            retainUntil = nil
         case .anonymize(let anonymization):
             let plan = Self.anonymizePlan(anonymization, token: token)
             if Self.overwritesEveryMatch(anonymization, match: rule.match, set: plan.set, ids: Set(ids)) {
@@ -96,6 +118,7 @@ public struct RuleStatement: Sendable {
             }
             retainUntil = nil
         }
+        elements = elementRule
     }
 
     /// A `retention` rule made concrete for a sweep at `now`: every document whose
@@ -118,6 +141,7 @@ public struct RuleStatement: Sendable {
             matchFilter = old
         }
         retainUntil = nil
+        elements = nil
         switch retention.action {
         case .anonymize(let anonymization):
             let plan = Self.anonymizePlan(anonymization, token: nil)

@@ -45,6 +45,7 @@ public struct Eraser: Sendable {
     /// The stages, in order.
     private func pipeline(_ claimed: [ErasureRequest], heartbeat: LeaseHeartbeat?) async throws -> [ErasureRequest] {
         var batch = try await admit(claimed)
+        try await resolveLookups(&batch)
         try await countAndGuard(&batch)
         try await start(&batch)
         do {
@@ -143,8 +144,40 @@ public struct Eraser: Sendable {
             try request.take(.fail, note: RequestNotes.policiesChanged(request))
             return nil
         }
-        return BatchMember(request: request, subject: subject, ids: try engine.bindings(of: subject),
-                           token: engine.anonymizer?.token(for: subject))
+        var sources = try engine.bindings(of: subject)
+        // Values kept from an earlier run: the documents they came from may be gone.
+        for (index, policy) in engine.policies.enumerated() {
+            for lookup in policy.lookups {
+                if let kept = request.subject?.lookupValues(policy: policy.name, lookup: lookup.name) { sources[index][lookup.name] = kept }
+            }
+        }
+        return BatchMember(request: request, subject: subject, sources: sources, token: engine.anonymizer?.token(for: subject))
+    }
+
+    // MARK: Lookups
+
+    /// Reads the lookups of the members that do not hold their values yet (one read
+    /// per lookup for all of them), keeps the values with each request, and holds back
+    /// a request whose lookup found more values than its policy's bound.
+    func resolveLookups(_ batch: inout ErasureBatch) async throws {
+        guard engine.policies.contains(where: { !$0.lookups.isEmpty }), !batch.members.isEmpty else { return }
+        var sources = batch.members.map(\.sources)
+        let outcome = try await LookupResolver(engine: engine).resolve(&sources)
+        for index in batch.members.indices {
+            batch.members[index].sources = sources[index]
+            guard let resolved = outcome.resolved[index] else { continue }
+            let kept = batch.members[index].request.subject?.lookups ?? []
+            batch.members[index].request.subject?.lookups = kept + resolved
+            batch.lookupsResolvedHere.insert(batch.members[index].id)
+        }
+        for index in batch.members.indices.reversed() {
+            let request = batch.members[index].request
+            guard let over = outcome.overBound[index], !request.approved, request.startedAt == nil else { continue }
+            let claimedAs = request.state
+            try batch.members[index].request.take(.overLimit, note: RequestNotes.lookupOverBound(
+                requestId: request.id, policy: over.policy, lookup: over.lookup, limit: over.limit))
+            batch.settle(memberAt: index, claimedAs: claimedAs)
+        }
     }
 
     /// Marks as applied, with their counts, the rules that checkpoints of earlier runs
@@ -191,6 +224,14 @@ public struct Eraser: Sendable {
     /// Marks the members running (one command), saves the requests that stop here,
     /// and audits both.
     func start(_ batch: inout ErasureBatch) async throws {
+        // Lookup values read here are saved before any rule runs, so that a rerun after
+        // the documents they came from are gone matches the same values; a request
+        // that stops here reads them again when it runs.
+        for index in batch.settled.indices where batch.lookupsResolvedHere.contains(batch.settled[index].request.id) {
+            batch.settled[index].request.subject?.lookups = nil
+        }
+        let withValues = batch.members.filter { batch.lookupsResolvedHere.contains($0.id) }.map(\.request)
+        if !withValues.isEmpty { try await state.saveAll(withValues.map(leased), releasingLeases: false) }
         let started = engine.now()
         var entries: [AuditEntry] = batch.settled.compactMap { entry in
             let request = entry.request
@@ -243,9 +284,14 @@ public struct Eraser: Sendable {
             var remaining: [String: Int] = [:]
             if !rule.rule.action.isRetain {
                 let statement = statement(rule, batch.members)
-                let left = try await engine.retrying {
-                    try await engine.data.idsHolding(statement.namespace, values: statement.ids, atAnyOf: rule.rule.match,
-                                                    filter: statement.pendingBeyondMatch, limit: engine.options.verificationLimit)
+                let left: [BSON]
+                if let elements = statement.elements {
+                    left = try await elementLeftovers(statement, elements, counted: batch.counted[rule.position])
+                } else {
+                    left = try await engine.retrying {
+                        try await engine.data.idsHolding(statement.namespace, values: statement.ids, atAnyOf: rule.rule.match,
+                                                        filter: statement.pendingBeyondMatch, limit: engine.options.verificationLimit)
+                    }
                 }
                 if !left.isEmpty {
                     remaining = try await leftovers(statement, rule: rule, members: batch.members, ids: left)
@@ -256,6 +302,34 @@ public struct Eraser: Sendable {
                                                                            of: rule.rule.action.kind)
             }
         }
+    }
+
+    /// The documents of an element anonymization where one of the user's elements is
+    /// not anonymized. The documents holding the ids are found by the store's most
+    /// faithful question (`idsHolding`), read, and each of the user's elements tested
+    /// here, since after the write they still hold the ids by design. More candidates
+    /// than were counted before the write (plus the verification limit) count as left
+    /// over: what was not read is not called verified.
+    private func elementLeftovers(_ statement: RuleStatement, _ elements: ElementAnonymization,
+                                  counted: [String: RuleCount]) async throws -> [BSON] {
+        let bound = counted.values.reduce(0) { $0 + $1.documents } + engine.options.verificationLimit
+        let candidates = try await engine.retrying {
+            try await engine.data.idsHolding(statement.namespace, values: statement.ids, atAnyOf: statement.rule.match,
+                                            filter: statement.pendingBeyondMatch, limit: bound + 1)
+        }
+        let ids = Set(statement.ids)
+        var left: [BSON] = []
+        for chunk in Array(candidates.prefix(bound)).chunked(into: 1_000) {
+            let documents = try await engine.retrying {
+                try await engine.data.documents(statement.namespace, ids: chunk, projection: Self.projection([elements.match] + elements.set.keys + elements.unset))
+            }
+            left += documents.filter { elements.stillPending($0, ids: ids) }.compactMap { $0["_id"] }
+            // A candidate that could not be read back is not called anonymized.
+            let read = Set(documents.compactMap { $0["_id"] })
+            left += chunk.filter { !read.contains($0) }
+        }
+        if candidates.count > bound { left += candidates[bound...] }
+        return Array(left.prefix(engine.options.verificationLimit))
     }
 
     // MARK: Finish

@@ -5,14 +5,17 @@ import Foundation
 struct BatchMember: Sendable {
     var request: ErasureRequest
     let subject: ErasureSubject
-    /// The subject's ids typed as each policy says, in policy order.
-    let ids: [[BSON]]
+    /// Per policy (in policy order), the values of each match source: `user` (the
+    /// subject's ids typed as the policy says), its identifiers, and its lookups once
+    /// resolved.
+    var sources: [[String: [BSON]]]
     /// The user's keyed token (for `pseudonymize`), when a key is configured.
     let token: String?
 
     var id: String { request.id }
 
-    func ids(for rule: PolicyRule) -> [BSON] { ids[rule.policyIndex] }
+    /// The values `rule` matches for this member: the union of its `using` sources.
+    func ids(for rule: PolicyRule) -> [BSON] { MatchSource.values(of: rule.rule.using, in: sources[rule.policyIndex]) }
 
     /// Whether `rule` still has to run for this request.
     func isPending(_ rule: PolicyRule) -> Bool { request.rules[rule.position].stage == .pending }
@@ -49,6 +52,9 @@ struct ErasureBatch: Sendable {
     var checkpoint: BatchCheckpoint
     /// Per rule (by position), the documents counted per request before writing.
     var counted: [[String: RuleCount]] = []
+    /// The requests whose lookups were read in this batch (not restored): their values
+    /// are saved before any rule runs, or dropped if the request stops before that.
+    var lookupsResolvedHere: Set<String> = []
 
     init(claimed: [ErasureRequest], at date: Date) {
         order = claimed.map(\.id)

@@ -155,6 +155,16 @@ extension ErasureEngine {
                 }
             }
             return total
+        case .elements(let writes):
+            var total = 0
+            for element in writes {
+                let before = total
+                total += try await inBatches(ns, filter: element.filter, expected: expected,
+                                             batchDone: batchDone.map { done in { @Sendable written in done(before + written) } }) { filter in
+                    try await data.updateMany(ns, filter: filter, update: element.update, arrayFilters: element.arrayFilters).modified
+                }
+            }
+            return total
         case .hashEach(let fields, let set, let unset):
             guard let anonymizer else { throw EngineError.keyMissing(policy: statement.policyName) }
             let total = ModifiedCounter()

@@ -19,7 +19,8 @@ extension DeletionEventParser {
     // MARK: App Services
 
     /// `{operationType, providers, user: {id, identities: [{id, provider_type}], data}, time}`.
-    /// `user.data` (email, name) is never read.
+    /// `user.data` is read only for the identifiers a policy declares (`email`), never
+    /// otherwise.
     func appServicesEvent(_ document: BSONDocument) throws(EventRefusal) -> DeletionEvent {
         let operationType = try plainName(document["operationType"], field: "operationType",
                                           expected: "an App Services operation type such as DELETE")
@@ -47,11 +48,12 @@ extension DeletionEventParser {
         }
         let userId = try plainId(userDocument["id"], field: "user.id", expected: "the deleted user's id")
         let identities = try identityList(userDocument["identities"], field: "user.identities")
+        let identifiers = try appServicesIdentifiers(userDocument["data"]?.documentValue)
         let milliseconds = try time(document["time"], field: "time", required: true)
         providers = Self.unique(providers + identities.providers)
         return DeletionEvent(
             source: .appServices, eventId: nil, cloudEventsSource: nil,
-            kind: .userDeleted(ErasureSubject(userId: userId, identities: identities.ids)),
+            kind: .userDeleted(ErasureSubject(userId: userId, identities: identities.ids, identifiers: identifiers)),
             occurredAt: milliseconds.map(EventTime.date(milliseconds:)), providers: providers,
             dedupeMaterial: DedupeMaterial(appServicesOperation: operationType, userId: userId,
                                            identities: identities.ids, milliseconds: milliseconds),
@@ -89,13 +91,60 @@ extension DeletionEventParser {
             if case .null = dataValue { throw .null("data", expected: dataExpected) }
             throw .wrongType("data", found: Self.kindName(dataValue), expected: dataExpected)
         }
-        let userId = try plainId(data["userId"], field: "data.userId", expected: "the deleted user's id")
+        let identifiers = try cloudEventIdentifiers(data["identifiers"])
+        // Without identifiers the user id is required; with them it may be left out.
+        var userId: String?
+        if identifiers.isEmpty || (data["userId"] != nil && data["userId"] != .null) {
+            userId = try plainId(data["userId"], field: "data.userId", expected: "the deleted user's id")
+        }
         let identities = try identityList(data["identities"], field: "data.identities")
         return DeletionEvent(
             source: .cloudEvents, eventId: id, cloudEventsSource: source,
-            kind: .userDeleted(ErasureSubject(userId: userId, identities: identities.ids)),
+            kind: .userDeleted(ErasureSubject(userId: userId, identities: identities.ids, identifiers: identifiers)),
             occurredAt: milliseconds.map(EventTime.date(milliseconds:)), providers: identities.providers,
             dedupeMaterial: material, dedupeSecret: options.dedupeSecret)
+    }
+
+    // MARK: Identifiers
+
+    /// Most identifiers one event may carry.
+    public static let maximumIdentifiers = 16
+
+    /// `data.identifiers`: absent or null for none, else an object of declared names to
+    /// plain strings (`{"email": "ada@example.com"}`).
+    func cloudEventIdentifiers(_ value: BSON?) throws(EventRefusal) -> [String: String] {
+        guard let value, value != .null else { return [:] }
+        let field = "data.identifiers"
+        guard case .document(let document) = value else {
+            throw .wrongType(field, found: Self.kindName(value), expected: "an object of identifier names to values, e.g. {\"email\": \"…\"}")
+        }
+        guard document.count <= Self.maximumIdentifiers else {
+            throw EventRefusal(reason: .tooManyIdentities, field: field,
+                               message: "\(field) has more than \(Self.maximumIdentifiers) entries; expected at most \(Self.maximumIdentifiers) identifiers per event")
+        }
+        var identifiers: [String: String] = [:]
+        for (name, entry) in document {
+            guard MatchSource.isValidName(name) else {
+                throw .undeclaredIdentifier(field, name: nil, declared: options.declaredIdentifiers)
+            }
+            guard options.declaredIdentifiers.contains(name) else {
+                throw .undeclaredIdentifier(field, name: name, declared: options.declaredIdentifiers)
+            }
+            identifiers[name] = try plainId(entry, field: "\(field).\(name)", expected: "the user's \(name)")
+        }
+        return identifiers
+    }
+
+    /// The declared identifiers found in App Services' `user.data` (`email`); nothing
+    /// else of it is read, and nothing at all when no policy declares identifiers.
+    func appServicesIdentifiers(_ data: BSONDocument?) throws(EventRefusal) -> [String: String] {
+        guard let data, !options.declaredIdentifiers.isEmpty else { return [:] }
+        var identifiers: [String: String] = [:]
+        for name in options.declaredIdentifiers {
+            guard let value = data[name], value != .null else { continue }
+            identifiers[name] = try plainId(value, field: "user.data.\(name)", expected: "the user's \(name)")
+        }
+        return identifiers
     }
 
     // MARK: Fields

@@ -24,10 +24,17 @@ public struct DeletionEventParser: Sendable {
         /// made with different keys differ. Default: nil.
         public var dedupeSecret: SecretKey?
 
-        public init(maximumBytes: Int = 1_048_576, maximumIdentities: Int = 100, dedupeSecret: SecretKey? = nil) {
+        /// The identifier names the policies declare (`subject.identifiers`): only these
+        /// are read from an event (`data.identifiers` of a CloudEvent, `user.data` of an
+        /// App Services event); another is refused. Default: none.
+        public var declaredIdentifiers: [String]
+
+        public init(maximumBytes: Int = 1_048_576, maximumIdentities: Int = 100, dedupeSecret: SecretKey? = nil,
+                    declaredIdentifiers: [String] = []) {
             self.maximumBytes = maximumBytes
             self.maximumIdentities = maximumIdentities
             self.dedupeSecret = dedupeSecret
+            self.declaredIdentifiers = declaredIdentifiers
         }
     }
 

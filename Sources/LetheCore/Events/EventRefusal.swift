@@ -27,6 +27,8 @@ public struct EventRefusal: Error, Sendable, Hashable, CustomStringConvertible {
         public static let notPlainId = Reason(rawValue: "not-plain-id")
         /// More identities than `DeletionEventParser.Options.maximumIdentities`.
         public static let tooManyIdentities = Reason(rawValue: "too-many-identities")
+        /// An identifier (`data.identifiers`) that no policy declares in `subject.identifiers`.
+        public static let undeclaredIdentifier = Reason(rawValue: "undeclared-identifier")
         /// `time` is not a date in an accepted form.
         public static let badTime = Reason(rawValue: "bad-time")
         /// Not an object, or neither an App Services authentication event nor a
@@ -41,7 +43,7 @@ public struct EventRefusal: Error, Sendable, Hashable, CustomStringConvertible {
 
         /// Every code, in the order docs/events.md lists them.
         public static let all: [Reason] = [
-            .missingField, .wrongType, .notPlainId, .tooManyIdentities, .badTime,
+            .missingField, .wrongType, .notPlainId, .tooManyIdentities, .undeclaredIdentifier, .badTime,
             .unknownShape, .unsupportedSpecversion, .oversized, .badJSON,
         ]
     }
@@ -136,6 +138,13 @@ extension EventRefusal {
     static func tooManyIdentities(_ field: String, maximum: Int) -> EventRefusal {
         EventRefusal(reason: .tooManyIdentities, field: field,
                      message: "\(field) has more than \(maximum) entries; expected at most \(maximum) identities per event")
+    }
+
+    static func undeclaredIdentifier(_ field: String, name: String?, declared: [String]) -> EventRefusal {
+        let which = name.map { "identifier '\($0)'" } ?? "an identifier whose name is not a plain name"
+        let expected = declared.isEmpty ? "no identifiers: no policy declares any (subject.identifiers)" : "only " + declared.joined(separator: ", ")
+        return EventRefusal(reason: .undeclaredIdentifier, field: field,
+                            message: "\(field) holds \(which), which no policy declares; expected \(expected)")
     }
 
     static let timeExpectation =

@@ -9,6 +9,9 @@ public struct ErasureRule: Sendable, Hashable {
     /// Field paths holding the user's id; a document matches when any of them
     /// does. An array field matches when any element does. Never empty.
     public var match: [String]
+    /// Where the match values come from (`user`, identifier or lookup names); the
+    /// union of them. Default `[user]`.
+    public var using: [String]
     /// The policy's `where`: a static filter ANDed with the match, or nil.
     public var scope: BSONDocument?
     public var action: RuleAction
@@ -21,6 +24,7 @@ public struct ErasureRule: Sendable, Hashable {
         index: Int = 0,
         collection: String,
         match: [String],
+        using: [String] = [MatchSource.user],
         scope: BSONDocument? = nil,
         action: RuleAction,
         description: String? = nil,
@@ -29,6 +33,7 @@ public struct ErasureRule: Sendable, Hashable {
         self.index = index
         self.collection = collection
         self.match = match
+        self.using = using
         self.scope = scope
         self.action = action
         self.description = description

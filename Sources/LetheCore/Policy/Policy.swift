@@ -15,6 +15,9 @@ public struct Policy: Sendable, Hashable {
     /// The guard rail when the policy sets no `maxDocumentsPerRequest`: a request
     /// that would change more documents than this waits for approval.
     public static let defaultMaxDocumentsPerRequest = 10_000
+    /// The bound when the policy sets no `maxLookupValues`: a request whose lookup
+    /// finds more values than this waits for approval.
+    public static let defaultMaxLookupValues = 10_000
 
     /// Format version; always `currentVersion` for loaded policies.
     public let version: Int
@@ -31,6 +34,11 @@ public struct Policy: Sendable, Hashable {
     /// The `maxDocumentsPerRequest` as written; nil when absent (see
     /// `effectiveMaxDocumentsPerRequest`).
     public let maxDocumentsPerRequest: Int?
+    /// Values read before any rule runs, in dependency order (a lookup comes after
+    /// the lookups it uses).
+    public let lookups: [LookupSpec]
+    /// The `maxLookupValues` as written; nil when absent (see `effectiveMaxLookupValues`).
+    public let maxLookupValues: Int?
     /// Rules applied, in file order, to one user's documents.
     public let rules: [ErasureRule]
     /// Rules applied periodically to everybody's documents by age.
@@ -56,6 +64,8 @@ public struct Policy: Sendable, Hashable {
         subject: SubjectSpec = SubjectSpec(),
         deadline: PolicyDuration? = nil,
         maxDocumentsPerRequest: Int? = nil,
+        lookups: [LookupSpec] = [],
+        maxLookupValues: Int? = nil,
         rules: [ErasureRule],
         retention: [RetentionRule] = [],
         users: UsersSpec? = nil,
@@ -69,6 +79,8 @@ public struct Policy: Sendable, Hashable {
         self.subject = subject
         self.deadline = deadline
         self.maxDocumentsPerRequest = maxDocumentsPerRequest
+        self.lookups = lookups
+        self.maxLookupValues = maxLookupValues
         self.rules = rules
         self.retention = retention
         self.users = users
@@ -78,7 +90,8 @@ public struct Policy: Sendable, Hashable {
             version: version, name: name, database: database, subject: subject,
             deadline: deadline ?? Self.defaultDeadline,
             maxDocumentsPerRequest: maxDocumentsPerRequest ?? Self.defaultMaxDocumentsPerRequest,
-            rules: rules, retention: retention, users: users, tombstones: tombstones
+            rules: rules, retention: retention, users: users, tombstones: tombstones,
+            lookups: lookups, maxLookupValues: maxLookupValues ?? Self.defaultMaxLookupValues
         )
     }
 
@@ -90,6 +103,12 @@ public struct Policy: Sendable, Hashable {
         maxDocumentsPerRequest ?? Self.defaultMaxDocumentsPerRequest
     }
 
+    /// `maxLookupValues`, or `defaultMaxLookupValues` (10000).
+    public var effectiveMaxLookupValues: Int { maxLookupValues ?? Self.defaultMaxLookupValues }
+
+    /// The lookup named `name`, if the policy has one.
+    public func lookup(named name: String) -> LookupSpec? { lookups.first { $0.name == name } }
+
     /// The namespace of the users collection, when `users` is given.
     public var usersNamespace: Namespace? {
         users.map { Namespace(database: $0.database ?? database, collection: $0.collection) }
@@ -98,7 +117,7 @@ public struct Policy: Sendable, Hashable {
     /// The names of the collections the policy touches, in first-use order.
     public var collections: [String] {
         var seen = Set<String>()
-        return (rules.map(\.collection) + retention.map(\.collection)).filter { seen.insert($0).inserted }
+        return (lookups.map(\.collection) + rules.map(\.collection) + retention.map(\.collection)).filter { seen.insert($0).inserted }
     }
 }
 
@@ -109,10 +128,13 @@ public struct SubjectSpec: Sendable, Hashable {
     /// Whether the ids of identities linked to the user (other login providers)
     /// count as the user's ids too. Default: true.
     public var includeIdentities: Bool
+    /// Named identifiers (`email`) a request may carry besides ids. Default: none.
+    public var identifiers: [String]
 
-    public init(idType: SubjectIDType = .any, includeIdentities: Bool = true) {
+    public init(idType: SubjectIDType = .any, includeIdentities: Bool = true, identifiers: [String] = []) {
         self.idType = idType
         self.includeIdentities = includeIdentities
+        self.identifiers = identifiers
     }
 }
 

@@ -14,12 +14,13 @@ enum PolicyCanonicalForm {
     static func fingerprint(
         version: Int, name: String, database: String, subject: SubjectSpec,
         deadline: PolicyDuration, maxDocumentsPerRequest: Int,
-        rules: [ErasureRule], retention: [RetentionRule], users: UsersSpec? = nil, tombstones: TombstoneSpec? = nil
+        rules: [ErasureRule], retention: [RetentionRule], users: UsersSpec? = nil, tombstones: TombstoneSpec? = nil,
+        lookups: [LookupSpec] = [], maxLookupValues: Int = Policy.defaultMaxLookupValues
     ) -> String {
         let text = render(
             version: version, name: name, database: database, subject: subject, deadline: deadline,
             maxDocumentsPerRequest: maxDocumentsPerRequest, rules: rules, retention: retention, users: users,
-            tombstones: tombstones
+            tombstones: tombstones, lookups: lookups, maxLookupValues: maxLookupValues
         )
         let digest = SHA256.hash(data: Data(text.utf8))
         let hex = digest.lowercaseHex
@@ -29,7 +30,8 @@ enum PolicyCanonicalForm {
     static func render(
         version: Int, name: String, database: String, subject: SubjectSpec,
         deadline: PolicyDuration, maxDocumentsPerRequest: Int,
-        rules: [ErasureRule], retention: [RetentionRule], users: UsersSpec? = nil, tombstones: TombstoneSpec? = nil
+        rules: [ErasureRule], retention: [RetentionRule], users: UsersSpec? = nil, tombstones: TombstoneSpec? = nil,
+        lookups: [LookupSpec] = [], maxLookupValues: Int = Policy.defaultMaxLookupValues
     ) -> String {
         var lines = [
             "lethe-policy-canonical 1",
@@ -40,10 +42,21 @@ enum PolicyCanonicalForm {
             "deadline \(deadline)",
             "maxDocumentsPerRequest \(maxDocumentsPerRequest)",
         ]
+        // Identifiers, lookups and `using` only when written, so that the fingerprints
+        // of policies without them stay as they were.
+        if !subject.identifiers.isEmpty { lines.append("identifiers \(list(subject.identifiers))") }
+        if !lookups.isEmpty { lines.append("maxLookupValues \(maxLookupValues)") }
+        for lookup in lookups {
+            lines.append(
+                "lookup name=\(quote(lookup.name)) collection=\(quote(lookup.collection)) match=\(list(lookup.match)) "
+                    + "using=\(list(lookup.using)) where=\(filter(lookup.scope)) field=\(quote(lookup.field))"
+            )
+        }
         for rule in rules {
+            let using = rule.using == [MatchSource.user] ? "" : " using=\(list(rule.using))"
             lines.append(
                 "rule collection=\(quote(rule.collection)) match=\(list(rule.match)) where=\(filter(rule.scope)) "
-                    + "action=\(action(rule.action))"
+                    + "action=\(action(rule.action))" + using
             )
         }
         for rule in retention {

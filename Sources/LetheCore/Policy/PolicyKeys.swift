@@ -19,6 +19,17 @@ struct PolicyKey {
                 name: "idType", expected: "one of " + SubjectIDType.allCases.map(\.rawValue).joined(separator: ", "),
                 example: "idType: string"),
             PolicyKey(name: "includeIdentities", expected: "true or false", example: "includeIdentities: true"),
+            PolicyKey(
+                name: "identifiers", expected: "a list of identifier names (a letter, then letters, digits or '_')",
+                example: "identifiers: [email]"),
+            PolicyKey(
+                name: "lookups", expected: "a mapping of lookup names to lookups",
+                example: "lookups: { accounts: { collection: customers, match: _id, field: accounts } }"),
+            PolicyKey(
+                name: "using", expected: "user, an identifier name, a lookup name, or a list of them",
+                example: "using: [user, email]"),
+            PolicyKey(
+                name: "maxLookupValues", expected: "a whole number of at least 1", example: "maxLookupValues: 10000"),
             PolicyKey(name: "deadline", expected: durationExpected, example: "deadline: 30d"),
             PolicyKey(
                 name: "maxDocumentsPerRequest", expected: "a whole number of at least 1",
@@ -76,12 +87,13 @@ struct PolicyKey {
     // MARK: Keys of each mapping, in documentation order
 
     static let topLevel = [
-        "version", "name", "database", "description", "subject", "deadline", "maxDocumentsPerRequest", "rules",
-        "retention", "users", "tombstones",
+        "version", "name", "database", "description", "subject", "deadline", "maxDocumentsPerRequest", "lookups",
+        "maxLookupValues", "rules", "retention", "users", "tombstones",
     ]
-    static let subject = ["idType", "includeIdentities"]
+    static let subject = ["idType", "includeIdentities", "identifiers"]
+    static let lookup = ["collection", "match", "using", "where", "field", "description"]
     static let rule = [
-        "collection", "match", "where", "action", "description", "set", "unset", "hash", "pseudonymize", "reason",
+        "collection", "match", "using", "where", "action", "description", "set", "unset", "hash", "pseudonymize", "reason",
         "until", "then",
     ]
     static let until = ["field", "after"]
@@ -100,10 +112,12 @@ struct PolicyKey {
         var out = [
             "idType": "'idType' goes under subject, e.g. `subject: { idType: string }`",
             "includeIdentities": "'includeIdentities' goes under subject, e.g. `subject: { includeIdentities: true }`",
+            "identifiers": "'identifiers' goes under subject, e.g. `subject: { identifiers: [email] }`",
             "olderThan": "'olderThan' goes in an item of the retention list",
             "field": "'field' goes in an item of the retention list, or under users",
+            "using": "'using' goes in a rule or a lookup",
         ]
-        for key in rule where !topLevel.contains(key) {
+        for key in rule where !topLevel.contains(key) && key != "using" {
             out[key] = "'\(key)' goes in an item of the rules list"
         }
         return out
@@ -115,6 +129,12 @@ struct PolicyKey {
         "field": "'field' belongs to retention rules, or to until in a retain rule",
         "after": "'after' goes under until, e.g. `until: { field: created_at, after: 10y }`",
         "idType": "'idType' goes under the top-level subject",
+    ]
+    static let misplacedInLookup: [String: String] = [
+        "action": "a lookup only reads; rules under rules act on what it finds",
+        "filter": "did you mean 'where'?",
+        "query": "did you mean 'where'?",
+        "fields": "a lookup reads one field; write one lookup per field",
     ]
     static let misplacedInUsers: [String: String] = [
         "match": "did you mean 'field'? it names the field of a users document that holds the user's id",

@@ -260,6 +260,8 @@ extension PolicyParser {
         case filter
         /// `users.field`, `users.identities`: where a users document holds ids.
         case user
+        /// A lookup's `field`: the values it reads (`_id` included).
+        case value
     }
 
     /// One field path or a list of them, each checked; nil when any is invalid.
@@ -348,6 +350,7 @@ extension PolicyParser {
                 case .date: "name the date field, e.g. created_at"
                 case .filter: "name the field the condition is about"
                 case .user: "name the field of a users document that holds the id, e.g. user_id"
+                case .value: "name the field whose values the lookup reads, e.g. accounts or _id"
                 }
             error(node, path, purpose == .match ? "empty match" : "empty field path", expected: expected, hint: hint)
             return false

@@ -16,6 +16,8 @@ struct PolicyParser {
     /// The `name` and where it is written, when readable even if the file has other
     /// errors, so that duplicate names across files are still reported.
     var declaredName: (name: String, location: SourceLocation)?
+    /// Every `using` read so far, checked once identifiers and lookups are all known.
+    var usingReferences: [UsingReference] = []
 
     init(file: String, options: PolicyLoader.Options) {
         self.file = file
@@ -106,7 +108,10 @@ struct PolicyParser {
         let subject = top["subject"].map { parseSubject($0.value) } ?? SubjectSpec()
         let deadline = top["deadline"].flatMap { duration($0.value, "deadline") }
         let maxDocuments = parseMaxDocuments(top)
+        var lookups = top["lookups"].map { parseLookups($0.value) } ?? []
+        let maxLookupValues = parseMaxLookupValues(top)
         let rules = parseRules(top)
+        lookups = checkSources(identifiers: subject.identifiers, lookups: lookups)
         var retention: [RetentionRule] = []
         if let entry = top["retention"], let items = list(entry.value, "retention"), withinRuleLimit(items, entry, "retention") {
             for (index, item) in items.enumerated() {
@@ -119,7 +124,8 @@ struct PolicyParser {
         guard errorCount == 0, let name, let database else { return nil }
         return Policy(
             version: Policy.currentVersion, name: name, database: database, description: description,
-            subject: subject, deadline: deadline, maxDocumentsPerRequest: maxDocuments, rules: rules,
+            subject: subject, deadline: deadline, maxDocumentsPerRequest: maxDocuments, lookups: lookups,
+            maxLookupValues: maxLookupValues, rules: rules,
             retention: retention, users: users, tombstones: tombstones, sourceFile: file)
     }
 
@@ -264,6 +270,7 @@ struct PolicyParser {
         if let entry = f["includeIdentities"], let value = boolean(entry.value, "subject.includeIdentities") {
             subject.includeIdentities = value
         }
+        if let entry = f["identifiers"] { subject.identifiers = parseIdentifiers(entry.value) }
         return subject
     }
 
@@ -284,6 +291,7 @@ struct PolicyParser {
         }
         let collection = required(f, "collection").flatMap { collectionName($0.value, path + ".collection") }
         let match = required(f, "match").flatMap { pathList($0.value, path + ".match", purpose: .match) }
+        let using = f["using"].flatMap { parseUsing($0.value, path + ".using", lookup: nil) } ?? [MatchSource.user]
         let scope = f["where"].flatMap { parseWhere($0.value, path + ".where") }
         let description = f["description"].flatMap { string($0.value, path + ".description") }
 
@@ -296,7 +304,7 @@ struct PolicyParser {
 
         guard errorCount == errorsBefore, let collection, let match, let action else { return nil }
         return ErasureRule(
-            index: index, collection: collection, match: match, scope: scope, action: action,
+            index: index, collection: collection, match: match, using: using, scope: scope, action: action,
             description: description, location: location(node))
     }
 
@@ -596,10 +604,11 @@ struct PolicyParser {
         struct Key: Hashable {
             let collection: String
             let match: Set<String>
+            let using: Set<String>
         }
         var first: [Key: ErasureRule] = [:]
         for later in rules where later.scope == nil {
-            let key = Key(collection: later.collection, match: Set(later.match))
+            let key = Key(collection: later.collection, match: Set(later.match), using: Set(later.using))
             guard let earlier = first[key] else {
                 first[key] = later
                 continue
@@ -634,7 +643,7 @@ struct PolicyParser {
         return nil
     }
 
-    private mutating func collectionName(_ node: Node, _ path: String) -> String? {
+    mutating func collectionName(_ node: Node, _ path: String) -> String? {
         guard let name = string(node, path) else { return nil }
         let problem: (String, String)? =
             if name.isEmpty {

@@ -33,6 +33,9 @@ public protocol DataStore: Sendable {
     func deleteMany(_ namespace: Namespace, filter: BSONDocument) async throws -> Int
     /// Applies `update` to every matching document.
     func updateMany(_ namespace: Namespace, filter: BSONDocument, update: BSONDocument) async throws -> WriteCounts
+    /// Applies `update`, whose paths hold filtered positional operators (`$[e]`), to
+    /// every matching document, changing only the array elements `arrayFilters` select.
+    func updateMany(_ namespace: Namespace, filter: BSONDocument, update: BSONDocument, arrayFilters: [BSONDocument]) async throws -> WriteCounts
     /// Reads matching documents (`projection`'s fields) and hands them over in batches
     /// of at most `batchSize`; memory stays bounded by one batch.
     func forEachBatch(

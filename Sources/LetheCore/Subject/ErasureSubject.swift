@@ -2,15 +2,29 @@ import BSON
 import Foundation
 
 /// The user whose data is erased: the account id and the ids of its linked identities,
-/// as text, exactly as the auth system gave them. Personal data: it is kept only while a
-/// request is open and never appears in a log line, an error, a receipt or a report.
+/// as text, exactly as the auth system gave them, and named identifiers (`email`) the
+/// policies declare. Personal data: it is kept only while a request is open and never
+/// appears in a log line, an error, a receipt or a report.
 public struct ErasureSubject: Sendable, Hashable {
-    public var userId: String
+    /// Nil for a request known only by its identifiers (`lethe erase --identifier email=…`).
+    public var userId: String?
     public var identities: [String]
+    /// Identifier name → value, e.g. `email` → the user's address.
+    public var identifiers: [String: String]
 
-    public init(userId: String, identities: [String] = []) {
+    public init(userId: String?, identities: [String] = [], identifiers: [String: String] = [:]) {
         self.userId = userId
         self.identities = identities
+        self.identifiers = identifiers
+    }
+
+    /// What the user's pseudonym and token are keyed on: the user id, exactly as
+    /// before identifiers existed; for a request known only by identifiers, the first
+    /// identifier by name (`email`, NUL, the value), which no user id can collide with.
+    var keyMaterial: [UInt8] {
+        if let userId { return Array(userId.utf8) }
+        guard let (name, value) = identifiers.min(by: { $0.key < $1.key }) else { return [] }
+        return Array("identifier\u{0}\(name)\u{0}\(value)".utf8)
     }
 }
 
@@ -80,7 +94,7 @@ public enum SubjectBinding {
         _ subject: ErasureSubject, idType: SubjectIDType, includeIdentities: Bool
     ) throws(SubjectError) -> [BSON] {
         var values: [BSON] = []
-        try values.append(contentsOf: bind(subject.userId, idType: idType, which: "the user id"))
+        if let userId = subject.userId { try values.append(contentsOf: bind(userId, idType: idType, which: "the user id")) }
         if includeIdentities {
             for (index, identity) in subject.identities.enumerated() {
                 try values.append(contentsOf: bind(identity, idType: idType, which: "identity id #\(index + 1)", lenientAny: true))
@@ -88,6 +102,19 @@ public enum SubjectBinding {
         }
         var seen = Set<BSON>()
         return values.filter { seen.insert($0).inserted }
+    }
+
+    /// The values each match source of `policy` stands for: `user` (the ids, as
+    /// `bind`), and each identifier the policy declares that the subject carries, as a
+    /// string. Lookups are added when they are resolved.
+    public static func sources(of subject: ErasureSubject, for policy: Policy) throws(SubjectError) -> [String: [BSON]] {
+        var sources = [MatchSource.user: try bind(subject, idType: policy.subject.idType, includeIdentities: policy.subject.includeIdentities)]
+        for name in policy.subject.identifiers {
+            guard let value = subject.identifiers[name] else { continue }
+            try checkPlain(value, which: "identifier '\(name)'")
+            sources[name] = [.string(value)]
+        }
+        return sources
     }
 
     /// One id as typed values. `any` binds the string and, where the text has that form,

@@ -119,8 +119,12 @@ public struct RestoreSweeper: Sendable {
         }
 
         var report = SweepReport(kind: .restore, dryRun: dryRun, startedAt: started, finishedAt: started, rules: [])
+        // The values each rule would match for these users, their lookups read as a
+        // request would read them (one read per lookup for all).
+        var sources = fresh.compactMap { try? engine.bindings(of: $0.subject) }
+        _ = try await LookupResolver(engine: engine).resolve(&sources)
         for rule in engine.policyRules where !rule.rule.action.isRetain {
-            let ids = fresh.flatMap { (try? engine.bindings(of: $0.subject))?[rule.policyIndex] ?? [] }
+            let ids = sources.flatMap { MatchSource.values(of: rule.rule.using, in: $0[rule.policyIndex]) }
             let statement = RuleStatement(policy: rule.policy, rule: rule.rule, ids: [], token: nil)
             var line = SweepReport.Rule(policy: rule.policy.name, ruleIndex: rule.rule.index, namespace: statement.namespace.description,
                                         action: SweepReport.Action(rule.rule.action.kind))

@@ -25,7 +25,9 @@ extension ErasureEngine {
         }
         for policy in policies {
             let idType = policy.subject.idType
-            add(.userId, (try? SubjectBinding.bind(subject.userId, idType: idType, which: "the user id")) ?? [])
+            if let userId = subject.userId {
+                add(.userId, (try? SubjectBinding.bind(userId, idType: idType, which: "the user id")) ?? [])
+            }
             guard policy.subject.includeIdentities else { continue }
             for identity in subject.identities {
                 add(.identity, (try? SubjectBinding.bind(identity, idType: idType, which: "an identity id", lenientAny: true)) ?? [])

@@ -31,9 +31,11 @@ public struct RequestIntake: EventIntake, DocumentIntake {
     }
 
     /// The parser, with the subject key as its dedupe key unless it was given one.
+    /// It also reads the identifiers the policies declare, and only those.
     func keyedParser() async throws -> DeletionEventParser {
-        guard parser.options.dedupeSecret == nil else { return parser }
         var keyed = parser
+        if keyed.options.declaredIdentifiers.isEmpty { keyed.options.declaredIdentifiers = engine.declaredIdentifiers }
+        guard parser.options.dedupeSecret == nil else { return keyed }
         keyed.options.dedupeSecret = try await keys.key()
         return keyed
     }

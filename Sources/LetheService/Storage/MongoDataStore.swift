@@ -26,8 +26,10 @@ public struct MongoDataStore: DataStore {
     /// 12 s); whether a path runs through an array is one `findOne` per prefix.
     public func idsHolding(_ namespace: Namespace, values: [BSON], atAnyOf paths: [String], filter: BSONDocument, limit: Int) async throws -> [BSON] {
         guard !values.isEmpty, !paths.isEmpty else { return [] }
-        func holding(_ clauses: [BSONDocument]) -> BSONDocument {
-            let match: BSONDocument = clauses.count == 1 ? clauses[0] : ["$or": .array(clauses.map { .document($0) })]
+        // The equalities always go under `$or`, even one: the test server's plain
+        // equality misses an ObjectId inside an array of documents (docs/test-server.md).
+        func holding(_ clauses: [BSONDocument], alwaysOr: Bool = false) -> BSONDocument {
+            let match: BSONDocument = clauses.count == 1 && !alwaysOr ? clauses[0] : ["$or": .array(clauses.map { .document($0) })]
             return filter.isEmpty ? match : ["$and": [.document(match), .document(filter)]]
         }
         var found = try await ids(namespace, filter: holding(paths.map { [$0: ["$in": .array(values)]] }), limit: limit)
@@ -36,7 +38,7 @@ public struct MongoDataStore: DataStore {
         for path in paths where found.count < limit {
             let asked = try await runsThroughArrayOfDocuments(namespace, path) ? values : typed
             for chunk in stride(from: 0, to: asked.count, by: 100).map({ Array(asked[$0..<min($0 + 100, asked.count)]) }) where found.count < limit {
-                for id in try await ids(namespace, filter: holding(chunk.map { [path: $0] as BSONDocument }), limit: limit)
+                for id in try await ids(namespace, filter: holding(chunk.map { [path: $0] as BSONDocument }, alwaysOr: true), limit: limit)
                 where seen.insert(id).inserted { found.append(id) }
             }
         }
@@ -89,6 +91,12 @@ public struct MongoDataStore: DataStore {
 
     public func updateMany(_ namespace: Namespace, filter: BSONDocument, update: BSONDocument) async throws -> WriteCounts {
         let result = try await collection(namespace).updateMany(filter, update)
+        return WriteCounts(matched: result.matchedCount, modified: result.modifiedCount)
+    }
+
+    public func updateMany(_ namespace: Namespace, filter: BSONDocument, update: BSONDocument, arrayFilters: [BSONDocument]) async throws -> WriteCounts {
+        let options = UpdateOptions(arrayFilters: arrayFilters.isEmpty ? nil : arrayFilters)
+        let result = try await collection(namespace).updateMany(filter, update, options: options)
         return WriteCounts(matched: result.matchedCount, modified: result.modifiedCount)
     }
 
