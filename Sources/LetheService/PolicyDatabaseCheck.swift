@@ -63,6 +63,13 @@ public enum PolicyDatabaseCheck {
         return problems
     }
 
+    /// What a sample of each collection holds at every path the rules match and the
+    /// lookups read (`PolicyPathCheck`). Reads only.
+    public static func paths(_ policies: [Policy], pool: MongoClientPool, sampleSize: Int = 1_000) async throws -> [PathFinding] {
+        let store = MongoDataStore(pool: pool)
+        return try await PolicyPathCheck(data: store, sampler: store, sampleSize: sampleSize).run(policies)
+    }
+
     /// Reads collection and index lists only; writes nothing.
     public static func run(_ policies: [Policy], pool: MongoClientPool) async throws -> [RuleDatabaseCheck] {
         var checks: [RuleDatabaseCheck] = []

@@ -1,3 +1,4 @@
+import BSON
 import Foundation
 import LetheTestSupport
 import Testing
@@ -96,6 +97,50 @@ extension CLIValidateTests {
         try await database.collection("profiles").updateOne(["user_id": "u1"], ["$set": ["identity_ids": ["g1"]]])
         let fixed = try LetheExecutable.run(["validate", "--policies", dir.path, "--check-db"], environment: ["LETHE_MONGODB_URI": TestServer.uri!])
         #expect(fixed.exitCode == 0, "\(fixed.output)")
+        try await database.drop()
+        await pool.shutdown()
+    }
+}
+
+extension CLIValidateTests {
+    @Test("--check-db samples each match path: array elements are shown, a cascade written as a path fails with exit 65 and points to lookups",
+          .enabled(if: TestServer.isConfigured, TestServer.skipReason))
+    func checkPathShapes() async throws {
+        let pool = try TestServer.pool()
+        let database = pool.database(TestServer.uniqueDatabaseName("chkp"))
+        let ada = BSONObjectId(), post = BSONObjectId()
+        try await database.collection("threads").insertOne(["participants": [["userId": .objectId(ada)], ["userId": .objectId(BSONObjectId())]]])
+        try await database.collection("posts").insertOne(["_id": .objectId(post), "authorId": .objectId(ada)])
+        try await database.collection("comments").insertOne(["postId": .objectId(post), "text": "nice"])
+        func policy(_ commentsRule: String) -> String {
+            """
+            version: 1
+            name: p
+            database: \(database.name)
+            subject: { idType: objectId }
+            lookups:
+              posts: { collection: posts, match: authorId, field: _id }
+            rules:
+              - { collection: threads, match: participants.userId, action: pull }
+              \(commentsRule)
+            """
+        }
+        let dir = try Self.directory(["p.yaml": policy("- { collection: comments, match: postId.authorId, action: delete }")])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let environment = ["LETHE_MONGODB_URI": TestServer.uri!]
+        let broken = try LetheExecutable.run(["validate", "--policies", dir.path, "--check-db"], environment: environment)
+        #expect(broken.exitCode == 65, "\(broken.output)")
+        #expect(broken.stderr.contains("p.yaml:9:5: error: p rules[1] match"))
+        #expect(broken.stderr.contains("'postId.authorId': no document has this path"))
+        #expect(broken.stderr.contains("'postId' holds objectId values"))
+        #expect(broken.stdout.contains("'participants.userId': holds elements of arrays of documents in 1"))
+        #expect(!broken.output.contains(ada.hex) && !broken.output.contains(post.hex))
+
+        try policy("- { collection: comments, match: postId, using: posts, action: delete }")
+            .write(to: dir.appendingPathComponent("p.yaml"), atomically: true, encoding: .utf8)
+        let fixed = try LetheExecutable.run(["validate", "--policies", dir.path, "--check-db"], environment: environment)
+        #expect(fixed.exitCode == 0, "\(fixed.output)")
+        #expect(fixed.stdout.contains("'postId': holds scalars in 1"))
         try await database.drop()
         await pool.shutdown()
     }

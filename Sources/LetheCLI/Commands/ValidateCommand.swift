@@ -14,7 +14,7 @@ struct ValidateCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Directory of policy files (*.yaml) (default: $LETHE_POLICIES, else policies).", valueName: "dir"))
     var policies: String = Environment.value("LETHE_POLICIES", default: "policies")
 
-    @Flag(name: .long, help: "Connect and report, per rule, whether the collection exists and the match field is indexed.")
+    @Flag(name: .long, help: "Connect and report, per rule, whether the collection exists, the match field is indexed, and what a sample of documents holds at each match path (a path no document has is an error).")
     var checkDb = false
 
     @Option(name: .long, help: ArgumentHelp("Lethe's own database, which no policy may name (as for the other commands) (env $LETHE_STATE_DB).", valueName: "name"))
@@ -43,17 +43,23 @@ struct ValidateCommand: AsyncParsableCommand {
         guard checkDb else { return }
         let pool = try connection.openPool()
         let outcome = await Result {
-            (try await PolicyDatabaseCheck.run(result.policies, pool: pool), try await PolicyDatabaseCheck.users(result.policies, pool: pool))
+            (try await PolicyDatabaseCheck.run(result.policies, pool: pool), try await PolicyDatabaseCheck.users(result.policies, pool: pool),
+             try await PolicyDatabaseCheck.paths(result.policies, pool: pool))
         }
         await pool.shutdown()
-        let (checks, usersProblems) = try outcome.mapError(report).get()
+        let (checks, usersProblems, paths) = try outcome.mapError(report).get()
         for check in checks { print(check.description) }
-        for problem in usersProblems { printError(problem.description) }
-        let warnings = checks.filter { !$0.isClean }.count
-        print(warnings == 0 ? "database check: all rules ok" : "database check: \(warnings) warning(s)")
-        if !usersProblems.isEmpty {
-            printError("database check: \(usersProblems.count) error(s) in the policies' users")
-            throw LetheExit.invalidInput
+        for finding in paths {
+            if finding.level == .ok { print(finding.description) } else { printError(finding.description) }
         }
+        for problem in usersProblems { printError(problem.description) }
+        let pathErrors = paths.filter { $0.level == .error }.count
+        let warnings = checks.filter { !$0.isClean }.count + paths.filter { $0.level == .warning }.count
+        guard !usersProblems.isEmpty || pathErrors > 0 else {
+            print(warnings == 0 ? "database check: all rules ok" : "database check: \(warnings) warning(s)")
+            return
+        }
+        printError("database check: \(usersProblems.count + pathErrors) error(s): \(pathErrors) in match paths, \(usersProblems.count) in the policies' users")
+        throw LetheExit.invalidInput
     }
 }
