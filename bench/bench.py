@@ -32,9 +32,21 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH_DIR)
 DB = "lethe_bench"
 STATE_DB = "lethe_bench_state"
-COLLECTIONS = ["Item", "custom_user_data", "comments", "projects", "orders", "shared_docs"]
+COLLECTIONS = ["Item", "custom_user_data", "comments", "projects", "orders", "shared_docs", "attachments"]
 INDEXES = [("Item", "owner_id"), ("custom_user_data", "user_id"), ("comments", "author.id"),
-           ("projects", "members"), ("orders", "customer_id"), ("shared_docs", "owner_id")]
+           ("projects", "members"), ("orders", "customer_id"), ("shared_docs", "owner_id"), ("attachments", "item_id")]
+# The policy with one lookup (issue 17): an item's attachments are linked to the item,
+# not to the user, and go with it; the lookup reads the user's items' _ids before the
+# items are deleted.
+LOOKUP_POLICY = """lookups:
+  items: { collection: Item, match: owner_id, field: _id }
+"""
+LOOKUP_RULE = """  - collection: attachments
+    match: item_id
+    using: items
+    action: delete
+    description: Attachments of the user's items (reached through the items lookup).
+"""
 MEMBERS_PER_PROJECT = 4
 TIMEOUT = 3 * 3600
 
@@ -79,7 +91,7 @@ def drop_collections(db) -> None:
         db[name].drop()
 
 
-def seed_users(db, users: int, per_user: int, base_date: datetime.datetime) -> dict:
+def seed_users(db, users: int, per_user: int, base_date: datetime.datetime, with_attachments: bool = False) -> dict:
     """U users of the todo-app template: per user M items, one custom user data document,
     M comments, M orders, M shared or private documents, and membership of M projects of
     four members each."""
@@ -111,6 +123,10 @@ def seed_users(db, users: int, per_user: int, base_date: datetime.datetime) -> d
     counts["shared_docs"] = insert(db, "shared_docs", (
         {"_id": oid(6, i * m + j), "owner_id": user_id(i), "shared": j % 2 == 0, "title": f"doc {j}"}
         for i in range(users) for j in range(m)))
+    if with_attachments:
+        # One attachment per item, linked by the item's _id only.
+        counts["attachments"] = insert(db, "attachments", (
+            {"_id": oid(7, k), "item_id": oid(1, k), "name": f"file {k}.pdf"} for k in range(users * m)))
     create_indexes(db)
     return counts
 
@@ -140,24 +156,30 @@ def seed_one_owner(db, n: int, base_date: datetime.datetime) -> dict:
     return counts
 
 
+def item_ids(db, ids: list) -> list:
+    return [d["_id"] for d in db.Item.find({"owner_id": {"$in": ids}}, {"_id": 1})]
+
+
 def planned_changes(db, ids: list) -> dict:
     """What the policy changes for these users, counted before a run (not timed)."""
     q = {"$in": ids}
     return {
         "deleted": db.Item.count_documents({"owner_id": q}) + db.custom_user_data.count_documents({"user_id": q})
-        + db.shared_docs.count_documents({"owner_id": q, "shared": {"$ne": True}}),
+        + db.shared_docs.count_documents({"owner_id": q, "shared": {"$ne": True}})
+        + db.attachments.count_documents({"item_id": {"$in": item_ids(db, ids)}}),
         "modified": db.comments.count_documents({"author.id": q}) + db.projects.count_documents({"members": q})
         + db.shared_docs.count_documents({"owner_id": q, "shared": True}),
         "retained": db.orders.count_documents({"customer_id": q}),
     }
 
 
-def leftovers(db, ids: list) -> int:
-    """Documents that still hold one of the users' ids where the policy says it must go."""
+def leftovers(db, ids: list, items: list = ()) -> int:
+    """Documents that still hold one of the users' ids where the policy says it must go;
+    with `items` (the users' item _ids, read before the run), their attachments too."""
     q = {"$in": ids}
     return sum(len(list(db[name].find(f, {"_id": 1}).limit(1000))) for name, f in [
         ("Item", {"owner_id": q}), ("custom_user_data", {"user_id": q}), ("comments", {"author.id": q}),
-        ("projects", {"members": q}), ("shared_docs", {"owner_id": q})])
+        ("projects", {"members": q}), ("shared_docs", {"owner_id": q}), ("attachments", {"item_id": {"$in": list(items)}})])
 
 
 def digest(db) -> str:
@@ -236,12 +258,12 @@ def server_limit(db, ids: list, anon: Anonymizer) -> None:
     db.shared_docs.delete_many({"owner_id": q, "shared": {"$ne": True}})
 
 
-RECORDS = "baseline_records"
+BASELINE_RECORDS = "baseline_records"
 
 
 def prepare_records(db, ids: list) -> None:
     """Before the clock: one request document per user, as a queue holds them."""
-    records = db.client[STATE_DB][RECORDS]
+    records = db.client[STATE_DB][BASELINE_RECORDS]
     records.drop()
     records.insert_many([{"_id": f"req-{n}", "state": "running"} for n in range(len(ids))])
 
@@ -252,9 +274,17 @@ def limit_with_records(db, ids: list, anon: Anonymizer) -> None:
     as one command for the whole set. Counts only, no personal data, like Lethe's."""
     server_limit(db, ids, anon)
     state = db.client[STATE_DB]
-    state[RECORDS + "_receipts"].insert_many(
+    state[BASELINE_RECORDS + "_receipts"].insert_many(
         [{"request": f"req-{n}", "state": "done", "rules": 6, "verified": True} for n in range(len(ids))], ordered=False)
-    state[RECORDS].update_many({"_id": {"$in": [f"req-{n}" for n in range(len(ids))]}}, {"$set": {"state": "done"}})
+    state[BASELINE_RECORDS].update_many({"_id": {"$in": [f"req-{n}" for n in range(len(ids))]}}, {"$set": {"state": "done"}})
+
+
+def limit_with_lookup(db, ids: list, anon: Anonymizer) -> None:
+    """The limit for the policy with one lookup: one read of the users' items' _ids (the
+    lookup), one deleteMany of their attachments, then the limit's commands."""
+    items = [d["_id"] for d in db.Item.find({"owner_id": {"$in": ids}}, {"_id": 1})]
+    db.attachments.delete_many({"item_id": {"$in": items}})
+    server_limit(db, ids, anon)
 
 
 def per_user_loop(db, ids: list, anon: Anonymizer) -> None:
@@ -414,6 +444,15 @@ class Bench:
         lines = [f"database: {DB}" if line.startswith("database:") else line for line in text.splitlines()]
         open(os.path.join(self.policy_dir, "todo-app.yaml"), "w").write("\n".join(lines) + "\n")
         self.lethe = Lethe(args.lethe, self.policy_dir, self.key, self.work, args.run_args.split())
+        # The same policy with one lookup and the rule that uses it (issue 17).
+        self.lookup_policy_dir = os.path.join(self.work, "policies-lookup")
+        os.makedirs(self.lookup_policy_dir)
+        with_lookup = "\n".join(lines).replace("\nrules:\n", "\n" + LOOKUP_POLICY + "\nrules:\n" + LOOKUP_RULE, 1)
+        assert LOOKUP_RULE in with_lookup, "policies/todo-app.yaml has no top-level rules: line"
+        open(os.path.join(self.lookup_policy_dir, "todo-app.yaml"), "w").write(with_lookup + "\n")
+        self.lethe_lookup = Lethe(args.lethe, self.lookup_policy_dir, self.key, self.work, args.run_args.split())
+        self.items: list = []
+        self.lookup_results: list[Result] = []
         self.base_date = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=400)).replace(microsecond=0)
         rng = random.Random(7)
         self.ids = [user_id(i) for i in sorted(rng.sample(range(args.users), args.requests))]
@@ -434,25 +473,27 @@ class Bench:
                 self.client.drop_database(name)
         shutil.rmtree(self.work, ignore_errors=True)
 
-    def reseed(self, per_user: int) -> dict:
+    def reseed(self, per_user: int, lookup: bool = False) -> dict:
         self.client.drop_database(STATE_DB)
         started = time.perf_counter()
-        counts = seed_users(self.db, self.args.users, per_user, self.base_date)
+        counts = seed_users(self.db, self.args.users, per_user, self.base_date, with_attachments=lookup)
+        self.items = item_ids(self.db, self.ids) if lookup else []
         self.seed_rate = sum(counts.values()) / (time.perf_counter() - started)
         if per_user == self.args.docs_per_user:
             self.last_counts = counts
         plan = planned_changes(self.db, self.ids)
         return {"counts": counts, **plan}
 
-    def run_lethe(self, uri: str, network: str, per_user: int) -> Result:
-        seeded = self.reseed(per_user)
+    def run_lethe(self, uri: str, network: str, per_user: int, lookup: bool = False) -> Result:
+        seeded = self.reseed(per_user, lookup)
         r = Result("Lethe", network, changed=seeded["deleted"] + seeded["modified"], retained=seeded["retained"], requests=len(self.ids))
-        tag = f"{network}-{per_user}"
+        tag = f"{network}-{per_user}" + ("-lookup" if lookup else "")
+        lethe = self.lethe_lookup if lookup else self.lethe
         if self.enqueue:
-            r.enqueue_seconds = self.lethe.enqueue(self.ids, self.uri, tag)
+            r.enqueue_seconds = lethe.enqueue(self.ids, self.uri, tag)
             stats_file = os.path.join(self.work, f"{tag}.stats.json")
-            proc, r.seconds, r.rss_kib = self.lethe.run(
-                ["run", "--once", "--stats-file", stats_file] + self.lethe.common() + self.lethe.run_args, uri, tag)
+            proc, r.seconds, r.rss_kib = lethe.run(
+                ["run", "--once", "--stats-file", stats_file] + lethe.common() + lethe.run_args, uri, tag)
             stats = {}
             with contextlib.suppress(OSError, ValueError):
                 stats = json.load(open(stats_file))
@@ -477,15 +518,15 @@ class Bench:
                     break
             r.seconds, r.rss_kib = time.perf_counter() - started, peak or None
             r.name = "Lethe (FALLBACK: erase per user)"
-        left = leftovers(self.db, self.ids)
+        left = leftovers(self.db, self.ids, self.items)
         if left:
             r.ok = False
             r.note += f" {left} document(s) left that the policy says must go"
         r.digest = digest(self.db)
         return r
 
-    def run_python(self, name: str, fn, uri: str, network: str, per_user: int, prepare=None) -> Result:
-        seeded = self.reseed(per_user)
+    def run_python(self, name: str, fn, uri: str, network: str, per_user: int, prepare=None, lookup: bool = False) -> Result:
+        seeded = self.reseed(per_user, lookup)
         if prepare:
             prepare(self.db, self.ids)
         r = Result(name, network, changed=seeded["deleted"] + seeded["modified"], retained=seeded["retained"], requests=len(self.ids))
@@ -503,7 +544,7 @@ class Bench:
             client.close()
         r.by_name = counter.by_name
         r.commands = sum(counter.by_name.values())
-        left = leftovers(self.db, self.ids)
+        left = leftovers(self.db, self.ids, self.items)
         if left:
             r.ok = False
             r.note = f"{left} document(s) left that the policy says must go"
@@ -539,6 +580,12 @@ class Bench:
         finally:
             if proxy:
                 proxy.stop()
+        if a.lookup:
+            log(f"loopback: the policy with one lookup (attachments of the users' items): Lethe, then the server's limit")
+            self.lookup_results.append(self.run_lethe(self.uri, "loopback", a.docs_per_user, lookup=True))
+            self.show(self.lookup_results[-1])
+            self.lookup_results.append(self.run_python("server's limit", limit_with_lookup, self.uri, "loopback", a.docs_per_user, lookup=True))
+            self.show(self.lookup_results[-1])
         if a.profile:
             port = pymongo.uri_parser.parse_uri(self.uri)["nodelist"][0][1]
             for name in ("Lethe", "server's limit"):
@@ -619,7 +666,7 @@ def mib(kib):
     return "–" if not kib else f"{kib / 1024:.1f} MiB"
 
 
-DATA_COLLECTIONS = ("Item", "custom_user_data", "comments", "projects", "orders", "shared_docs")
+DATA_COLLECTIONS = ("Item", "custom_user_data", "comments", "projects", "orders", "shared_docs", "attachments")
 WRITES = {"delete", "update", "insert", "findAndModify"}
 # Lethe's own records, by the state collection they go to, in the order shown.
 RECORDS = [
@@ -781,6 +828,34 @@ def report(bench: Bench, args, started_at: datetime.datetime, load_before: str) 
             out.append(f"- {r.name}: {names or '–'}")
         out.append("")
 
+    lookup_ratio = None
+    if bench.lookup_results:
+        by = {r.name: r for r in bench.lookup_results}
+        lethe, limit = by.get("Lethe"), by.get("server's limit")
+        out.append("## One lookup (issue 17; loopback)")
+        out.append("")
+        out.append("The same policy plus `lookups: { items: { collection: Item, match: owner_id, field: _id } }` and a rule")
+        out.append("deleting `attachments` (one per item, linked by `item_id` only) `using: items`. The limit reads the")
+        out.append("items' `_id`s once, deletes their attachments, then runs its commands.")
+        out.append("")
+        out.append("| | wall time | time inside lethe | commands | commands/request | peak RSS of lethe | same data as Lethe | verified |")
+        out.append("|---|---:|---:|---:|---:|---:|:---:|:---:|")
+        for r in bench.lookup_results:
+            same = "–" if r is lethe or lethe is None else ("yes" if r.digest == lethe.digest else "**NO**")
+            cpr = "–" if r.commands is None else f"{r.commands / R:.3f}"
+            out.append(f"| {r.name} | {fmt_s(r.seconds)} | {fmt_s(r.drain)} | {'–' if r.commands is None else r.commands} | {cpr} | "
+                       f"{mib(r.rss_kib)} | {same} | {'yes' if r.ok else '**FAILED** ' + r.note} |")
+        out.append("")
+        if lethe and limit:
+            lookup_ratio = lethe.seconds / limit.seconds
+            plain = summary.get("loopback", {}).get("lethe_limit")
+            out.append(f"Lethe / limit with one lookup: **{fmt_ratio(lookup_ratio)}**; without it (above): {fmt_ratio(plain)}.")
+            out.append("")
+            for r in (lethe, limit):
+                names = ", ".join(f"{k} {v}" for k, v in sorted(r.by_name.items(), key=lambda kv: (-kv[1], kv[0])))
+                out.append(f"- {r.name}: {names or '–'}")
+            out.append("")
+
     if bench.profile:
         out.append("## Where the time goes (loopback, through a tracing proxy without delay)")
         out.append("")
@@ -864,6 +939,14 @@ def report(bench: Bench, args, started_at: datetime.datetime, load_before: str) 
         met_txt = verdict(met) if at_size or met is None else ("met" if met else "NOT met") + " at this size; " + verdict(None)
         out.append(f"| Lethe's time ≤ 1.25 × the limit with records {label} (issue 18) | {fmt_ratio(s['lethe_records'])}{size_note} | {met_txt} |")
     s = summary.get("loopback")
+    if s and lookup_ratio is not None:
+        by = {r.name: r for r in bench.lookup_results}
+        ok = all(r.ok for r in bench.lookup_results) and by["Lethe"].digest == by["server's limit"].digest
+        met = None if fallback else (lookup_ratio <= s["lethe_limit"] * 1.10 and ok)
+        out.append(f"| With one lookup, Lethe / limit no more than 10% above the figure without (issue 17) | "
+                   f"{fmt_ratio(lookup_ratio)} against {fmt_ratio(s['lethe_limit'])} ({lookup_ratio / s['lethe_limit']:.2f}×) | {verdict(met)} |")
+    else:
+        out.append("| With one lookup, Lethe / limit no more than 10% above the figure without (issue 17) | not measured | **not assessed** |")
     if s and s["cmd_ratio"] is not None:
         met = None if fallback else s["cmd_ratio"] <= 1 / 20
         txt = verdict(met) if at_size or met is None else ("met" if met else "NOT met") + " at this size; " + verdict(None)
@@ -913,6 +996,7 @@ def main():
     p.add_argument("--proxy-rtt-ms", type=float, default=1.0)
     p.add_argument("--run-args", default="", help="extra arguments for `lethe run --once`")
     p.add_argument("--no-profile", dest="profile", action="store_false", help="skip the profile runs through a tracing proxy")
+    p.add_argument("--no-lookup", dest="lookup", action="store_false", help="skip the runs of the policy with one lookup")
     p.add_argument("--timelines", help="keep each profile run's commands in order (start, duration, name) in this directory")
     p.add_argument("--output", default=os.path.join(ROOT, "BENCHMARKS.md"))
     p.add_argument("--command", default="scripts/bench.sh")

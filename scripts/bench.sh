@@ -17,6 +17,8 @@
 #   --run-args "ARGS"           extra arguments for `lethe run --once`
 #   --no-profile                skip the profile (Lethe and the limit through a tracing
 #                               proxy: time per command name)
+#   --no-lookup                 skip the policy with one lookup (issue 17: Lethe and the
+#                               limit on loopback, beside the figure without it)
 #   --timelines DIR             keep the profile runs' commands in order, with start and
 #                               duration, in DIR (the gaps are the client's own work)
 #   --lethe PATH                use this lethe binary instead of building one
@@ -31,7 +33,7 @@ cd "$LETHE_ROOT"
 command_line="scripts/bench.sh${*:+ $*}"
 
 users=2000 requests=1000 docs=5 growth="" memory="20000,200000" rtt=1 run_args=""
-lethe="" rev="" uri="" shared="" profile="" output="$LETHE_ROOT/BENCHMARKS.md" timelines=()
+lethe="" rev="" uri="" shared="" profile="" lookup="" output="$LETHE_ROOT/BENCHMARKS.md" timelines=()
 need() { [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value (see the top of scripts/bench.sh)"; }
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -48,6 +50,7 @@ while [ $# -gt 0 ]; do
     --uri) need "$@"; uri=$2; shift ;;
     --shared-server) shared=1 ;;
     --no-profile) profile="--no-profile" ;;
+    --no-lookup) lookup="--no-lookup" ;;
     --timelines) need "$@"; timelines=(--timelines "$2"); shift ;;
     --output) need "$@"; output=$2; shift ;;
     -h|--help) sed -n '2,/^source/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -157,4 +160,4 @@ say "lethe: $lethe"
     --users "$users" --requests "$requests" --docs-per-user "$docs" \
     --growth-docs-per-user "$growth" --memory-docs "$memory" --proxy-rtt-ms "$rtt" \
     --run-args "$run_args" --output "$output" --command "$command_line" \
-    --server-desc "$server_desc" --lethe-desc "$lethe_desc" ${profile:+"$profile"} "${timelines[@]}"
+    --server-desc "$server_desc" --lethe-desc "$lethe_desc" ${profile:+"$profile"} ${lookup:+"$lookup"} "${timelines[@]}"
