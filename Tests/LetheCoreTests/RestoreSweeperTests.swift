@@ -23,8 +23,11 @@ struct RestoreSweeperTests {
     static let alice = ErasureSubject(userId: "alice", identities: ["alice-google"])
     static let bob = ErasureSubject(userId: "bob")
     static let dave = ErasureSubject(userId: "dave")
-    /// One moment for every fixture, so that two fixtures' re-registrations are equal.
-    static let reRegisteredAt = Date()
+    /// Fixed moments, the same for every fixture (two fixtures compared document by
+    /// document must make the same ObjectIds): the sign-ups long before any erasure of
+    /// a test run, the re-registration a day after any of them.
+    static let signedUpAt = Date(timeIntervalSince1970: 1_700_000_000)
+    static let reRegisteredAt = Date().addingTimeInterval(86_400)
 
     /// An ObjectId made at `date`, as a driver makes one.
     static func objectId(at date: Date, _ serial: UInt8) -> BSON {
@@ -39,14 +42,14 @@ struct RestoreSweeperTests {
         let state = InMemoryStateStore()
         let engine: ErasureEngine
 
-        /// Alice (with an identity), bob, carol and dave, their profiles made ten days ago.
+        /// Alice (with an identity), bob, carol and dave, their profiles made at `signedUpAt`.
         init() async throws {
             let loaded = PolicyLoader.load(yaml: RestoreSweeperTests.yaml, file: "app.yaml", options: .init(hashKeyConfigured: false))
             let policy = try #require(loaded.policies.first, "\(loaded.diagnostics)")
             engine = ErasureEngine(data: data, state: state, policies: [policy], anonymizer: nil)
             var next = 0
             func id() -> BSON { next += 1; return .int32(Int32(next)) }
-            let signedUp = Date().addingTimeInterval(-10 * 86_400)
+            let signedUp = RestoreSweeperTests.signedUpAt
             for (serial, user) in ["alice", "bob", "carol", "dave"].enumerated() {
                 await data.insert([["_id": RestoreSweeperTests.objectId(at: signedUp, UInt8(serial)), "user_id": .string(user)]], into: RestoreSweeperTests.profiles)
                 await data.insert((0..<2).map { _ in ["_id": id(), "owner_id": .string(user)] }, into: ErasurePipelineTests.items)
@@ -171,5 +174,105 @@ struct RestoreSweeperTests {
         #expect(report.restore?.creationUnknown == 1 && report.restore?.users == 0)
         #expect(RestoreSweeper.creationTime(of: ["_id": "x", "created_at": .datetime(BSONDatetime(Date(timeIntervalSince1970: 5)))],
                                             users: UsersSpec(collection: "p", field: "f", created: "created_at")) == Date(timeIntervalSince1970: 5))
+    }
+}
+
+/// Tombstones of named identifiers (issue 17 with issue 20): an email a request carried is
+/// recognized when a backup brings it back, but never alone makes a request unless the
+/// operator says the data is a restored backup's.
+@Suite("Restore sweep: identifiers (in memory)")
+struct RestoreIdentifierTests {
+    static let yaml = """
+        version: 1
+        name: mflix
+        database: app
+        subject: { idType: string, identifiers: [email] }
+        rules:
+          - { collection: items, match: owner_id, action: delete }
+          - { collection: comments, match: email, using: email, action: delete }
+        users: { collection: users, field: user_id, created: created_at }
+        """
+    static let items = Namespace(database: "app", collection: "items")
+    static let comments = Namespace(database: "app", collection: "comments")
+    static let users = Namespace(database: "app", collection: "users")
+
+    struct Fixture {
+        let data = InMemoryDataStore()
+        let state = InMemoryStateStore()
+        let engine: ErasureEngine
+
+        init() async throws {
+            let loaded = PolicyLoader.load(yaml: RestoreIdentifierTests.yaml, file: "mflix.yaml", options: .init(hashKeyConfigured: false))
+            let policy = try #require(loaded.policies.first, "\(loaded.diagnostics)")
+            engine = ErasureEngine(data: data, state: state, policies: [policy], anonymizer: nil)
+            for (n, user) in ["ada", "bob", "cy"].enumerated() {
+                await data.insert([["_id": .int32(Int32(100 + n)), "user_id": .string(user),
+                                    "created_at": .datetime(BSONDatetime(RestoreSweeperTests.signedUpAt))]], into: RestoreIdentifierTests.users)
+                await data.insert([["_id": .int32(Int32(n * 10)), "owner_id": .string(user)]], into: RestoreIdentifierTests.items)
+                await data.insert((1...2).map { ["_id": .int32(Int32(n * 10 + $0)), "email": .string("\(user)@example.com")] },
+                                  into: RestoreIdentifierTests.comments)
+            }
+        }
+
+        func erase(_ subject: ErasureSubject) async throws {
+            let request = try await engine.admission.submit(subject, source: .cli)
+            let done = try await engine.eraser().run([request])
+            #expect(done.map(\.state) == [.done])
+        }
+
+        func recorded() async -> [ErasureRequest] {
+            await state.requests.values.filter { $0.source == .restoreSweep }.sorted { $0.id < $1.id }
+        }
+
+        func emails() async -> [String] {
+            await data.all(RestoreIdentifierTests.comments).compactMap { $0["email"]?.stringValue }.sorted()
+        }
+    }
+
+    @Test("a user erased by id and email: the restored id and email make one request carrying both; the comments go again, no one else's")
+    func idAndEmail() async throws {
+        let fixture = try await Fixture()
+        let copy = await fixture.data.snapshot()
+        try await fixture.erase(ErasureSubject(userId: "ada", identifiers: ["email": "ada@example.com"]))
+        #expect(await fixture.state.tombstonesById.values.map(\.kind.rawValue).sorted() == ["identifier:email", "user-id"])
+        await fixture.data.restore(copy)
+
+        let report = try await fixture.engine.restoreSweeper.sweep(dryRun: false)
+        #expect(report.restore?.users == 1 && report.restore?.requested == 1 && report.restore?.identifierOnly == 0)
+        #expect(report.rules.first { $0.namespace == "app.comments" }?.matched == 2)
+        let recorded = await fixture.recorded()
+        #expect(recorded.first?.subject?.subject == ErasureSubject(userId: "ada", identifiers: ["email": "ada@example.com"]))
+        _ = try await fixture.engine.eraser().run(recorded)
+        #expect(await fixture.emails() == ["bob@example.com", "bob@example.com", "cy@example.com", "cy@example.com"])
+    }
+
+    @Test("a user known only by email is counted and left (a new account may hold the address); with identifierOnly it is requested and erased")
+    func emailOnly() async throws {
+        let fixture = try await Fixture()
+        let copy = await fixture.data.snapshot()
+        try await fixture.erase(ErasureSubject(userId: nil, identifiers: ["email": "bob@example.com"]))
+        #expect(await fixture.state.tombstonesById.values.map(\.kind.rawValue) == ["identifier:email"])
+        let erasedBy = try #require(await fixture.state.tombstonesById.values.first?.requestId)
+        await fixture.data.restore(copy)
+
+        let cautious = try await fixture.engine.restoreSweeper.sweep(dryRun: false)
+        #expect(cautious.restore?.identifierOnly == 1 && cautious.restore?.identifierOnlyRequests == [erasedBy])
+        #expect(cautious.restore?.requested == 0)
+        #expect(await fixture.recorded().isEmpty)
+
+        let told = try await fixture.engine.restoreSweeper.sweep(dryRun: false, options: .init(identifierOnly: true))
+        #expect(told.restore?.requested == 1 && told.restore?.identifierOnly == 0)
+        _ = try await fixture.engine.eraser().run(await fixture.recorded())
+        #expect(await fixture.emails() == ["ada@example.com", "ada@example.com", "cy@example.com", "cy@example.com"])
+        #expect(await fixture.data.all(RestoreIdentifierTests.items).count == 3, "bob's item is linked by id, which bob's request never had")
+    }
+
+    @Test("the orphan sweep reads only rules matched with user ids: an email no users document holds is no orphan")
+    func orphanSweepSkipsIdentifierRules() async throws {
+        let fixture = try await Fixture()
+        let report = try await fixture.engine.orphanSweeper.sweep(dryRun: true)
+        #expect(report.orphans?.linked == 3)
+        #expect(report.orphans?.orphans == 0)
+        #expect(report.rules.map(\.namespace) == ["app.items"])
     }
 }

@@ -37,6 +37,8 @@ struct SweepCommand: AsyncParsableCommand, LoggingCommand {
     var since: String?
     @Option(name: .long, help: ArgumentHelp("With --restored: most requests one sweep records; the rest wait for the next sweep.", valueName: "n"))
     var maxRequests: Int = 1_000
+    @Flag(name: .long, help: "With --restored: also request users found only by a named identifier (an email). Only for data known to come from a restored backup: a new account may hold the same identifier.")
+    var identifierOnly = false
     @Flag(name: .long, help: "With --orphans: go on even when the orphans cross --max-orphans or --max-orphan-percent.")
     var allowMany = false
     @Option(name: .long, help: ArgumentHelp("With --orphans: refuse when more orphan ids than this are found.", valueName: "n"))
@@ -58,8 +60,8 @@ struct SweepCommand: AsyncParsableCommand, LoggingCommand {
             throw ValidationError("--allow-many, --max-orphans and --max-orphan-percent go with --orphans")
         }
         guard !(orphans && restored) else { throw ValidationError("--orphans and --restored are two sweeps; run them one after the other") }
-        if !restored, since != nil || maxRequests != 1_000 {
-            throw ValidationError("--since and --max-requests go with --restored")
+        if !restored, since != nil || maxRequests != 1_000 || identifierOnly {
+            throw ValidationError("--since, --max-requests and --identifier-only go with --restored")
         }
         guard (1...100_000).contains(maxRequests) else { throw ValidationError("--max-requests must be between 1 and 100000") }
         if let since { _ = try ReportCommand.date(since, flag: "--since") }
@@ -68,7 +70,8 @@ struct SweepCommand: AsyncParsableCommand, LoggingCommand {
     func run() async throws {
         let policies = try policyOptions.load(hashKeyConfigured: try PolicyOptions.hashKey() != nil)
         if restored {
-            let options = RestoreSweeper.Options(since: try since.map { try ReportCommand.date($0, flag: "--since") }, maxRequests: maxRequests)
+            let options = RestoreSweeper.Options(since: try since.map { try ReportCommand.date($0, flag: "--since") }, maxRequests: maxRequests,
+                                                 identifierOnly: identifierOnly)
             let code = try await withRuntime(connection: connection, policies: policies, state: state, erasure: erasure.engineOptions) {
                 try await sweepRestored($0, options: options)
             }
@@ -154,6 +157,12 @@ struct SweepCommand: AsyncParsableCommand, LoggingCommand {
         print("restore sweep\(dryRun ? " (dry run)" : ""): \(counts.values) distinct value(s) read, \(counts.tombstoned) erased before; "
               + "\(counts.reRegistered) kept as signed up again\(counts.creationUnknown > 0 ? ", \(counts.creationUnknown) kept as their users document has no creation time (set users.created)" : ""); "
               + "\(counts.users) erased user(s) back, \(counts.alreadyRequested) already requested\(counts.refused > 0 ? ", \(counts.refused) unusable" : "")")
+        if counts.identifierOnly > 0 {
+            printError("warning: \(counts.identifierOnly) erased user(s) are back only by an identifier (e.g. an email), which a new account may hold too; "
+                       + "none was requested. Their earlier requests: \(counts.identifierOnlyRequests.joined(separator: ", "))"
+                       + "\(counts.identifierOnly > counts.identifierOnlyRequests.count ? ", …" : ""). If the data comes from a restored backup, "
+                       + "run `lethe sweep --restored --identifier-only` (docs/erasure.md, Restores)")
+        }
         if !runtime.engine.policies.contains(where: { $0.users != nil }) {
             printError("warning: no policy has `users`, so users who signed up again cannot be told apart; add `users:` (docs/policies.md)")
         }

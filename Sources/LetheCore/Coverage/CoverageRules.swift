@@ -27,13 +27,10 @@ enum CoverageRules {
                 }
             }
         }
-        // Lookups (issue 17: values found through another collection) cover the paths
-        // they read: add them here when they exist.
-        return found + lookupsCovering(path, database: database, collection: collection, policies: policies)
+        // A lookup covers nothing itself: it only reads values; the rule that uses them
+        // covers its own match path and what its action changes, as every rule does.
+        return found
     }
-
-    /// The hook for lookups; none exist yet.
-    static func lookupsCovering(_ path: String, database: String, collection: String, policies: [Policy]) -> [String] { [] }
 
     /// Whether `path` is `field` or lies under it.
     static func within(_ path: String, _ field: String) -> Bool {

@@ -47,7 +47,9 @@ public struct OrphanSweeper: Sendable {
         var linkedByRule: [(policy: Policy, rule: ErasureRule, ids: Set<BSON>)] = []
         var linked = Set<BSON>()
         for policy in withUsers {
-            for rule in policy.rules {
+            // Only rules matched with the user's own ids: values of identifiers (an email)
+            // or lookups (a post's id) are not user ids, and no users document holds them.
+            for rule in policy.rules where rule.using.contains(MatchSource.user) {
                 let ids = try await linkedIds(policy: policy, rule: rule)
                 linkedByRule.append((policy, rule, ids))
                 // Documents a `retain` rule keeps do not make their user an orphan: a
@@ -184,9 +186,9 @@ public struct OrphanSweeper: Sendable {
     /// The distinct ids of the policy's id type held at the rule's match paths, over
     /// the documents the rule covers (its `where` included). The restore sweep reads
     /// the same way.
-    func linkedIds(policy: Policy, rule: ErasureRule) async throws -> Set<BSON> {
+    func linkedIds(policy: Policy, rule: ErasureRule, as idType: SubjectIDType? = nil) async throws -> Set<BSON> {
         let namespace = Namespace(database: policy.database, collection: rule.collection)
-        let (scope, idType, data) = (rule.scope ?? [:], policy.subject.idType, engine.data)
+        let (scope, idType, data) = (rule.scope ?? [:], idType ?? policy.subject.idType, engine.data)
         let collected = IDCollector()
         try await engine.retrying {
             collected.reset()

@@ -27,11 +27,17 @@ public struct RestoreSweeper: Sendable {
         public var maxRequests: Int
         /// Keys per tombstone lookup, and values per users lookup. Default 5,000.
         public var lookupChunk: Int
+        /// Whether a user found only by a named identifier (an email, no id) becomes a
+        /// request. Default false: such a value may be a new account's, which no users
+        /// document check can tell (the users collection is searched by id); say true
+        /// only for data known to come from a restored backup.
+        public var identifierOnly: Bool
 
-        public init(since: Date? = nil, maxRequests: Int = 1_000, lookupChunk: Int = 5_000) {
+        public init(since: Date? = nil, maxRequests: Int = 1_000, lookupChunk: Int = 5_000, identifierOnly: Bool = false) {
             self.since = since
             self.maxRequests = maxRequests
             self.lookupChunk = lookupChunk
+            self.identifierOnly = identifierOnly
         }
     }
 
@@ -53,10 +59,17 @@ public struct RestoreSweeper: Sendable {
 
         // Every distinct value the rules' documents hold, as text, by key. Documents a
         // `retain` rule keeps make no request: it would keep them again, and find them again.
+        // Rules matched with lookup values only are skipped: lookup values are not
+        // tombstoned (the request reads them again from the restored documents).
         var byKey: [TombstoneDigest: String] = [:]
         for policy in engine.policies {
             for rule in policy.rules where !rule.action.isRetain {
-                for value in try await engine.orphanSweeper.linkedIds(policy: policy, rule: rule) {
+                let byUser = rule.using.contains(MatchSource.user)
+                let byIdentifier = rule.using.contains { policy.subject.identifiers.contains($0) }
+                guard byUser || byIdentifier else { continue }
+                // Identifiers are strings whatever the ids' type.
+                let idType: SubjectIDType? = byIdentifier ? .any : nil
+                for value in try await engine.orphanSweeper.linkedIds(policy: policy, rule: rule, as: idType) {
                     guard let text = TombstoneKeyer.text(of: value) else { continue }
                     byKey[keyer.digest(for: text)] = text
                 }
@@ -86,20 +99,39 @@ public struct RestoreSweeper: Sendable {
         counts.creationUnknown = kept.unknown.count
         found.removeAll { kept.after.contains($0.text) || kept.unknown.contains($0.text) }
 
-        // One user per earlier request: its values found, the user id first.
+        // One user per earlier request: its values found, the user id first, and the
+        // identifiers it carried.
         var subjects: [(tombstoneRequest: String, erasedAt: Date, subject: ErasureSubject)] = []
         let everyPolicyErasesIdentities = engine.policies.allSatisfy(\.subject.includeIdentities)
         for (requestId, values) in Dictionary(grouping: found, by: \.tombstone.requestId).sorted(by: { $0.key < $1.key }) {
-            let texts = Array(Set(values.map(\.text)))
-            let users = texts.filter { text in values.contains { $0.text == text && $0.tombstone.kind == .userId } }.sorted()
+            var identifiers: [String: String] = [:]
+            for value in values.sorted(by: { $0.text < $1.text }) {
+                if let name = value.tombstone.kind.identifierName, identifiers[name] == nil { identifiers[name] = value.text }
+            }
+            let idValues = values.filter { $0.tombstone.kind.identifierName == nil }
+            let texts = Array(Set(idValues.map(\.text)))
+            let users = texts.filter { text in idValues.contains { $0.text == text && $0.tombstone.kind == .userId } }.sorted()
             let identities = texts.filter { !users.contains($0) }.sorted()
             // Only an identity was found: as the user id it would be erased under every
             // policy, also one that never erased identities; that would widen.
-            guard let userId = users.first ?? (everyPolicyErasesIdentities ? identities.first : nil) else {
+            let userId = users.first ?? (everyPolicyErasesIdentities ? identities.first : nil)
+            if userId == nil, !identities.isEmpty {
                 counts.refused += 1
                 continue
             }
-            let subject = ErasureSubject(userId: userId, identities: (users.dropFirst() + identities).filter { $0 != userId })
+            // Only identifiers were found: an email can belong to a new account that
+            // signed up with it after the erasure, and nothing here tells the two
+            // apart; such users are counted and left unless the operator says the data
+            // is a restored backup's (`identifierOnly`).
+            if userId == nil, !options.identifierOnly {
+                counts.identifierOnly += 1
+                if counts.identifierOnlyRequests.count < SweepReport.Restore.listedRequests {
+                    counts.identifierOnlyRequests.append(requestId)
+                }
+                continue
+            }
+            let subject = ErasureSubject(userId: userId, identities: (users.dropFirst() + identities).filter { $0 != userId },
+                                        identifiers: identifiers)
             guard (try? engine.bindings(of: subject)) != nil else {
                 counts.refused += 1
                 continue
@@ -154,7 +186,8 @@ public struct RestoreSweeper: Sendable {
             at: report.finishedAt, event: .sweep, channel: .restoreSweep, policies: engine.policyLabels,
             counts: ["values": counts.values, "tombstoned": counts.tombstoned, "reRegistered": counts.reRegistered,
                      "creationUnknown": counts.creationUnknown, "users": counts.users, "alreadyRequested": counts.alreadyRequested,
-                     "overLimit": counts.overLimit, "requested": counts.requested, "refused": counts.refused],
+                     "overLimit": counts.overLimit, "requested": counts.requested, "refused": counts.refused,
+                     "identifierOnly": counts.identifierOnly],
             note: "restore\(dryRun ? " (dry run)" : "")\(options.since.map { ", since \(ISO8601DateFormatter().string(from: $0))" } ?? "")"
         )])
         engine.logger.info("restore sweep finished", metadata: [

@@ -116,8 +116,31 @@ public struct SweepReport: Sendable, Hashable, Codable {
         /// Users that cannot be a request (ids no longer fit the policies, or only an
         /// identity id was found while some policy does not erase identities).
         public var refused = 0
+        /// Erased users found only by a named identifier (an email), left without a
+        /// request (`RestoreSweeper.Options.identifierOnly`), and the first of their
+        /// earlier requests' ids (at most `listedRequests`), for an operator to check.
+        public var identifierOnly = 0
+        public var identifierOnlyRequests: [String] = []
+        public static let listedRequests = 100
 
         public init() {}
+
+        /// Sweeps saved before identifiers existed lack the last two counts.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            func count(_ key: CodingKeys) throws -> Int { try container.decodeIfPresent(Int.self, forKey: key) ?? 0 }
+            values = try count(.values)
+            tombstoned = try count(.tombstoned)
+            reRegistered = try count(.reRegistered)
+            creationUnknown = try count(.creationUnknown)
+            users = try count(.users)
+            alreadyRequested = try count(.alreadyRequested)
+            overLimit = try count(.overLimit)
+            requested = try count(.requested)
+            refused = try count(.refused)
+            identifierOnly = try count(.identifierOnly)
+            identifierOnlyRequests = try container.decodeIfPresent([String].self, forKey: .identifierOnlyRequests) ?? []
+        }
     }
 
     public var kind: SweepKind

@@ -23,8 +23,7 @@ public struct Tombstone: Sendable, Hashable, Codable {
 }
 
 /// What a tombstoned value was to its request. A string-backed struct, not an enum, so
-/// that new sources of values (named identifiers such as an email, lookup values) are
-/// added without breaking stored tombstones or callers.
+/// that new sources of values are added without breaking stored tombstones or callers.
 public struct TombstoneKind: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -33,6 +32,14 @@ public struct TombstoneKind: RawRepresentable, Sendable, Hashable, Codable, Cust
     public static let userId = TombstoneKind(rawValue: "user-id")
     /// The id of an identity linked to the user.
     public static let identity = TombstoneKind(rawValue: "identity")
+    /// A named identifier the request carried (`identifier:email`).
+    public static func identifier(_ name: String) -> TombstoneKind { TombstoneKind(rawValue: identifierPrefix + name) }
+    static let identifierPrefix = "identifier:"
+
+    /// The identifier's name, for an identifier's tombstone.
+    public var identifierName: String? {
+        rawValue.hasPrefix(Self.identifierPrefix) ? String(rawValue.dropFirst(Self.identifierPrefix.count)) : nil
+    }
 
     public var description: String { rawValue }
 }

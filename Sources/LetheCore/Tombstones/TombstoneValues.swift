@@ -5,15 +5,15 @@ extension ErasureEngine {
     /// The values a finished request erased, each once, as their tombstones key them:
     /// the one place that says what a request's "values to tombstone" are.
     ///
-    /// Today: the user id and (for policies with `subject.includeIdentities`) the
-    /// identity ids, in every typed form some policy bound them to (an id that is an
-    /// ObjectId under `idType: any` is erased as a string and as an ObjectId; both are
-    /// kept). Only what some policy erased: an identity no policy includes was not
-    /// erased, and a tombstone for it would let the restore sweep erase more than the
-    /// request did.
+    /// The user id and (for policies with `subject.includeIdentities`) the identity ids,
+    /// in every typed form some policy bound them to (an id that is an ObjectId under
+    /// `idType: any` is erased as a string and as an ObjectId; both are kept); and the
+    /// named identifiers (an email) the request carried, as the strings they are. Only
+    /// what some policy erased: an identity no policy includes was not erased, and a
+    /// tombstone for it would let the restore sweep erase more than the request did.
     ///
-    /// Other sources of match values (named identifiers such as an email, lookup
-    /// values) are added here, with a `TombstoneKind` of their own.
+    /// Lookup values are not tombstoned: they are read again, from the restored source
+    /// documents, by the request the restore sweep records.
     public func tombstoneValues(of subject: ErasureSubject) -> [TombstoneValue] {
         var values: [TombstoneValue] = []
         var seen = Set<String>()
@@ -32,6 +32,10 @@ extension ErasureEngine {
             for identity in subject.identities {
                 add(.identity, (try? SubjectBinding.bind(identity, idType: idType, which: "an identity id", lenientAny: true)) ?? [])
             }
+        }
+        let declared = Set(declaredIdentifiers)
+        for (name, value) in subject.identifiers.sorted(by: { $0.key < $1.key }) where declared.contains(name) {
+            add(.identifier(name), [.string(value)])
         }
         return values
     }
