@@ -81,6 +81,10 @@ struct LinkedDataTests {
         #expect(done.rules[2].retained == 1)
         #expect(done.rules.allSatisfy { $0.stage == .verified })
         #expect(done.subject == nil, "the ids and the lookup values go with the request")
+        let receipt = try #require(try await fixture.state.receipt(requestId: request.id))
+        #expect(receipt.lookups == [Receipt.Lookup(policy: "analytics", lookup: "accounts", values: 2)])
+        #expect(receipt.text.contains("lookups           analytics.accounts: 2 value(s)"))
+        #expect(!(try receipt.json()).contains("371138"), "counted, never listed")
     }
 
     @Test("a crash after the customer document is deleted: the rerun matches the kept values and finishes with the same data")

@@ -338,6 +338,7 @@ public struct Eraser: Sendable {
     /// closing audit entries, and saves every request with its lease given back.
     func finish(_ batch: inout ErasureBatch) async throws {
         let finished = engine.now()
+        let lookups = batch.members.map { $0.request.subject?.lookups ?? [] }
         for index in batch.members.indices {
             try batch.members[index].request.conclude(at: finished, verificationLimit: engine.options.verificationLimit)
         }
@@ -348,7 +349,9 @@ public struct Eraser: Sendable {
         // (a finish run again before its receipt) keeps one per value and request.
         let tombstones = try await engine.tombstones(of: batch.members, at: finished)
         if !tombstones.isEmpty { try await state.recordTombstones(tombstones) }
-        if !requests.isEmpty { try await state.saveReceipts(requests.map { Receipt(request: $0, finishedAt: finished) }) }
+        if !requests.isEmpty {
+            try await state.saveReceipts(zip(requests, lookups).map { Receipt(request: $0, finishedAt: finished, lookups: $1) })
+        }
         try await state.appendAudit(requests.map { AuditEntry.closing($0, at: finished) })
         try await saveAndRelease(&batch)
         engine.logger.info("batch finished", metadata: [

@@ -22,6 +22,19 @@ public struct Receipt: Sendable, Hashable, Codable {
         public var remaining: Int?
     }
 
+    /// How many values a lookup found for the request (never the values).
+    public struct Lookup: Sendable, Hashable, Codable {
+        public var policy: String
+        public var lookup: String
+        public var values: Int
+
+        public init(policy: String, lookup: String, values: Int) {
+            self.policy = policy
+            self.lookup = lookup
+            self.values = values
+        }
+    }
+
     public var requestId: String
     public var subjectPseudonym: String
     public var source: Channel
@@ -32,10 +45,13 @@ public struct Receipt: Sendable, Hashable, Codable {
     public var dueAt: Date?
     public var policies: [PolicyReference]
     public var rules: [Rule]
+    /// The lookups the request resolved, with their counts; nil when its policies have none.
+    public var lookups: [Lookup]?
     public var letheVersion: String
     public var note: String?
 
-    public init(request: ErasureRequest, finishedAt: Date) {
+    /// `lookups`: what the request resolved, read before `conclude` lets its subject go.
+    public init(request: ErasureRequest, finishedAt: Date, lookups resolved: [StoredLookupValues] = []) {
         requestId = request.id
         subjectPseudonym = request.subjectPseudonym
         source = request.source
@@ -47,6 +63,7 @@ public struct Receipt: Sendable, Hashable, Codable {
         policies = request.policies
         letheVersion = LetheVersion.current
         note = request.note
+        lookups = resolved.isEmpty ? nil : resolved.map { Lookup(policy: $0.policy, lookup: $0.lookup, values: $0.count) }
         rules = request.rules.map { progress in
             Rule(
                 policy: progress.policy, ruleIndex: progress.ruleIndex, namespace: progress.namespace,

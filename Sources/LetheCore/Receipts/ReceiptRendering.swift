@@ -29,6 +29,9 @@ extension Receipt {
             "  finished          \(iso.string(from: finishedAt))",
             "  policies          " + policies.map { "\($0.name) (\($0.fingerprint))" }.joined(separator: ", "),
         ]
+        if let lookups {
+            lines.append("  lookups           " + lookups.map { "\($0.policy).\($0.lookup): \($0.values) value(s)" }.joined(separator: ", "))
+        }
         for rule in rules {
             lines.append("  " + rule.summary)
         }
