@@ -92,7 +92,7 @@ let package = Package(
         // Shared by the test targets: the test server and its known deviations.
         .target(
             name: "LetheTestSupport",
-            dependencies: ["MongoKit"],
+            dependencies: ["MongoKit", "BSON"],
             path: "Tests/LetheTestSupport",
             swiftSettings: strict
         ),

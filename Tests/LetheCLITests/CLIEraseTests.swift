@@ -68,14 +68,7 @@ private struct CLIFixture: TearsDown {
     }
 
     func contents() async throws -> [String] {
-        var all: [String] = []
-        for name in ["Item", "comments", "projects"] {
-            for var doc in try await database.collection(name).find().toArray() {
-                doc["_id"] = nil
-                all.append(name + " " + doc.extendedJSON(.canonical))
-            }
-        }
-        return all.sorted()
+        try await database.contentsWithoutIds(of: ["Item", "comments", "projects"])
     }
 
     func tearDown() async {

@@ -67,14 +67,7 @@ struct CLILookupKillTests {
         var environment: [String: String] { ["LETHE_MONGODB_URI": TestServer.uri!, "LETHE_HASH_KEY": String(repeating: "5a", count: 32)] }
 
         func contents() async throws -> [String] {
-            var all: [String] = []
-            for name in ["customers", "accounts", "transactions"] {
-                for var doc in try await database.collection(name).find().toArray() {
-                    doc["_id"] = nil
-                    all.append(name + " " + doc.extendedJSON(.canonical))
-                }
-            }
-            return all.sorted()
+            try await database.contentsWithoutIds(of: ["customers", "accounts", "transactions"])
         }
 
         func tearDown() async {
