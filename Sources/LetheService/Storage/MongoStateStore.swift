@@ -2,6 +2,7 @@ import BSON
 import Foundation
 import LetheCore
 import MongoKit
+import Synchronization
 
 /// Lethe's own records in the state database (default `lethe`):
 /// `requests` (open and finished requests with per-rule progress), `receipts`,
@@ -24,6 +25,9 @@ public struct MongoStateStore: RequestQueue, RecordStore, HoldStore, RetainedLed
 
     public let pool: MongoClientPool
     public let options: Options
+    /// The subject key once read: it never changes after it is first stored, and every
+    /// batch asks for it (tombstones, retained digests), one `find` each otherwise.
+    private let subjectKeyRead = SubjectKeyCache()
 
     public init(pool: MongoClientPool, options: Options = Options()) {
         self.pool = pool
@@ -85,6 +89,13 @@ public struct MongoStateStore: RequestQueue, RecordStore, HoldStore, RetainedLed
 
     public func subjectKey() async throws -> SecretKey {
         if let key = options.subjectKey { return key }
+        if let key = subjectKeyRead.key.withLock({ $0 }) { return key }
+        let key = try await storedSubjectKey()
+        subjectKeyRead.key.withLock { $0 = key }
+        return key
+    }
+
+    private func storedSubjectKey() async throws -> SecretKey {
         if let stored = try await settings.findOne(["_id": "subject-key"]), let text = stored["key"]?.stringValue {
             return try SecretKey(text: text)
         }
@@ -111,3 +122,9 @@ public struct StateSchemaTooNew: Error, Sendable, CustomStringConvertible {
         "the state database '\(database)' holds records of schema version \(found), newer than this Lethe reads (\(supported)); run the newer Lethe, or point --state-db at another database"
     }
 }
+
+/// Shared by the copies of one `MongoStateStore`.
+private final class SubjectKeyCache: Sendable {
+    let key = Mutex<SecretKey?>(nil)
+}
+
