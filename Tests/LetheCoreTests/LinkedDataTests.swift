@@ -129,6 +129,26 @@ struct LinkedDataTests {
         #expect(dryRun.rules[2].matched == 1)
     }
 
+    @Test("values a user could plant in the lookup's source never widen: a stored regex and an operator-shaped sub-document are not values")
+    func plantedValues() async throws {
+        let fixture = try await Analytics()
+        // Ada's customer document, as her client could have written it.
+        await fixture.data.restore(await fixture.data.snapshot().mapValues { documents in
+            documents.map { document in
+                guard document["_id"] == .objectId(Self.ada) else { return document }
+                var planted = document
+                planted["accounts"] = [.int32(371138), .int32(324287), .regex(BSONRegularExpression(pattern: ".*")), ["$ne": .null]]
+                return planted
+            }
+        })
+        let dryRun = try await fixture.engine.dryRun(ErasureSubject(userId: Self.ada.hex))
+        #expect(dryRun.lookups == [PlannedLookup(policy: "analytics", lookup: "accounts", values: 2)])
+        let request = try await fixture.engine.admission.submit(ErasureSubject(userId: Self.ada.hex), source: .cli)
+        let done = try await fixture.engine.eraser().run(request)
+        #expect(done.state == .done, "\(done.note ?? "")")
+        #expect(await fixture.accountIds() == [.int32(443178), .string("371138")], "Grace's account and the string one stay")
+    }
+
     // MARK: sample_mflix
 
     static let mflixYAML = """

@@ -132,13 +132,23 @@ final class LookupCollector: @unchecked Sendable {
 
 extension BSONDocument {
     /// The values a lookup reads at `path`: each element of an array (one value each),
-    /// a scalar or sub-document as it is; null and missing give nothing.
+    /// of the types a link holds: strings, ObjectIds, numbers, binaries (UUIDs), dates.
+    /// Anything else gives nothing: the data a lookup reads is written by the app's
+    /// users, and a stored regular expression inside a rule's `$in` matches by pattern
+    /// (`/.*/` would select every document), a sub-document such as `{$ne: null}` turns
+    /// into an operator wherever a value is asked by equality. Null and missing give
+    /// nothing either.
     func lookupValues(atPath path: String) -> [BSON] {
-        values(atPath: path).filter { value in
-            switch value {
-            case .array, .null, .undefined: false
-            default: true
-            }
+        values(atPath: path).filter(\.isLinkValue)
+    }
+}
+
+extension BSON {
+    /// Whether a lookup may yield this value (`BSONDocument.lookupValues(atPath:)`).
+    var isLinkValue: Bool {
+        switch self {
+        case .string, .objectId, .int32, .int64, .double, .decimal128, .binary, .datetime: true
+        default: false
         }
     }
 }
