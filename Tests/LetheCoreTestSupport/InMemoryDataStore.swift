@@ -160,6 +160,31 @@ public actor InMemoryDataStore: DataStore, DataSampler {
         }
     }
 
+    /// The walk the MongoDB store takes (`DateWindows`), with the earliest date and the
+    /// counts from the documents held here, so that the windows, their bound and the
+    /// re-check of the filter are what unit tests exercise.
+    public nonisolated func forEachWriteWindow(
+        _ namespace: Namespace, filter: BSONDocument, dateField: String, before cutoff: BSONDatetime,
+        matched: Int, bound: Int, readBatchSize: Int,
+        _ body: @Sendable ([BSONDocument]) async throws -> Void
+    ) async throws {
+        try await DateWindows.walk(
+            filter: filter, field: dateField, before: cutoff, matched: matched, bound: bound,
+            earliest: { await self.earliestDate(namespace, filter: filter, at: dateField) },
+            count: { try await self.count(namespace, filter: $0) },
+            split: { window in
+                try await DateWindows.writeById(window, batchSize: readBatchSize, ids: { try await self.ids(namespace, filter: $0, limit: $1) },
+                                                idFilters: { self.idFilters($0) }) { try await body($0) }
+            },
+            { try await body($0) }
+        )
+    }
+
+    private func earliestDate(_ namespace: Namespace, filter: BSONDocument, at path: String) -> BSONDatetime? {
+        served("aggregate")
+        return matching(namespace, filter).flatMap { $0.equalityValues(atPath: path).compactMap(\.datetimeValue) }.min()
+    }
+
     public func distinctValues(_ namespace: Namespace, filter: BSONDocument, path: String, batchSize: Int,
                                _ body: @Sendable ([BSON]) async throws -> Void) async throws {
         served("aggregate")

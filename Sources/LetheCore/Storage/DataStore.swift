@@ -55,6 +55,18 @@ public protocol DataStore: Sendable {
         _ namespace: Namespace, filter: BSONDocument, orderedBy path: String, batchSize: Int,
         _ body: @Sendable (_ filters: [BSONDocument], _ read: Int) async throws -> Void
     ) async throws
+    /// Hands `body` filters that together select every document matching `filter`
+    /// (whose `dateField` is before `cutoff`; `matched` of them were counted), each
+    /// selecting at most `bound` of them, for a write: windows of the date field
+    /// (`DateWindows`), each keeping `filter`, so a document touched since it was
+    /// counted is left alone. One filter, `filter` itself, when `matched <= bound`.
+    /// A second holding more than `bound` goes by `_id`s, `readBatchSize` at a time
+    /// (`DateWindows.writeById`).
+    func forEachWriteWindow(
+        _ namespace: Namespace, filter: BSONDocument, dateField: String, before cutoff: BSONDatetime,
+        matched: Int, bound: Int, readBatchSize: Int,
+        _ body: @Sendable (_ filters: [BSONDocument]) async throws -> Void
+    ) async throws
     /// Every distinct value at `path` among the documents matching `filter`, each
     /// once, as a query's equality sees them: the elements of an array there and the
     /// field of each element of an array of documents on the way, never the array
