@@ -188,14 +188,25 @@ public struct MongoDataStore: DataStore {
         )
     }
 
-    /// An aggregation: `$match`, an `$unwind` of each step of the path (so arrays and
-    /// arrays of documents on the way give their elements, as a query's match does),
-    /// and a `$group` on the value; the cursor hands over `batchSize` groups at a
-    /// time. MongoDB serves the `$match` by an index of the filter's fields and holds
-    /// one entry per distinct value in the `$group` (`allowDiskUse` lets it spill).
+    /// For a top-level field, one aggregation: `$match`, and `$group` on the field
+    /// with the set of its values' BSON types (`$addToSet` of `{$type: "$field"}`);
+    /// the client flattens arrays (their elements, as a query's equality sees them).
+    /// Each group is checked before its values are handed over: its key must be of the
+    /// type the server says its documents hold (`GroupedValueCheck`). On MongoDB the
+    /// key is the stored value itself, so the check always holds; the `$match` is
+    /// served by an index of the filter's fields and the `$group` holds one entry per
+    /// distinct value (`allowDiskUse` lets it spill). The test server's `$group` turns
+    /// ObjectIds, arrays and documents into strings of JSON text while its `$type`
+    /// names the stored type (probed): a string key whose documents hold ObjectIds
+    /// would make an existing user look orphaned, and an orphan sweep deletes. At the
+    /// first group that fails the check, the rest goes by the faithful path below
+    /// (values already handed over are not handed over again).
     ///
-    /// Where the test server's aggregation answers wrongly, the documents are read
-    /// instead (the path's top-level field only) and the distinct values gathered
+    /// The faithful path, for dotted paths and after a failed check: `$match`, an
+    /// `$unwind` of each step of the path (so arrays and arrays of documents on the way
+    /// give their elements, as a query's match does), and a `$group` on the value.
+    /// Where the test server's aggregation answers wrongly there too, the documents are
+    /// read instead (the path's top-level field only) and the distinct values gathered
     /// here: when the filter holds an ObjectId (its `$match` finds none), and when a
     /// document holds an array on the path (its `$unwind` and `$group` turn ObjectIds
     /// inside arrays into strings). Whether one does is one `findOne` per step.
@@ -204,31 +215,52 @@ public struct MongoDataStore: DataStore {
         _ body: @Sendable ([BSON]) async throws -> Void
     ) async throws {
         let steps = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        let seen = DistinctCollector()
+        @Sendable func handOver(_ values: [BSON]) async throws {
+            // Chunked here as well: a server may send more than `batchSize` per reply.
+            for chunk in seen.insert(values).chunked(into: max(batchSize, 1)) { try await body(chunk) }
+        }
+        if steps.count == 1, !Self.holdsObjectId(.document(filter)) {
+            // Always a `$match`, even empty: without one, the test server groups values
+            // reached through an array of documents as null.
+            let pipeline: [BSONDocument] = [
+                ["$match": .document(filter)],
+                ["$group": ["_id": .string("$" + path), "types": ["$addToSet": ["$type": .string("$" + path)]]]],
+            ]
+            do {
+                try await collection(namespace).aggregate(pipeline, options: AggregateOptions(batchSize: max(batchSize, 1), allowDiskUse: true))
+                    .forEachBatch { groups in
+                        var values: [BSON] = []
+                        for group in groups {
+                            let key = group["_id"] ?? .null
+                            guard case .array(let types)? = group["types"],
+                                  GroupedValueCheck.isFaithful(key, types: types.compactMap(\.stringValue)) else { throw UnfaithfulGroup() }
+                            values += GroupedValueCheck.queryValues(of: key)
+                        }
+                        try await handOver(values)
+                    }
+                return
+            } catch is UnfaithfulGroup {
+                // The faithful path below.
+            }
+        }
         let prefixes = steps.indices.map { steps[...$0].joined(separator: ".") }
         var arrays = false
         for prefix in prefixes where !arrays {
             arrays = try await collection(namespace).findOne([prefix: ["$type": "array"]], options: FindOptions(projection: ["_id": 1])) != nil
         }
         if arrays || Self.holdsObjectId(.document(filter)) {
-            let seen = DistinctCollector()
             try await forEachBatch(namespace, filter: filter, projection: [steps[0]: 1], batchSize: batchSize) { documents in
-                for chunk in seen.insert(documents.flatMap { $0.equalityValues(atPath: path) }).chunked(into: max(batchSize, 1)) {
-                    try await body(chunk)
-                }
+                try await handOver(documents.flatMap { $0.equalityValues(atPath: path) })
             }
             return
         }
-        // Always a `$match`, even empty: without one, the test server groups values
-        // reached through an array of documents as null.
         var pipeline: [BSONDocument] = [["$match": .document(filter)]]
         pipeline += prefixes.map { ["$unwind": .string("$" + $0)] }
         pipeline.append(["$group": ["_id": .string("$" + path)]])
         try await collection(namespace).aggregate(pipeline, options: AggregateOptions(batchSize: max(batchSize, 1), allowDiskUse: true))
             .forEachBatch { groups in
-                // Chunked here as well: a server may send more than `batchSize` per reply.
-                for chunk in groups.compactMap({ $0["_id"] }).filter({ $0 != .null }).chunked(into: max(batchSize, 1)) {
-                    try await body(chunk)
-                }
+                try await handOver(groups.compactMap({ $0["_id"] }).filter({ $0 != .null }))
             }
     }
 
@@ -263,6 +295,10 @@ public struct MongoDataStore: DataStore {
         return WriteCounts(matched: result.matchedCount, modified: result.modifiedCount)
     }
 }
+
+/// A group of the fast `distinctValues` aggregation whose key is not what its
+/// documents hold.
+private struct UnfaithfulGroup: Error {}
 
 /// The distinct values seen so far by a streamed read.
 private final class DistinctCollector: @unchecked Sendable {
