@@ -68,36 +68,18 @@ public enum DateWindows {
         }
     }
 
-    /// `filter` and the date field at or after `start` and before `end`. Merged into the
-    /// filter's own condition on the field where it has one of operators (`$lt` the
-    /// earlier of the two): `{f: {$lt: cut, $gte: s}}` selects what `{$and: [{f: {$lt:
-    /// cut}}, {f: {$gte: s, $lt: e}}]}` does on MongoDB, arrays included (each operator
-    /// may be met by another element either way), and the test server answers the
-    /// `$and` of two conditions on one date field with nothing (docs/test-server.md).
+    /// `filter` and the date field at or after `start` and before `end`.
     static func narrowed(_ filter: BSONDocument, field: String, from start: BSONDatetime?, before end: BSONDatetime?) -> BSONDocument {
         var range = BSONDocument()
         if let start { range["$gte"] = .datetime(start) }
         if let end { range["$lt"] = .datetime(end) }
-        guard !range.isEmpty else { return filter }
-        guard case .document(var condition)? = filter[field], condition.keys.allSatisfy({ $0.hasPrefix("$") }),
-              condition["$gte"] == nil, condition["$gt"] == nil || start == nil,
-              condition["$lt"] == nil || condition["$lt"]?.datetimeValue != nil else {
-            return RuleStatement.allOf([filter, [field: .document(range)]])
-        }
-        if let start { condition["$gte"] = .datetime(start) }
-        if let end {
-            let earlier = condition["$lt"]?.datetimeValue.map { min($0, end) } ?? end
-            condition["$lt"] = .datetime(earlier)
-        }
-        var merged = filter
-        merged[field] = .document(condition)
-        return merged
+        return range.isEmpty ? filter : RuleStatement.allOf([filter, [field: .document(range)]])
     }
 
     /// Writes the documents of one over-full second (`window`) a batch of `_id`s at
     /// a time: the first `batchSize` still matching, read afresh each time (no cursor
-    /// stays open across the writes: the test server's `getMore` skips as many
-    /// documents as were deleted since), each write `window` and those ids. Stops when
+    /// stays open across the writes; on the test server, a cursor read while its
+    /// documents were written missed one), each write `window` and those ids. Stops when
     /// none match or a read brings only ids it wrote before (a write that left its
     /// documents matching).
     public static func writeById(
