@@ -145,21 +145,6 @@ public actor InMemoryDataStore: DataStore, DataSampler {
         return groups.map { (key: $0.key, documents: $0.value) }
     }
 
-    /// As the MongoDB store: the matching documents' values at `path` in order, and
-    /// per batch the filter narrowed to each run of them (`IdRun`), so that the
-    /// ranges, their type brackets and the re-check of the filter are what unit
-    /// tests exercise.
-    public func forEachWriteBatch(_ namespace: Namespace, filter: BSONDocument, orderedBy path: String, batchSize: Int,
-                                  _ body: @Sendable ([BSONDocument], Int) async throws -> Void) async throws {
-        served("find")
-        let keys = matching(namespace, filter).compactMap { $0.equalityValues(atPath: path).min(by: QueryMatcher.sortsBefore) }
-            .sorted(by: QueryMatcher.sortsBefore)
-        for start in stride(from: 0, to: keys.count, by: max(batchSize, 1)) {
-            let batch = Array(keys[start..<min(start + max(batchSize, 1), keys.count)])
-            try await body(IdRun.split(batch).map { RuleStatement.allOf([filter, $0.condition(on: path)]) }, batch.count)
-        }
-    }
-
     /// The walk the MongoDB store takes (`DateWindows`), with the earliest date and the
     /// counts from the documents held here, so that the windows, their bound and the
     /// re-check of the filter are what unit tests exercise.

@@ -154,14 +154,6 @@ struct TouchingDataStore: DataStore {
     let inner: InMemoryDataStore
     let touch: @Sendable () async throws -> Void
 
-    func forEachWriteBatch(_ namespace: Namespace, filter: BSONDocument, orderedBy path: String, batchSize: Int,
-                           _ body: @Sendable ([BSONDocument], Int) async throws -> Void) async throws {
-        let first = CallCounter()
-        try await inner.forEachWriteBatch(namespace, filter: filter, orderedBy: path, batchSize: batchSize) { filters, read in
-            if first.next() == 0 { try await touch() }
-            try await body(filters, read)
-        }
-    }
     func forEachWriteWindow(_ namespace: Namespace, filter: BSONDocument, dateField: String, before cutoff: BSONDatetime,
                             matched: Int, bound: Int, readBatchSize: Int,
                             _ body: @Sendable ([BSONDocument]) async throws -> Void) async throws {

@@ -6,8 +6,8 @@ import LetheTestSupport
 import MongoKit
 import Testing
 
-/// The shapes the sweeps send at scale, on the server: retention writes by `_id` range
-/// of one streamed read, and distinct values by aggregation (docs/test-server.md).
+/// The shapes the sweeps send at scale, on the server: retention writes by counted
+/// windows of the date field, and distinct values by aggregation (docs/test-server.md).
 @Suite("Sweep shapes (integration)", .enabled(if: TestServer.isConfigured, TestServer.skipReason))
 struct SweepShapeIntegrationTests {
     static let yaml = """
@@ -60,26 +60,6 @@ struct SweepShapeIntegrationTests {
     static func isRecent(_ document: BSONDocument) -> Bool {
         guard case .datetime(let date)? = document["last_seen"] else { return false }
         return date.millisecondsSinceEpoch > BSONDatetime(Date()).millisecondsSinceEpoch - 100 * 86_400_000
-    }
-
-    @Test("a document touched after its batch was read is not written: the range keeps the cut-off")
-    func touchedBetweenReadAndWrite() async throws {
-        try await TodoFixture.make(yaml: Self.yaml).use { fixture in
-            let sessions = fixture.database.collection("sessions")
-            try await sessions.insertMany((1...5).map { n in ["_id": .int32(Int32(n)), "last_seen": Self.ago(n == 3 ? 10 : 400 + Int64(n))] })
-            let namespace = Namespace(database: fixture.database.name, collection: "sessions")
-            let old: BSONDocument = ["last_seen": ["$lt": Self.ago(180)]]
-            let data = fixture.runtime.data
-            let deleted = Tally()
-            try await data.forEachWriteBatch(namespace, filter: old, orderedBy: "last_seen", batchSize: 10) { filters, read in
-                #expect(read == 4)
-                // Session 2 is used again after the read, before the write.
-                _ = try await data.updateMany(namespace, filter: ["_id": 2], update: ["$set": ["last_seen": Self.ago(0)]])
-                for filter in filters { deleted.add(try await data.deleteMany(namespace, filter: filter)) }
-            }
-            #expect(deleted.value == 3)
-            #expect(try await sessions.find([:], options: FindOptions(sort: ["_id": 1])).toArray().compactMap { $0["_id"]?.intValue } == [2, 3])
-        }
     }
 
     @Test("date windows: no write over the bound, and a document touched after the counts is not written (the window keeps the cut-off)")

@@ -113,35 +113,6 @@ public struct MongoDataStore: DataStore {
         return groups.value
     }
 
-    /// One cursor over the values at `path` of the matching documents, sorted by
-    /// that path (`batchSize` per reply), and per batch, `filter` and the path
-    /// between the batch's first and last value (`IdRun`: one range per type bracket,
-    /// since a range query is type-bracketed). The retention sweep orders by its
-    /// date field, which its index serves.
-    ///
-    /// MongoDB: the read is an index scan of the date field's index, already in
-    /// order (no blocking sort), examining the matching keys only; each write is an
-    /// index range scan of that index over the batch's dates, examining the batch
-    /// (and documents of equal dates). By `_id` ranges instead, the read would scan
-    /// the `_id` index (filtering every document) or sort the matching ids. The
-    /// test server serves a filter on the date field alone in SQL (0.03 s for 5,000
-    /// documents), while any `_id` condition beside it goes row by row: an `_id`
-    /// range 0.7 s per 5,000, `{_id: {$in: ids}}` with the date 15 to 21 s
-    /// (docs/test-server.md). One cursor, not a `find` per batch from the last
-    /// value seen: the test server sorts every match again for each `find`.
-    public func forEachWriteBatch(
-        _ namespace: Namespace, filter: BSONDocument, orderedBy path: String, batchSize: Int,
-        _ body: @Sendable (_ filters: [BSONDocument], _ read: Int) async throws -> Void
-    ) async throws {
-        let top = String(path.prefix { $0 != "." })
-        let options = FindOptions(projection: top == "_id" ? ["_id": 1] : [top: 1, "_id": 0], sort: [path: 1], batchSize: max(batchSize, 1))
-        try await collection(namespace).find(filter, options: options).forEachBatch { documents in
-            let keys = documents.flatMap { $0.equalityValues(atPath: path) }
-            guard !keys.isEmpty else { return }
-            try await body(IdRun.split(keys).map { RuleStatement.allOf([filter, $0.condition(on: path)]) }, documents.count)
-        }
-    }
-
     /// Windows of the date field (`DateWindows`), counted by the `count` command and
     /// written by the caller; the earliest date by one sorted aggregation.
     ///
