@@ -95,3 +95,20 @@ private final class Writes: @unchecked Sendable {
     var value: [Int] { lock.withLock { counts } }
     var isEmpty: Bool { lock.withLock { counts.isEmpty } }
 }
+
+/// Dates at the ends of the 64-bit range (a BSON date is any number of milliseconds).
+@Suite("Date windows at the ends of the range")
+struct DateWindowsExtremeTests {
+    @Test("dates at the smallest and largest milliseconds: every one past the cut-off goes, no overflow")
+    func extremes() async throws {
+        let data = InMemoryDataStore()
+        let sessions = DateWindowsTests.sessions
+        let dates: [Int64] = [.min, .min + 1, -62_135_596_800_000, 0, 1_000, 1_700_000_000_000]
+        await data.insert(dates.enumerated().map { ["_id": .int32(Int32($0.offset)), "last_seen": .datetime(BSONDatetime(millisecondsSinceEpoch: $0.element))] }
+                          + [["_id": 99, "last_seen": .datetime(BSONDatetime(millisecondsSinceEpoch: .max))]], into: sessions)
+        let writes = try await DateWindowsTests.sweep(data, bound: 2, readBatchSize: 1)
+        #expect(writes.reduce(0, +) == dates.count)
+        #expect(writes.allSatisfy { $0 <= 2 }, "\(writes)")
+        #expect(await data.all(sessions).compactMap { $0["_id"]?.intValue } == [99])
+    }
+}

@@ -42,9 +42,11 @@ public enum DateWindows {
         let lowest = floorToSecond(earliestDate)
         // Aim below the bound: the dates are seldom spread evenly.
         let target = max(bound * 3 / 4, 1)
-        let highest = max(cutoff.millisecondsSinceEpoch, lowest + 1)
+        // Dates are any 64-bit number of milliseconds: no arithmetic here may overflow.
+        let highest = max(cutoff.millisecondsSinceEpoch, lowest == .max ? .max : lowest + 1)
+        let span = highest.subtractingReportingOverflow(lowest)
         var start: Int64? = nil
-        var width = scaled(highest - lowest, target, matched)
+        var width = span.overflow ? Int64.max / 4 : scaled(span.partialValue, target, matched)
         while true {
             let from = start ?? lowest
             let end = from.addingReportingOverflow(width)
@@ -99,7 +101,8 @@ public enum DateWindows {
     static let second: Int64 = 1_000
 
     static func floorToSecond(_ milliseconds: Int64) -> Int64 {
-        milliseconds - ((milliseconds % second) + second) % second
+        let remainder = ((milliseconds % second) + second) % second
+        return milliseconds >= Int64.min + remainder ? milliseconds - remainder : .min
     }
 
     /// `width` times `numerator` over `denominator` in whole seconds, at least one,

@@ -204,8 +204,8 @@ public struct MongoDataStore: DataStore {
                         var values: [BSON] = []
                         for group in groups {
                             let key = group["_id"] ?? .null
-                            guard case .array(let types)? = group["types"],
-                                  GroupedValueCheck.isFaithful(key, types: types.compactMap(\.stringValue)) else { throw UnfaithfulGroup() }
+                            guard case .array(let types)? = group["types"], case let names = types.compactMap(\.stringValue),
+                                  names.count == types.count, GroupedValueCheck.isFaithful(key, types: names) else { throw UnfaithfulGroup() }
                             values += GroupedValueCheck.queryValues(of: key)
                         }
                         try await handOver(values)
