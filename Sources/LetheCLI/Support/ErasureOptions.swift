@@ -6,23 +6,18 @@ struct ErasureOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Most documents one write targets; larger sets go in batches (default: $LETHE_BATCH_SIZE, else 5000).", valueName: "n"))
     var batchSize: Int = Environment.value("LETHE_BATCH_SIZE", default: 5_000)
 
-    @Option(name: .long, help: ArgumentHelp("Most documents one write of a retention sweep targets: a range of the date field, each counted first (default: $LETHE_SWEEP_BATCH_SIZE, else 100000).", valueName: "n"))
-    var sweepBatchSize: Int = Environment.value("LETHE_SWEEP_BATCH_SIZE", default: 100_000)
-
     @Option(name: .long, help: ArgumentHelp("Guard rail: requests that would change more documents wait for `lethe approve` (default: $LETHE_MAX_DOCUMENTS, else the policies' maxDocumentsPerRequest, else 10000).", valueName: "n"))
     var maxDocuments: Int?
 
     func validate() throws {
         try Environment.check("LETHE_BATCH_SIZE", as: Int.self, flag: "--batch-size")
-        try Environment.check("LETHE_SWEEP_BATCH_SIZE", as: Int.self, flag: "--sweep-batch-size")
         try Environment.check("LETHE_MAX_DOCUMENTS", as: Int.self, flag: "--max-documents")
         guard batchSize > 0 else { throw ValidationError("--batch-size must be at least 1") }
-        guard sweepBatchSize > 0 else { throw ValidationError("--sweep-batch-size must be at least 1") }
         if let maxDocuments = documentLimit, maxDocuments < 0 { throw ValidationError("--max-documents cannot be negative") }
     }
 
     var engineOptions: ErasureEngine.Options {
-        ErasureEngine.Options(batchSize: batchSize, sweepBatchSize: sweepBatchSize, maxDocumentsPerRequest: documentLimit)
+        ErasureEngine.Options(batchSize: batchSize, maxDocumentsPerRequest: documentLimit)
     }
 
     /// `--max-documents`, else `LETHE_MAX_DOCUMENTS`.
