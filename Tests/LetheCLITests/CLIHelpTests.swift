@@ -17,6 +17,17 @@ struct CLIHelpTests {
         }
     }
 
+    @Test("only sweep and serve list --sweep-batch-size", arguments: [(["sweep"], true), (["serve"], true), (["erase"], false), (["run"], false), (["plan"], false)])
+    func sweepBatchSize(command: [String], lists: Bool) throws {
+        let help = try LetheExecutable.run(command + ["--help"])
+        #expect(help.exitCode == 0, "\(help.output)")
+        #expect(help.stdout.contains("--sweep-batch-size") == lists, "\(help.stdout)")
+        if lists {
+            let zero = try LetheExecutable.run(command + ["--sweep-batch-size", "0"])
+            #expect(zero.exitCode == 64 && zero.stderr.contains("--sweep-batch-size must be at least 1"), "\(zero.output)")
+        }
+    }
+
     @Test("commands that erase list --batch-size and --max-documents; only run and serve list --inbox",
           arguments: [(["erase"], false), (["approve"], false), (["plan"], false), (["sweep"], false), (["run"], true), (["serve"], true)])
     func withErasureOptions(command: [String], readsInbox: Bool) throws {

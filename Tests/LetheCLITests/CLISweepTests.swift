@@ -177,7 +177,7 @@ struct CLISweepTests {
     @Test("the retention sweep, not on a terminal: plain lines, no escape codes")
     func retentionPlain() async throws {
         try await Fixture.make().use { fixture in
-            let run = try fixture.lethe(["sweep", "--batch-size", "7"])
+            let run = try fixture.lethe(["sweep", "--batch-size", "7", "--sweep-batch-size", "7"])
             #expect(run.exitCode == 0, "\(run.output)")
             #expect(run.stdout.contains("notes retention #1 \(fixture.database.name).sessions: 30 past their period, deleted 30"), "\(run.stdout)")
             #expect(!run.output.contains("\u{1B}") && !run.output.contains("\r"))

@@ -169,19 +169,29 @@ public actor InMemoryDataStore: DataStore, DataSampler {
         return groups.map { (key: $0.key, documents: $0.value) }
     }
 
-    /// As the MongoDB store: the matching documents' values at `path` in order, and
-    /// per batch the filter narrowed to each run of them (`IdRun`), so that the
-    /// ranges, their type brackets and the re-check of the filter are what unit
-    /// tests exercise.
-    public func forEachWriteBatch(_ namespace: Namespace, filter: BSONDocument, orderedBy path: String, batchSize: Int,
-                                  _ body: @Sendable ([BSONDocument], Int) async throws -> Void) async throws {
-        served("find")
-        let keys = matching(namespace, filter).compactMap { $0.equalityValues(atPath: path).min(by: QueryMatcher.sortsBefore) }
-            .sorted(by: QueryMatcher.sortsBefore)
-        for start in stride(from: 0, to: keys.count, by: max(batchSize, 1)) {
-            let batch = Array(keys[start..<min(start + max(batchSize, 1), keys.count)])
-            try await body(IdRun.split(batch).map { RuleStatement.allOf([filter, $0.condition(on: path)]) }, batch.count)
-        }
+    /// The walk the MongoDB store takes (`DateWindows`), with the earliest date and the
+    /// counts from the documents held here, so that the windows, their bound and the
+    /// re-check of the filter are what unit tests exercise.
+    public nonisolated func forEachWriteWindow(
+        _ namespace: Namespace, filter: BSONDocument, dateField: String, before cutoff: BSONDatetime,
+        matched: Int, bound: Int, readBatchSize: Int,
+        _ body: @Sendable ([BSONDocument]) async throws -> Void
+    ) async throws {
+        try await DateWindows.walk(
+            filter: filter, field: dateField, before: cutoff, matched: matched, bound: bound,
+            earliest: { await self.earliestDate(namespace, filter: filter, at: dateField) },
+            count: { try await self.count(namespace, filter: $0) },
+            split: { window in
+                try await DateWindows.writeById(window, batchSize: readBatchSize, ids: { try await self.ids(namespace, filter: $0, limit: $1) },
+                                                idFilters: { self.idFilters($0) }) { try await body($0) }
+            },
+            { try await body($0) }
+        )
+    }
+
+    private func earliestDate(_ namespace: Namespace, filter: BSONDocument, at path: String) -> BSONDatetime? {
+        served("aggregate")
+        return matching(namespace, filter).flatMap { $0.equalityValues(atPath: path).compactMap(\.datetimeValue) }.min()
     }
 
     public func distinctValues(_ namespace: Namespace, filter: BSONDocument, path: String, batchSize: Int,

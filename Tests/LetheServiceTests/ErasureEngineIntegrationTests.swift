@@ -387,9 +387,11 @@ struct FaultyStore: DataStore {
                       _ body: @Sendable ([BSONDocument]) async throws -> Void) async throws {
         try await base.forEachBatch(namespace, filter: filter, projection: projection, batchSize: batchSize, body)
     }
-    func forEachWriteBatch(_ namespace: Namespace, filter: BSONDocument, orderedBy path: String, batchSize: Int,
-                           _ body: @Sendable ([BSONDocument], Int) async throws -> Void) async throws {
-        try await base.forEachWriteBatch(namespace, filter: filter, orderedBy: path, batchSize: batchSize, body)
+    func forEachWriteWindow(_ namespace: Namespace, filter: BSONDocument, dateField: String, before cutoff: BSONDatetime,
+                            matched: Int, bound: Int, readBatchSize: Int,
+                            _ body: @Sendable ([BSONDocument]) async throws -> Void) async throws {
+        try await base.forEachWriteWindow(namespace, filter: filter, dateField: dateField, before: cutoff, matched: matched,
+                                          bound: bound, readBatchSize: readBatchSize, body)
     }
     func distinctValues(_ namespace: Namespace, filter: BSONDocument, path: String, batchSize: Int,
                         _ body: @Sendable ([BSON]) async throws -> Void) async throws {

@@ -228,4 +228,44 @@ struct OrphanSweepIntegrationTests {
             #expect(notes.map { $0["owner"] } == [.objectId(kept), "not-an-objectid"])
         }
     }
+
+    @Test("existing users linked by ObjectIds and by arrays of ids are never orphans, whatever the server's $group returns for them")
+    func typedOwnersAreNotOrphans() async throws {
+        let yaml = """
+        version: 1
+        name: typed
+        database: DATABASE
+        subject: { idType: any, includeIdentities: false }
+        rules:
+          - collection: notes
+            match: owner
+            action: delete
+          - collection: boards
+            match: members
+            action: delete
+        users: { collection: accounts, field: uid }
+        """
+        try await TodoFixture.make(yaml: yaml).use { fixture in
+            let (kept, orphan) = (BSONObjectId(), BSONObjectId())
+            try await fixture.database.collection("accounts").insertMany([["uid": .objectId(kept)], ["uid": "ann"], ["uid": "ben"]])
+            try await fixture.database.collection("notes").insertMany([
+                ["owner": .objectId(kept)], ["owner": .objectId(kept)], ["owner": "ann"], ["owner": .objectId(orphan)],
+            ])
+            try await fixture.database.collection("boards").insertMany([["members": ["ann", "ben"]], ["members": ["ben", "zed"]]])
+            let report = try await fixture.runtime.engine.orphanSweeper.sweep(dryRun: true, options: Self.lenient)
+            // Linked: kept, ann, ben, orphan, zed; orphans: orphan and zed, nothing else.
+            #expect(report.orphans?.linked == 5)
+            #expect(report.orphans?.orphans == 2)
+            _ = try await Self.engine(fixture, at: Date()).orphanSweeper.sweep(dryRun: false, options: Self.lenient)
+            let later = try await Self.engine(fixture, at: Date().addingTimeInterval(2 * Self.day)).orphanSweeper.sweep(dryRun: false, options: Self.lenient)
+            #expect(later.orphans?.requested == 2)
+            _ = try await QueueWorker(engine: fixture.runtime.engine).drain()
+            let notes = try await fixture.database.collection("notes").find().toArray()
+            #expect(Set(notes.compactMap { $0["owner"] }) == [.objectId(kept), "ann"])
+            #expect(notes.count == 3)
+            let boards = try await fixture.database.collection("boards").find().toArray()
+            #expect(boards.count == 1 && boards.first?["members"] == ["ann", "ben"])
+        }
+    }
+
 }

@@ -6,8 +6,8 @@ import LetheTestSupport
 import MongoKit
 import Testing
 
-/// The shapes the sweeps send at scale, on the server: retention writes by `_id` range
-/// of one streamed read, and distinct values by aggregation (docs/test-server.md).
+/// The shapes the sweeps send at scale, on the server: retention writes by counted
+/// windows of the date field, and distinct values by aggregation (docs/test-server.md).
 @Suite("Sweep shapes (integration)", .enabled(if: TestServer.isConfigured, TestServer.skipReason))
 struct SweepShapeIntegrationTests {
     static let yaml = """
@@ -34,9 +34,9 @@ struct SweepShapeIntegrationTests {
         .datetime(BSONDatetime(millisecondsSinceEpoch: BSONDatetime(Date()).millisecondsSinceEpoch - days * 86_400_000))
     }
 
-    @Test("retention in batches of 3 (date ranges) over int, double, string and ObjectId ids, old and recent interleaved: exactly the old go")
+    @Test("retention in writes of at most 3 (date windows) over int, double, string and ObjectId ids, old and recent interleaved: exactly the old go")
     func mixedIdTypes() async throws {
-        try await TodoFixture.make(yaml: Self.yaml, options: .init(batchSize: 3)).use { fixture in
+        try await TodoFixture.make(yaml: Self.yaml, options: .init(batchSize: 3, sweepBatchSize: 3)).use { fixture in
             let sessions = fixture.database.collection("sessions")
             var seeded: [BSONDocument] = []
             for n in 0..<6 {
@@ -62,29 +62,41 @@ struct SweepShapeIntegrationTests {
         return date.millisecondsSinceEpoch > BSONDatetime(Date()).millisecondsSinceEpoch - 100 * 86_400_000
     }
 
-    @Test("a document touched after its batch was read is not written: the range keeps the cut-off")
-    func touchedBetweenReadAndWrite() async throws {
+    @Test("date windows: no write over the bound, and a document touched after the counts is not written (the window keeps the cut-off)")
+    func windowsKeepTheCutoff() async throws {
         try await TodoFixture.make(yaml: Self.yaml).use { fixture in
             let sessions = fixture.database.collection("sessions")
-            try await sessions.insertMany((1...5).map { n in ["_id": .int32(Int32(n)), "last_seen": Self.ago(n == 3 ? 10 : 400 + Int64(n))] })
+            // Ten old sessions a day apart, four of them on one millisecond (one over-full second), and a recent one.
+            let crowded = Self.ago(500)
+            try await sessions.insertMany((1...10).map { n in ["_id": .int32(Int32(n)), "last_seen": n > 6 ? crowded : Self.ago(400 + Int64(n))] }
+                                          + [["_id": 11, "last_seen": Self.ago(10)]])
             let namespace = Namespace(database: fixture.database.name, collection: "sessions")
-            let old: BSONDocument = ["last_seen": ["$lt": Self.ago(180)]]
+            let cutoff = BSONDatetime(millisecondsSinceEpoch: BSONDatetime(Date()).millisecondsSinceEpoch - 180 * 86_400_000)
+            let old: BSONDocument = ["last_seen": ["$lt": .datetime(cutoff)]]
             let data = fixture.runtime.data
-            let deleted = Tally()
-            try await data.forEachWriteBatch(namespace, filter: old, orderedBy: "last_seen", batchSize: 10) { filters, read in
-                #expect(read == 4)
-                // Session 2 is used again after the read, before the write.
-                _ = try await data.updateMany(namespace, filter: ["_id": 2], update: ["$set": ["last_seen": Self.ago(0)]])
-                for filter in filters { deleted.add(try await data.deleteMany(namespace, filter: filter)) }
+            let writes = Tally()
+            let largest = Tally()
+            try await data.forEachWriteWindow(namespace, filter: old, dateField: "last_seen", before: cutoff, matched: 10,
+                                              bound: 3, readBatchSize: 2) { filters in
+                if writes.value == 0 {
+                    // Sessions 1 (the newest old one) and 10 (on the crowded millisecond) are used again.
+                    _ = try await data.updateMany(namespace, filter: ["_id": ["$in": [1, 10]]], update: ["$set": ["last_seen": Self.ago(0)]])
+                }
+                for filter in filters {
+                    let deleted = try await data.deleteMany(namespace, filter: filter)
+                    writes.add(deleted)
+                    largest.raise(to: deleted)
+                }
             }
-            #expect(deleted.value == 3)
-            #expect(try await sessions.find([:], options: FindOptions(sort: ["_id": 1])).toArray().compactMap { $0["_id"]?.intValue } == [2, 3])
+            #expect(writes.value == 8)
+            #expect(largest.value <= 3)
+            #expect(try await sessions.find([:], options: FindOptions(sort: ["_id": 1])).toArray().compactMap { $0["_id"]?.intValue } == [1, 10, 11])
         }
     }
 
     @Test("anonymization in batches: `ip` unset past the period only; a crashed sweep's rerun finishes the rest")
     func anonymizeAndResume() async throws {
-        try await TodoFixture.make(yaml: Self.yaml, options: .init(batchSize: 4)).use { fixture in
+        try await TodoFixture.make(yaml: Self.yaml, options: .init(batchSize: 4, sweepBatchSize: 4)).use { fixture in
             let events = fixture.database.collection("events")
             try await events.insertMany((0..<12).map { n in
                 ["_id": .int32(Int32(n)), "at": Self.ago(n < 9 ? 100 + Int64(n) : 5), "ip": .string("10.0.0.\(n)"), "kind": "click"]
@@ -105,7 +117,7 @@ struct SweepShapeIntegrationTests {
     @Test("a transient failure of a batch's write is retried: every old session goes, the count is exact")
     func transientRetried() async throws {
         let failOnce = FailOnce()
-        try await TodoFixture.make(yaml: Self.yaml, options: .init(batchSize: 3, initialBackoff: .milliseconds(1)), wrap: failOnce.wrap).use { fixture in
+        try await TodoFixture.make(yaml: Self.yaml, options: .init(batchSize: 3, sweepBatchSize: 3, initialBackoff: .milliseconds(1)), wrap: failOnce.wrap).use { fixture in
             let sessions = fixture.database.collection("sessions")
             try await sessions.insertMany((0..<10).map { n in ["_id": .int32(Int32(n)), "last_seen": Self.ago(n < 8 ? 400 + Int64(n) : 1)] })
             let report = try await fixture.runtime.engine.retentionSweeper.sweep(dryRun: false)
@@ -151,6 +163,7 @@ private final class Tally: @unchecked Sendable {
     private let lock = NSLock()
     private var total = 0
     func add(_ count: Int) { lock.withLock { total += count } }
+    func raise(to count: Int) { lock.withLock { total = max(total, count) } }
     var value: Int { lock.withLock { total } }
 }
 

@@ -74,14 +74,23 @@ public enum KnownDeviation: String, CaseIterable, Sendable {
     /// nothing. The orphan sweep reads ids with `find`, correct on both.
     case distinctThroughArraysOfDocumentsEmpty = "distinct of a path through an array of documents returns nothing"
     /// `$group` by an array field groups by a JSON string of the array (`'["a","b"]'`),
-    /// and an expression path through an array of documents (`$authors.id`) is null.
-    /// The orphan sweep reads ids with `find`, correct on both.
+    /// and an expression path through an array of documents (`$authors.id`) is null;
+    /// ObjectIds and documents too come back as JSON text, while the aggregation
+    /// `$type` names the stored type. The orphan sweep checks every group's key against
+    /// those types and reads the documents where one differs.
     case groupByArraysAsStrings = "$group by an array field groups by its JSON text"
 
     /// `$group` with a document `_id` (`{m0: "$owner_id"}`) groups by the literal
     /// document: its expressions are not evaluated. Lethe groups by one field path and
     /// checks that every group names an id, else reads the documents instead.
     case groupByDocumentKeyLiteral = "$group by a document of expressions does not evaluate them"
+    /// Queries compare dates to the second: `{d: {$lt: 12:00:37.400}}` misses a
+    /// document at 12:00:37.000, `{d: {$gte: 12:00:37.400}}` finds it. A retention
+    /// sweep's date windows start and end on whole seconds, the same on MongoDB.
+    case datesComparedToTheSecond = "queries compare dates to the second"
+    /// An aggregation of `$match`, `$sort` and `$limit` returns nothing unless a
+    /// `$project` follows. Lethe's earliest-date probe has one, and falls back to `find`.
+    case sortLimitNeedsProjection = "$match, $sort, $limit without $project returns nothing"
     /// A filter with top-level fields beside a `$or` (`{at: {$lt: d}, kind: "a", $or:
     /// [...]}`) can match by the `$or` alone. Lethe puts operators under `$and` beside
     /// the fields, correct on both.

@@ -47,6 +47,7 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var state: StateOptions
     @OptionGroup var erasure: ErasureOptions
+    @OptionGroup var sweepWrites: SweepWriteOptions
     @OptionGroup var inbox: InboxOptions
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var logging: LoggingOptions
@@ -99,7 +100,7 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
             printError("error: \(error)")
             throw LetheExit.invalidInput
         }
-        try await withRuntime(connection: connection, policies: policies, state: state, erasure: erasure.engineOptions,
+        try await withRuntime(connection: connection, policies: policies, state: state, erasure: sweepWrites.applied(to: erasure.engineOptions),
                               inbox: inbox.namespace(stateDatabase: state.stateDb),
                               extraClients: LetheServer.clientsHeld(by: configuration.options)) { runtime in
             let logger = Logger(label: "lethe.serve")

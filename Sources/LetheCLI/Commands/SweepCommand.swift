@@ -50,6 +50,7 @@ struct SweepCommand: AsyncParsableCommand, LoggingCommand {
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var state: StateOptions
     @OptionGroup var erasure: ErasureOptions
+    @OptionGroup var sweepWrites: SweepWriteOptions
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var logging: LoggingOptions
 
@@ -72,18 +73,18 @@ struct SweepCommand: AsyncParsableCommand, LoggingCommand {
         if restored {
             let options = RestoreSweeper.Options(since: try since.map { try ReportCommand.date($0, flag: "--since") }, maxRequests: maxRequests,
                                                  identifierOnly: identifierOnly)
-            let code = try await withRuntime(connection: connection, policies: policies, state: state, erasure: erasure.engineOptions) {
+            let code = try await withRuntime(connection: connection, policies: policies, state: state, erasure: sweepWrites.applied(to: erasure.engineOptions)) {
                 try await sweepRestored($0, options: options)
             }
             throw code
         }
         if orphans {
-            let code = try await withRuntime(connection: connection, policies: policies, state: state, erasure: erasure.engineOptions) { runtime in
+            let code = try await withRuntime(connection: connection, policies: policies, state: state, erasure: sweepWrites.applied(to: erasure.engineOptions)) { runtime in
                 try await recordingStats(runtime) { try await sweepOrphans(runtime) }
             }
             throw code
         }
-        try await withRuntime(connection: connection, policies: policies, state: state, erasure: erasure.engineOptions) { runtime in
+        try await withRuntime(connection: connection, policies: policies, state: state, erasure: sweepWrites.applied(to: erasure.engineOptions)) { runtime in
             try await recordingStats(runtime) {
                 let display = ProgressDisplay()
                 let report = try await runtime.engine.retentionSweeper.sweep(dryRun: dryRun, progress: { line in

@@ -15,6 +15,12 @@ public struct ErasureEngine: Sendable {
         /// Most documents one write command targets; larger sets go in batches of this
         /// size, so no single operation runs long on a busy cluster. Default 5,000.
         public var batchSize: Int
+        /// Most documents one write of a retention sweep targets. Such a write is a
+        /// range of the date field (`DataStore.forEachWriteWindow`): its command does
+        /// not grow with the documents, and MongoDB serves it as an index range scan,
+        /// so it can go far beyond `batchSize` while one write still stays a bounded
+        /// piece of work. Default 100,000.
+        public var sweepBatchSize: Int
         /// Guard rail overriding the policies' `maxDocumentsPerRequest`. Default nil: the
         /// smallest limit among the policies, else `Policy.defaultMaxDocumentsPerRequest`.
         public var maxDocumentsPerRequest: Int?
@@ -30,9 +36,10 @@ public struct ErasureEngine: Sendable {
         /// memory stays flat however many documents a user has.
         public var streamingBatchSize: Int { min(batchSize, 1_000) }
 
-        public init(batchSize: Int = 5_000, maxDocumentsPerRequest: Int? = nil, maxAttempts: Int = 4,
+        public init(batchSize: Int = 5_000, sweepBatchSize: Int = 100_000, maxDocumentsPerRequest: Int? = nil, maxAttempts: Int = 4,
                     initialBackoff: Duration = .milliseconds(200), verificationLimit: Int = 1_000) {
             self.batchSize = batchSize
+            self.sweepBatchSize = sweepBatchSize
             self.maxDocumentsPerRequest = maxDocumentsPerRequest
             self.maxAttempts = maxAttempts
             self.initialBackoff = initialBackoff

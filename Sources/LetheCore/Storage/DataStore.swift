@@ -46,17 +46,17 @@ public protocol DataStore: Sendable {
     /// whole value is one key), or nil when this store cannot group that faithfully
     /// (the caller then reads the documents). About one line per user.
     func groupCounts(_ namespace: Namespace, filter: BSONDocument, by path: String, batchSize: Int) async throws -> [(key: BSON, documents: Int)]?
-    /// Reads the documents matching `filter` once, in the order of their values at
-    /// `path` (a date field, or `_id`), and hands `body`, per batch of about
-    /// `batchSize` of them, filters that together select that batch for a write:
-    /// each is `filter` narrowed to a range of values at `path` (`IdRun`), so a
-    /// document changed since it was read so that it no longer matches is left alone
-    /// (a retention sweep re-checks the cut-off), and one that matches inside the
-    /// range is written too. `read` is how many documents the batch held. Writing
-    /// inside `body` is safe: a write that no longer matches changes nothing.
-    func forEachWriteBatch(
-        _ namespace: Namespace, filter: BSONDocument, orderedBy path: String, batchSize: Int,
-        _ body: @Sendable (_ filters: [BSONDocument], _ read: Int) async throws -> Void
+    /// Hands `body` filters that together select every document matching `filter`
+    /// (whose `dateField` is before `cutoff`; `matched` of them were counted), each
+    /// selecting at most `bound` of them, for a write: windows of the date field
+    /// (`DateWindows`), each keeping `filter`, so a document touched since it was
+    /// counted is left alone. One filter, `filter` itself, when `matched <= bound`.
+    /// A second holding more than `bound` goes by `_id`s, `readBatchSize` at a time
+    /// (`DateWindows.writeById`).
+    func forEachWriteWindow(
+        _ namespace: Namespace, filter: BSONDocument, dateField: String, before cutoff: BSONDatetime,
+        matched: Int, bound: Int, readBatchSize: Int,
+        _ body: @Sendable (_ filters: [BSONDocument]) async throws -> Void
     ) async throws
     /// Every distinct value at `path` among the documents matching `filter`, each
     /// once, as a query's equality sees them: the elements of an array there and the

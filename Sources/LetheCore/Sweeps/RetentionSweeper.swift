@@ -17,7 +17,9 @@ public struct RetentionSweeper: Sendable {
         var report = SweepReport(kind: .retention, dryRun: dryRun, startedAt: started, finishedAt: started, rules: [])
         for policy in engine.policies {
             for retention in policy.retention {
-                let line = try await sweep(RuleStatement(policy: policy, retention: retention, now: started), dryRun: dryRun, batchDone: batchDone)
+                let cutoff = BSONDatetime(retention.olderThan.subtracted(from: started))
+                let line = try await sweep(RuleStatement(policy: policy, retention: retention, now: started), cutoff: cutoff,
+                                           dryRun: dryRun, batchDone: batchDone)
                 report.rules.append(line)
                 progress(line)
             }
@@ -50,7 +52,7 @@ public struct RetentionSweeper: Sendable {
     }
 
     /// One retention rule: counts what is past its period, then (unless dry) writes.
-    private func sweep(_ statement: RuleStatement, dryRun: Bool, batchDone: @escaping @Sendable (SweepProgress) -> Void) async throws -> SweepReport.Rule {
+    private func sweep(_ statement: RuleStatement, cutoff: BSONDatetime, dryRun: Bool, batchDone: @escaping @Sendable (SweepProgress) -> Void) async throws -> SweepReport.Rule {
         var line = SweepReport.Rule(policy: statement.policyName, ruleIndex: statement.rule.index, namespace: statement.namespace.description,
                                     action: SweepReport.Action(statement.rule.action.kind))
         line.matched = try await engine.retrying { try await engine.data.count(statement.namespace, filter: statement.pendingFilter) }
@@ -63,7 +65,7 @@ public struct RetentionSweeper: Sendable {
         let written: Int
         switch statement.write {
         case .delete, .update:
-            written = try await writeInBatches(statement, progress: progress)
+            written = try await writeInBatches(statement, cutoff: cutoff, matched: matched, progress: progress)
         default:
             written = try await engine.write(statement, expected: matched, batchDone: progress)
         }
@@ -71,21 +73,24 @@ public struct RetentionSweeper: Sendable {
         return line
     }
 
-    /// A delete or set-based update over everything past the cut-off, in writes of
-    /// `batchSize` documents read in one pass in date order (`DataStore.forEachWriteBatch`,
-    /// ranges of the date field, which its index serves): each
-    /// write keeps the rule's filter, so a document touched since it was read (no
-    /// longer past its period, or already anonymized) is left alone. After a failure
-    /// the walk starts again: what was written no longer matches, so nothing is
-    /// written twice, and a crashed sweep's rerun carries on where it stopped.
-    private func writeInBatches(_ statement: RuleStatement, progress: @escaping @Sendable (Int) -> Void) async throws -> Int {
+    /// A delete or set-based update over everything past the cut-off, in writes of at
+    /// most `sweepBatchSize` documents (`DataStore.forEachWriteWindow`: windows of the
+    /// date field, each counted first; one write when everything fits): each write
+    /// keeps the rule's filter, so a document touched since it was counted (no longer
+    /// past its period, or already anonymized) is left alone. After a failure the walk
+    /// starts again: what was written no longer matches, so nothing is written twice,
+    /// and a crashed sweep's rerun carries on where it stopped.
+    private func writeInBatches(_ statement: RuleStatement, cutoff: BSONDatetime, matched: Int, progress: @escaping @Sendable (Int) -> Void) async throws -> Int {
         let (data, namespace, write) = (engine.data, statement.namespace, statement.write)
         // A retention rule's single match path is its date field.
         let dateField = statement.rule.match[0]
         let written = ModifiedCounter()
         try await engine.retrying {
-            try await data.forEachWriteBatch(namespace, filter: statement.pendingFilter, orderedBy: dateField,
-                                             batchSize: engine.options.batchSize) { filters, _ in
+            // Again after a failure: what was written no longer matches.
+            let left = max(matched - written.value, 0)
+            try await data.forEachWriteWindow(namespace, filter: statement.pendingFilter, dateField: dateField, before: cutoff,
+                                              matched: left, bound: engine.options.sweepBatchSize,
+                                              readBatchSize: engine.options.batchSize) { filters in
                 for filter in filters {
                     switch write {
                     case .delete: written.add(try await data.deleteMany(namespace, filter: filter))
