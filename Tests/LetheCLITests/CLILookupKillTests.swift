@@ -10,18 +10,7 @@ import Testing
 /// finish from the values the request kept, with the data an uninterrupted run leaves.
 @Suite("lethe erase with a lookup, killed (integration)", .enabled(if: TestServer.isConfigured, TestServer.skipReason))
 struct CLILookupKillTests {
-    static let policy = """
-        version: 1
-        name: analytics
-        database: DATABASE
-        subject: { idType: objectId }
-        lookups:
-          accounts: { collection: customers, match: _id, field: accounts }
-        rules:
-          - { collection: customers, match: _id, action: delete }
-          - { collection: accounts, match: account_id, using: accounts, action: delete }
-          - { collection: transactions, match: account_id, using: accounts, action: retain, reason: Kept 10 years by law }
-        """
+    static let policy = SamplePolicies.analytics
     static let ada = BSONObjectId(bytes: [0x65, 0x60, 0xf1, 0xc2] + [UInt8](repeating: 0, count: 7) + [1])!
     static let grace = BSONObjectId(bytes: [0x65, 0x60, 0xf1, 0xc2] + [UInt8](repeating: 0, count: 7) + [2])!
     /// Enough accounts that deleting them, `--batch-size 100` at a time, takes a while.

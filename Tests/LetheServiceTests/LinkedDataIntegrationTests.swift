@@ -44,18 +44,7 @@ struct LinkedDataIntegrationTests {
         }
     }
 
-    static let analytics = """
-        version: 1
-        name: analytics
-        database: DATABASE
-        subject: { idType: objectId }
-        lookups:
-          accounts: { collection: customers, match: _id, field: accounts }
-        rules:
-          - { collection: customers, match: _id, action: delete }
-          - { collection: accounts, match: account_id, using: accounts, action: delete }
-          - { collection: transactions, match: account_id, using: accounts, action: retain, reason: Kept 10 years by law }
-        """
+    static let analytics = SamplePolicies.analytics
 
     @Test("sample_analytics: a worker dies after the customer (the lookup's source) is deleted; the rerun finishes with the same data")
     func analyticsCrash() async throws {

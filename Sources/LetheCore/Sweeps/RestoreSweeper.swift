@@ -101,7 +101,7 @@ public struct RestoreSweeper: Sendable {
 
         // One user per earlier request: its values found, the user id first, and the
         // identifiers it carried.
-        var subjects: [(tombstoneRequest: String, erasedAt: Date, subject: ErasureSubject)] = []
+        var subjects: [(tombstoneRequest: String, erasedAt: Date, subject: ErasureSubject, bindings: [[String: [BSON]]])] = []
         let everyPolicyErasesIdentities = engine.policies.allSatisfy(\.subject.includeIdentities)
         for (requestId, values) in Dictionary(grouping: found, by: \.tombstone.requestId).sorted(by: { $0.key < $1.key }) {
             var identifiers: [String: String] = [:]
@@ -132,11 +132,11 @@ public struct RestoreSweeper: Sendable {
             }
             let subject = ErasureSubject(userId: userId, identities: (users.dropFirst() + identities).filter { $0 != userId },
                                         identifiers: identifiers)
-            guard (try? engine.bindings(of: subject)) != nil else {
+            guard let bindings = try? engine.bindings(of: subject) else {
                 counts.refused += 1
                 continue
             }
-            subjects.append((requestId, values.map(\.tombstone.erasedAt).max()!, subject))
+            subjects.append((requestId, values.map(\.tombstone.erasedAt).max()!, subject, bindings))
         }
         counts.users = subjects.count
 
@@ -153,7 +153,7 @@ public struct RestoreSweeper: Sendable {
         var report = SweepReport(kind: .restore, dryRun: dryRun, startedAt: started, finishedAt: started, rules: [])
         // The values each rule would match for these users, their lookups read as a
         // request would read them (one read per lookup for all).
-        var sources = fresh.compactMap { try? engine.bindings(of: $0.subject) }
+        var sources = fresh.map(\.bindings)
         _ = try await LookupResolver(engine: engine).resolve(&sources)
         for rule in engine.policyRules where !rule.rule.action.isRetain {
             let ids = sources.flatMap { MatchSource.values(of: rule.rule.using, in: $0[rule.policyIndex]) }

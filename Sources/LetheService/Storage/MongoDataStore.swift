@@ -47,7 +47,7 @@ public struct MongoDataStore: DataStore {
             } else {
                 asked = []
             }
-            for chunk in stride(from: 0, to: asked.count, by: 100).map({ Array(asked[$0..<min($0 + 100, asked.count)]) }) where found.count < limit {
+            for chunk in asked.chunked(into: 100) where found.count < limit {
                 for id in try await ids(namespace, filter: holding(chunk.map { [path: $0] as BSONDocument }, alwaysOr: true), limit: limit)
                 where seen.insert(id).inserted { found.append(id) }
             }
@@ -65,7 +65,7 @@ public struct MongoDataStore: DataStore {
         let components = path.split(separator: ".").map(String.init)
         for split in 1..<max(components.count, 1) {
             let prefix = components[..<split].joined(separator: ".")
-            if try await collection(namespace).findOne([prefix: ["$type": "array"]], options: FindOptions(projection: ["_id": 1])) != nil { return true }
+            if try await holdsArray(namespace, at: prefix) { return true }
         }
         return false
     }
