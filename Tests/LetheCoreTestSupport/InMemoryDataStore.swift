@@ -194,13 +194,22 @@ public actor InMemoryDataStore: DataStore, DataSampler {
         return matching(namespace, filter).flatMap { $0.equalityValues(atPath: path).compactMap(\.datetimeValue) }.min()
     }
 
-    public func distinctValues(_ namespace: Namespace, filter: BSONDocument, path: String, batchSize: Int,
-                               _ body: @Sendable ([BSON]) async throws -> Void) async throws {
+    /// Documents grouped by the values they hold at `path`, counted, as MongoDB's
+    /// `$group` on a top-level field does.
+    public func valueGroups(_ namespace: Namespace, filter: BSONDocument, path: String, batchSize: Int,
+                            _ body: @Sendable ([ValueGroup]) async throws -> Void) async throws {
         served("aggregate")
-        var seen = Set<BSON>()
-        let values = matching(namespace, filter).flatMap { $0.equalityValues(atPath: path) }.filter { seen.insert($0).inserted }
-        for start in stride(from: 0, to: values.count, by: max(batchSize, 1)) {
-            try await body(Array(values[start..<min(start + max(batchSize, 1), values.count)]))
+        var order: [[BSON]] = []
+        var documents: [[BSON]: Int] = [:]
+        for document in matching(namespace, filter) {
+            var distinct = Set<BSON>()
+            let values = document.equalityValues(atPath: path).filter { distinct.insert($0).inserted }
+            guard !values.isEmpty else { continue }
+            if documents[values] == nil { order.append(values) }
+            documents[values, default: 0] += 1
+        }
+        for chunk in order.chunked(into: max(batchSize, 1)) {
+            try await body(chunk.map { ValueGroup(values: $0, documents: documents[$0]) })
         }
     }
 

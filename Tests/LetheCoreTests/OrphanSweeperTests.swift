@@ -50,4 +50,22 @@ struct OrphanSweeperTests {
         #expect(report.orphans?.orphans == 0, "the retained order of an erased user makes no orphan")
         #expect(report.orphans?.linked == 1)
     }
+
+    @Test("per rule, the documents to change: from the read's own counts, and by a count where two orphans share a document")
+    func matchedCounts() async throws {
+        let (data, state) = (InMemoryDataStore(), InMemoryStateStore())
+        await data.insert([["_id": 1, "user_id": "alice", "identity_ids": ["alice-apple"]]], into: Self.profiles)
+        await data.insert([["_id": 2, "owner_id": "gone1"], ["_id": 3, "owner_id": "gone1"], ["_id": 4, "owner_id": "gone2"],
+                           ["_id": 5, "owner_id": "alice"]], into: ErasurePipelineTests.items)
+        await data.insert([["_id": 6, "members": ["gone1", "gone2", "alice"]], ["_id": 7, "members": ["gone1"]],
+                           ["_id": 8, "members": ["alice"]]], into: ErasurePipelineTests.projects)
+        let engine = try Self.engine(data: data, state: state)
+        let before = await data.commands["count", default: 0]
+        let report = try await engine.orphanSweeper.sweep(dryRun: true, options: .init(allowMany: true))
+        let matched = Dictionary(uniqueKeysWithValues: report.rules.map { ($0.namespace, $0.matched) })
+        #expect(report.orphans?.orphans == 2)
+        #expect(matched["app.items"] == 3, "gone1 twice, gone2 once: the groups' counts")
+        #expect(matched["app.projects"] == 2, "project 6 holds both orphans and counts once")
+        #expect(await data.commands["count", default: 0] - before == 1, "one count, for the rule whose groups overlap")
+    }
 }

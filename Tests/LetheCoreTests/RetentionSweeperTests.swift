@@ -184,9 +184,9 @@ struct TouchingDataStore: DataStore {
                       _ body: @Sendable ([BSONDocument]) async throws -> Void) async throws {
         try await inner.forEachBatch(namespace, filter: filter, projection: projection, batchSize: batchSize, body)
     }
-    func distinctValues(_ namespace: Namespace, filter: BSONDocument, path: String, batchSize: Int,
-                        _ body: @Sendable ([BSON]) async throws -> Void) async throws {
-        try await inner.distinctValues(namespace, filter: filter, path: path, batchSize: batchSize, body)
+    func valueGroups(_ namespace: Namespace, filter: BSONDocument, path: String, batchSize: Int,
+                     _ body: @Sendable ([ValueGroup]) async throws -> Void) async throws {
+        try await inner.valueGroups(namespace, filter: filter, path: path, batchSize: batchSize, body)
     }
     func groupCounts(_ namespace: Namespace, filter: BSONDocument, by path: String, batchSize: Int) async throws -> [(key: BSON, documents: Int)]? {
         try await inner.groupCounts(namespace, filter: filter, by: path, batchSize: batchSize)

@@ -393,9 +393,9 @@ struct FaultyStore: DataStore {
         try await base.forEachWriteWindow(namespace, filter: filter, dateField: dateField, before: cutoff, matched: matched,
                                           bound: bound, readBatchSize: readBatchSize, body)
     }
-    func distinctValues(_ namespace: Namespace, filter: BSONDocument, path: String, batchSize: Int,
-                        _ body: @Sendable ([BSON]) async throws -> Void) async throws {
-        try await base.distinctValues(namespace, filter: filter, path: path, batchSize: batchSize, body)
+    func valueGroups(_ namespace: Namespace, filter: BSONDocument, path: String, batchSize: Int,
+                     _ body: @Sendable ([ValueGroup]) async throws -> Void) async throws {
+        try await base.valueGroups(namespace, filter: filter, path: path, batchSize: batchSize, body)
     }
     func groupCounts(_ namespace: Namespace, filter: BSONDocument, by path: String, batchSize: Int) async throws -> [(key: BSON, documents: Int)]? {
         try await base.groupCounts(namespace, filter: filter, by: path, batchSize: batchSize)

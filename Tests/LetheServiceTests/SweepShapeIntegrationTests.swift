@@ -127,8 +127,8 @@ struct SweepShapeIntegrationTests {
         }
     }
 
-    @Test("distinct values: scalars, ObjectIds, arrays of ObjectIds and arrays of documents, each once, in batches")
-    func distinctValues() async throws {
+    @Test("value groups: scalars, ObjectIds, arrays of ObjectIds and arrays of documents, in batches; a count, where given, is exact")
+    func valueGroups() async throws {
         try await TodoFixture.make(yaml: Self.yaml).use { fixture in
             let (a, b) = (BSONObjectId("65b000000000000000000001")!, BSONObjectId("65b000000000000000000002")!)
             let things = fixture.database.collection("things")
@@ -137,23 +137,34 @@ struct SweepShapeIntegrationTests {
                 ["_id": 2, "owner": "y", "oid": .objectId(b), "members": [.objectId(b)], "authors": [["id": "p"]], "kind": "k"],
                 ["_id": 3, "owner": "x", "oid": .objectId(a), "members": [], "kind": "other"],
                 ["_id": 4, "owner": .null],
+                ["_id": 5, "owner": "x", "oid": .objectId(a), "members": [.objectId(b), .objectId(a)], "kind": "k"],
             ])
             let namespace = Namespace(database: fixture.database.name, collection: "things")
-            func distinct(_ path: String, _ filter: BSONDocument = [:]) async throws -> [BSON] {
+            func groups(_ path: String, _ filter: BSONDocument = [:]) async throws -> [ValueGroup] {
                 let seen = Gathered()
-                try await fixture.runtime.data.distinctValues(namespace, filter: filter, path: path, batchSize: 1) { values in
-                    #expect(values.count <= 1)
-                    seen.add(values)
+                try await fixture.runtime.data.valueGroups(namespace, filter: filter, path: path, batchSize: 1) { groups in
+                    #expect(groups.count <= 1)
+                    seen.add(groups)
                 }
-                return seen.values
+                return seen.groups
             }
-            #expect(Set(try await distinct("owner")) == ["x", "y"])
-            #expect(try await distinct("owner").count == 2, "each once")
-            #expect(Set(try await distinct("oid")) == [.objectId(a), .objectId(b)])
-            #expect(Set(try await distinct("members")) == [.objectId(a), .objectId(b)])
-            #expect(try await distinct("members").count == 2)
-            #expect(Set(try await distinct("authors.id")) == ["p", "q"])
-            #expect(Set(try await distinct("owner", ["kind": "other"])) == ["x"])
+            /// The documents each value is held by, when every group is counted.
+            func counts(_ groups: [ValueGroup]) -> [BSON: Int]? {
+                guard groups.allSatisfy({ $0.documents != nil }) else { return nil }
+                return groups.reduce(into: [:]) { counts, group in group.values.forEach { counts[$0, default: 0] += group.documents! } }
+            }
+            func check(_ path: String, _ filter: BSONDocument = [:], holders expected: [BSON: Int]) async throws {
+                let found = try await groups(path, filter)
+                #expect(Set(found.flatMap(\.values)) == Set(expected.keys), "\(path)")
+                #expect(found.allSatisfy { Set($0.values).count == $0.values.count }, "each value once in a group")
+                if let counts = counts(found) { #expect(counts == expected, "\(path)") }
+            }
+            try await check("owner", holders: ["x": 3, "y": 1])
+            #expect(counts(try await groups("owner")) != nil, "strings are counted on every server")
+            try await check("oid", holders: [.objectId(a): 3, .objectId(b): 1])
+            try await check("members", holders: [.objectId(a): 2, .objectId(b): 3])
+            try await check("authors.id", holders: ["p": 2, "q": 1])
+            try await check("owner", ["kind": "other"], holders: ["x": 1])
         }
     }
 }
@@ -170,7 +181,7 @@ private final class Tally: @unchecked Sendable {
 private final class Gathered: @unchecked Sendable {
     // @unchecked: guarded by the lock.
     private let lock = NSLock()
-    private var gathered: [BSON] = []
-    func add(_ more: [BSON]) { lock.withLock { gathered += more } }
-    var values: [BSON] { lock.withLock { gathered } }
+    private var gathered: [ValueGroup] = []
+    func add(_ more: [ValueGroup]) { lock.withLock { gathered += more } }
+    var groups: [ValueGroup] { lock.withLock { gathered } }
 }

@@ -279,6 +279,16 @@ struct OperationsIntegrationTests {
             #expect(name == "owner_id_1")
             let indexes = try await collection.listIndexes()
             #expect(indexes.contains { $0["key"]?.documentValue?["owner_id"] != nil })
+            // Several in one command, one of them unique and sparse; again, nothing changes.
+            for _ in 0..<2 {
+                let names = try await collection.createIndexes([IndexModel(["a": 1, "b": -1]), IndexModel(["key": 1], options: IndexOptions(unique: true, sparse: true))])
+                #expect(names == ["a_1_b_-1", "key_1"])
+            }
+            let all = try await collection.listIndexes()
+            let keys = all.compactMap { $0["key"]?.documentValue.map { Array($0.keys) } }
+            #expect(keys.contains(["a", "b"]) && keys.contains(["key"]))
+            try await collection.insertOne(["key": "k"])
+            await #expect(throws: MongoError.self) { try await collection.insertOne(["key": "k"]) }
             try await db.collection("other").insertOne(["a": 1])
             #expect(Set(try await db.listCollectionNames()).isSuperset(of: ["indexed", "other"]))
             try await collection.drop()

@@ -58,14 +58,16 @@ public protocol DataStore: Sendable {
         matched: Int, bound: Int, readBatchSize: Int,
         _ body: @Sendable (_ filters: [BSONDocument]) async throws -> Void
     ) async throws
-    /// Every distinct value at `path` among the documents matching `filter`, each
-    /// once, as a query's equality sees them: the elements of an array there and the
-    /// field of each element of an array of documents on the way, never the array
-    /// itself. Handed over in batches of at most `batchSize`; the client holds the
-    /// distinct values seen, never the documents.
-    func distinctValues(
+    /// The values at `path` among the documents matching `filter`, as a query's
+    /// equality sees them (the elements of an array there and the field of each element
+    /// of an array of documents on the way, never the array itself), in groups of
+    /// documents that hold the same value, with how many documents each group has
+    /// where the store grouped whole documents. Every value is handed over at least
+    /// once, in batches of at most `batchSize` groups; the client holds the groups of
+    /// one batch, never the documents.
+    func valueGroups(
         _ namespace: Namespace, filter: BSONDocument, path: String, batchSize: Int,
-        _ body: @Sendable ([BSON]) async throws -> Void
+        _ body: @Sendable ([ValueGroup]) async throws -> Void
     ) async throws
     /// The documents with these `_id`s (`projection`'s fields), at most `ids.count`.
     func documents(_ namespace: Namespace, ids: [BSON], projection: BSONDocument) async throws -> [BSONDocument]
@@ -75,6 +77,21 @@ public protocol DataStore: Sendable {
     /// Sends every update as one unordered bulk write (one round trip per
     /// server batch limit, not per update).
     func bulkUpdate(_ namespace: Namespace, _ updates: [UpdateStatement]) async throws -> WriteCounts
+}
+
+/// Documents holding the same value at a path (`DataStore.valueGroups`).
+public struct ValueGroup: Sendable, Equatable {
+    /// What a query's equality matches in that value: the value, or an array's
+    /// distinct elements (none for null).
+    public var values: [BSON]
+    /// How many documents hold it; nil where the store gathered the values without
+    /// grouping whole documents (a document may then count in several groups).
+    public var documents: Int?
+
+    public init(values: [BSON], documents: Int?) {
+        self.values = values
+        self.documents = documents
+    }
 }
 
 /// One update of a bulk write: `updateOne` or, with `many`, `updateMany`.

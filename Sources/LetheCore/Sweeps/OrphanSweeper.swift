@@ -44,18 +44,18 @@ public struct OrphanSweeper: Sendable {
         try await checkUsersCollections(withUsers)
 
         // Every id each rule's documents link to, typed as the policy says.
-        var linkedByRule: [(policy: Policy, rule: ErasureRule, ids: Set<BSON>)] = []
+        var linkedByRule: [(policy: Policy, rule: ErasureRule, linked: LinkedIds)] = []
         var linked = Set<BSON>()
         for policy in withUsers {
             // Only rules matched with the user's own ids: values of identifiers (an email)
             // or lookups (a post's id) are not user ids, and no users document holds them.
             for rule in policy.rules where rule.using.contains(MatchSource.user) {
-                let ids = try await linkedIds(policy: policy, rule: rule)
-                linkedByRule.append((policy, rule, ids))
+                let ruleLinked = try await linkedIds(policy: policy, rule: rule)
+                linkedByRule.append((policy, rule, ruleLinked))
                 // Documents a `retain` rule keeps do not make their user an orphan: a
                 // request would change nothing there, and an erased user's retained
                 // documents would bring them back as an orphan at every sweep.
-                if !rule.action.isRetain { linked.formUnion(ids) }
+                if !rule.action.isRetain { linked.formUnion(ruleLinked.ids) }
             }
         }
         let existing = try await existingForms(of: linked)
@@ -105,17 +105,22 @@ public struct OrphanSweeper: Sendable {
         // Per rule: the orphans it links to and their documents it covers.
         let freshTexts = Set(fresh)
         var report = SweepReport(kind: .orphans, dryRun: dryRun, startedAt: started, finishedAt: started, rules: [])
-        for (policy, rule, ids) in linkedByRule {
-            let ruleOrphans = ids.filter { id in orphanIds.contains(id) && Self.user(of: id).map(freshTexts.contains) == true }
+        for (policy, rule, ruleLinked) in linkedByRule {
+            let ruleOrphans = ruleLinked.ids.filter { id in orphanIds.contains(id) && Self.user(of: id).map(freshTexts.contains) == true }
             let statement = RuleStatement(policy: policy, rule: rule, ids: [], token: nil)
             var line = SweepReport.Rule(
                 policy: policy.name, ruleIndex: rule.index, namespace: statement.namespace.description,
                 action: SweepReport.Action(rule.action.kind),
                 users: Set(ruleOrphans.compactMap(Self.user(of:))).count
             )
-            for chunk in Array(ruleOrphans).chunked(into: engine.options.batchSize) {
-                let filter = RuleStatement(policy: policy, rule: rule, ids: chunk, token: nil).matchFilter
-                line.matched += try await engine.retrying { try await engine.data.count(statement.namespace, filter: filter) }
+            // The read's own counts where they are exact; a count command otherwise.
+            if let counted = ruleLinked.documents(holdingAnyOf: ruleOrphans) {
+                line.matched = counted
+            } else {
+                for chunk in Array(ruleOrphans).chunked(into: engine.options.batchSize) {
+                    let filter = RuleStatement(policy: policy, rule: rule, ids: chunk, token: nil).matchFilter
+                    line.matched += try await engine.retrying { try await engine.data.count(statement.namespace, filter: filter) }
+                }
             }
             report.rules.append(line)
             progress(line)
@@ -170,13 +175,15 @@ public struct OrphanSweeper: Sendable {
     private func checkUsersCollections(_ withUsers: [Policy]) async throws {
         for policy in withUsers {
             let (namespace, users) = (policy.usersNamespace!, policy.users!)
-            let total = try await engine.retrying { try await engine.data.count(namespace, filter: [:]) }
-            guard total > 0 else { throw OrphanSweepError.usersCollectionEmpty(policy: policy.name, namespace: namespace) }
+            // One document answers each question; a count would read them all.
+            func any(_ filter: BSONDocument) async throws -> Bool {
+                try await engine.retrying { try await engine.data.first(namespace, filter: filter, sort: [:], projection: ["_id": 1]) } != nil
+            }
+            guard try await any([:]) else { throw OrphanSweepError.usersCollectionEmpty(policy: policy.name, namespace: namespace) }
             // The identities field too: named but held by no users document, every user
             // who signed in with a linked identity would look orphaned.
             for field in [users.field] + (users.identities.map { [$0] } ?? []) {
-                let withField = try await engine.retrying { try await engine.data.count(namespace, filter: [field: ["$exists": true]]) }
-                guard withField > 0 else {
+                guard try await any([field: ["$exists": true]]) else {
                     throw OrphanSweepError.usersFieldMissing(policy: policy.name, namespace: namespace, field: field)
                 }
             }
@@ -184,26 +191,42 @@ public struct OrphanSweeper: Sendable {
     }
 
     /// The distinct ids of the policy's id type held at the rule's match paths, over
-    /// the documents the rule covers (its `where` included). The restore sweep reads
-    /// the same way.
-    func linkedIds(policy: Policy, rule: ErasureRule, as idType: SubjectIDType? = nil) async throws -> Set<BSON> {
+    /// the documents the rule covers (its `where` included), with how many documents
+    /// hold each where the store counted them. The restore sweep reads the same way.
+    func linkedIds(policy: Policy, rule: ErasureRule, as idType: SubjectIDType? = nil) async throws -> LinkedIds {
         let namespace = Namespace(database: policy.database, collection: rule.collection)
         let (scope, idType, data) = (rule.scope ?? [:], idType ?? policy.subject.idType, engine.data)
-        let collected = IDCollector()
+        let collected = LinkedIdsCollector()
         try await engine.retrying {
             collected.reset()
             for path in rule.match {
-                try await data.distinctValues(namespace, filter: scope, path: path, batchSize: engine.options.batchSize) { values in
-                    collected.add(values.filter { Self.isID($0, of: idType) })
+                try await data.valueGroups(namespace, filter: scope, path: path, batchSize: engine.options.batchSize) { groups in
+                    collected.add(groups.map { ValueGroup(values: $0.values.filter { Self.isID($0, of: idType) }, documents: $0.documents) })
                 }
             }
         }
-        return collected.ids
+        var linked = collected.value
+        // A document matched through two paths would be counted twice.
+        if rule.match.count > 1 { linked.documents = nil }
+        return linked
     }
 
     /// Every form of the linked ids found in a users collection (at `field` or
-    /// `identities`), looked up a batch of ids at a time.
+    /// `identities`). First each id as the data holds it, then the other forms of
+    /// those not found (an ObjectId for its hex string, and back): a users collection
+    /// usually stores the type the data does, so the second question is about the few
+    /// ids still missing, not all of them again.
     private func existingForms(of linked: Set<BSON>) async throws -> Set<BSON> {
+        var existing = try await usersHolding(Array(linked))
+        let missing = linked.filter { Self.forms(of: $0).isDisjoint(with: existing) }
+        let otherForms = Set(missing.flatMap(Self.forms(of:))).subtracting(missing)
+        existing.formUnion(try await usersHolding(Array(otherForms)))
+        return existing
+    }
+
+    /// Every form of the values the users collections hold among `values`, looked up
+    /// a batch at a time.
+    private func usersHolding(_ values: [BSON]) async throws -> Set<BSON> {
         var existing = Set<BSON>()
         var sources: [(namespace: Namespace, paths: [String])] = []
         for policy in engine.policies {
@@ -211,12 +234,11 @@ public struct OrphanSweeper: Sendable {
             let paths = [users.field] + (users.identities.map { [$0] } ?? [])
             if !sources.contains(where: { $0.namespace == namespace && $0.paths == paths }) { sources.append((namespace, paths)) }
         }
-        for chunk in Array(linked).chunked(into: engine.options.batchSize) {
-            let forms = Array(Set(chunk.flatMap(Self.forms(of:))))
+        for chunk in values.chunked(into: engine.options.batchSize) {
             for source in sources {
                 // One `$in` per BSON type: mixed-type `$in` is where servers differ.
                 let clauses: [BSON] = source.paths.flatMap { path in
-                    Self.byType(forms).map { ids -> BSON in [path: ["$in": .array(ids)]] }
+                    Self.byType(chunk).map { ids -> BSON in [path: ["$in": .array(ids)]] }
                 }
                 var projection: BSONDocument = ["_id": 1]
                 for path in source.paths { projection[String(path.prefix { $0 != "." })] = 1 }
@@ -224,8 +246,8 @@ public struct OrphanSweeper: Sendable {
                 let paths = source.paths
                 try await engine.retrying {
                     found.reset()
-                    try await engine.data.forEachBatch(source.namespace, filter: ["$or": .array(clauses)], projection: projection,
-                                                batchSize: engine.options.batchSize) { documents in
+                    try await engine.data.forEachBatch(source.namespace, filter: clauses.count == 1 ? clauses[0].documentValue! : ["$or": .array(clauses)],
+                                                       projection: projection, batchSize: engine.options.batchSize) { documents in
                         found.add(documents.flatMap { document in paths.flatMap { document.values(atPath: $0) } })
                     }
                 }
@@ -290,7 +312,42 @@ public struct OrphanSweeper: Sendable {
     }
 }
 
+/// The ids a rule's documents link to (`OrphanSweeper.linkedIds`).
+struct LinkedIds: Sendable {
+    var ids = Set<BSON>()
+    /// Documents holding each id; nil when a group came without a count.
+    var documents: [BSON: Int]? = [:]
+    /// Ids a document holds together with another id: their counts overlap.
+    var shared = Set<BSON>()
+
+    /// How many documents hold one of `some` of the ids, or nil when the groups
+    /// cannot say exactly (uncounted, or a document holding two of them).
+    func documents(holdingAnyOf some: Set<BSON>) -> Int? {
+        guard let documents, some.isDisjoint(with: shared) else { return nil }
+        return some.reduce(0) { $0 + (documents[$1] ?? 0) }
+    }
+
+    mutating func add(_ group: ValueGroup) {
+        guard !group.values.isEmpty else { return }
+        ids.formUnion(group.values)
+        if group.values.count > 1 { shared.formUnion(group.values) }
+        guard let count = group.documents else { documents = nil; return }
+        for id in group.values { documents?[id, default: 0] += count }
+    }
+}
+
 /// Collects the ids of a streamed batch loop.
+final class LinkedIdsCollector: @unchecked Sendable {
+    // @unchecked: `valueGroups` calls its body serially; the lock is for the compiler's
+    // benefit and for any store that might not.
+    private let lock = NSLock()
+    private var collected = LinkedIds()
+    func add(_ groups: [ValueGroup]) { lock.withLock { groups.forEach { collected.add($0) } } }
+    func reset() { lock.withLock { collected = LinkedIds() } }
+    var value: LinkedIds { lock.withLock { collected } }
+}
+
+/// Collects the values of a streamed batch loop.
 final class IDCollector: @unchecked Sendable {
     // @unchecked: `forEachBatch` calls its body serially; the lock is for the compiler's
     // benefit and for any store that might not.

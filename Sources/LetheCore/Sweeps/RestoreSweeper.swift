@@ -69,7 +69,7 @@ public struct RestoreSweeper: Sendable {
                 guard byUser || byIdentifier else { continue }
                 // Identifiers are strings whatever the ids' type.
                 let idType: SubjectIDType? = byIdentifier ? .any : nil
-                for value in try await engine.orphanSweeper.linkedIds(policy: policy, rule: rule, as: idType) {
+                for value in try await engine.orphanSweeper.linkedIds(policy: policy, rule: rule, as: idType).ids {
                     guard let text = TombstoneKeyer.text(of: value) else { continue }
                     byKey[keyer.digest(for: text)] = text
                 }

@@ -50,24 +50,26 @@ public struct MongoStateStore: RequestQueue, RecordStore, HoldStore, RetainedLed
 
     /// Creates the indexes the queries here rely on. Idempotent.
     public func prepare() async throws {
-        try await requests.createIndex(["subjectPseudonym": 1, "state": 1])
-        try await requests.createIndex(["state": 1, "receivedAt": 1])
-        try await requests.createIndex([Self.availableAt: 1])
-        // A worker gives back its own leases at the start of each pass (after an outage
-        // it could not give them back): only leased requests are in this index.
-        try await requests.createIndex(["lease.owner": 1], options: IndexOptions(sparse: true))
+        // First: a state database of a newer version is refused before anything is written to it.
         try await recordSchemaVersion()
+        // One command per collection: every process starts here.
+        try await requests.createIndexes([
+            IndexModel(["subjectPseudonym": 1, "state": 1]),
+            IndexModel(["state": 1, "receivedAt": 1]),
+            IndexModel([Self.availableAt: 1]),
+            // A worker gives back its own leases at the start of each pass (after an
+            // outage it could not give them back): only leased requests are in this index.
+            IndexModel(["lease.owner": 1], options: IndexOptions(sparse: true)),
+            // One request per event: sparse, so requests without a key (the CLI's) do not collide.
+            IndexModel(["dedupeKey": 1], options: IndexOptions(unique: true, sparse: true)),
+        ])
         try await holds.createIndex(["subjectPseudonym": 1])
-        // One request per event: sparse, so requests without a key (the CLI's) do not collide.
-        try await requests.createIndex(["dedupeKey": 1], options: IndexOptions(unique: true, sparse: true))
         try await refusals.createIndex(["at": 1])
-        try await audit.createIndex(["requestId": 1, "at": 1])
-        try await audit.createIndex(["at": 1])
+        try await audit.createIndexes([IndexModel(["requestId": 1, "at": 1]), IndexModel(["at": 1])])
         try await retainedGroups.createIndex(["dueAtMilliseconds": 1])
         try await batches.createIndex(["requestIds": 1])
         try await orphans.createIndex(["subjectPseudonym": 1], options: IndexOptions(unique: true))
-        try await tombstones.createIndex(["key": 1])
-        try await tombstones.createIndex(["erasedAtMilliseconds": 1])
+        try await tombstones.createIndexes([IndexModel(["key": 1]), IndexModel(["erasedAtMilliseconds": 1])])
     }
 
     /// The shape of the records this version writes. Recorded in `settings` at every

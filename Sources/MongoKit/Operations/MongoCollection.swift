@@ -264,17 +264,31 @@ public struct MongoCollection: Sendable {
     /// index that already exists with the same options does nothing.
     @discardableResult
     public func createIndex(_ keys: BSONDocument, options: IndexOptions = IndexOptions()) async throws -> String {
-        let indexName = options.name ?? keys.map { "\($0.key)_\($0.value.int64Value.map(String.init) ?? $0.value.stringValue ?? "1")" }
-            .joined(separator: "_")
-        var index: BSONDocument = ["key": .document(keys), "name": .string(indexName)]
-        if options.unique { index.append("unique", true) }
-        if options.sparse { index.append("sparse", true) }
-        if let ttl = options.expireAfterSeconds { index.append("expireAfterSeconds", .int32(Int32(clamping: ttl))) }
-        if let partial = options.partialFilterExpression { index.append("partialFilterExpression", .document(partial)) }
-        let command: BSONDocument = ["createIndexes": .string(name), "indexes": [.document(index)]]
+        try await createIndexes([IndexModel(keys, options: options)])[0]
+    }
+
+    /// Creates these indexes in one command (one round trip) and returns their names.
+    /// Those that already exist with the same options are left as they are.
+    @discardableResult
+    public func createIndexes(_ indexes: [IndexModel]) async throws -> [String] {
+        var names: [String] = []
+        var specs: [BSON] = []
+        for (keys, options) in indexes.map({ ($0.keys, $0.options) }) {
+            let indexName = options.name ?? keys.map { "\($0.key)_\($0.value.int64Value.map(String.init) ?? $0.value.stringValue ?? "1")" }
+                .joined(separator: "_")
+            var index: BSONDocument = ["key": .document(keys), "name": .string(indexName)]
+            if options.unique { index.append("unique", true) }
+            if options.sparse { index.append("sparse", true) }
+            if let ttl = options.expireAfterSeconds { index.append("expireAfterSeconds", .int32(Int32(clamping: ttl))) }
+            if let partial = options.partialFilterExpression { index.append("partialFilterExpression", .document(partial)) }
+            names.append(indexName)
+            specs.append(.document(index))
+        }
+        guard !specs.isEmpty else { return [] }
+        let command: BSONDocument = ["createIndexes": .string(name), "indexes": .array(specs)]
         _ = try await MongoDatabase(pool: pool, name: databaseName)
             .runCommand(command, kind: .write, operation: "createIndexes", namespace: namespace)
-        return indexName
+        return names
     }
 
     /// The collection's indexes (`{name, key, unique?...}`); empty when it does not exist.

@@ -173,6 +173,17 @@ public struct ChangeStreamOptions: Sendable {
     }
 }
 
+/// One index to create: its keys (`{owner_id: 1}`) and options.
+public struct IndexModel: Sendable {
+    public var keys: BSONDocument
+    public var options: IndexOptions
+
+    public init(_ keys: BSONDocument, options: IndexOptions = IndexOptions()) {
+        self.keys = keys
+        self.options = options
+    }
+}
+
 public struct IndexOptions: Sendable {
     /// Index name. Default: the keys joined as the server names them (`owner_id_1`).
     public var name: String?
