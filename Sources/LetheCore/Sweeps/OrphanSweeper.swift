@@ -58,8 +58,7 @@ public struct OrphanSweeper: Sendable {
                 if !rule.action.isRetain { linked.formUnion(ruleLinked.ids) }
             }
         }
-        let existing = try await existingForms(of: linked)
-        let orphanIds = linked.filter { Self.forms(of: $0).isDisjoint(with: existing) }
+        let orphanIds = try await unlisted(linked)
 
         // One user per id text: an ObjectId and the string of its hex are one user. An
         // identity id counts as its own: once the users document is gone, nothing says
@@ -211,17 +210,20 @@ public struct OrphanSweeper: Sendable {
         return linked
     }
 
-    /// Every form of the linked ids found in a users collection (at `field` or
-    /// `identities`). First each id as the data holds it, then the other forms of
+    /// The linked ids no users collection lists (at `field` or `identities`) in any
+    /// of their forms. First each id as the data holds it, then the other forms of
     /// those not found (an ObjectId for its hex string, and back): a users collection
     /// usually stores the type the data does, so the second question is about the few
     /// ids still missing, not all of them again.
-    private func existingForms(of linked: Set<BSON>) async throws -> Set<BSON> {
+    private func unlisted(_ linked: Set<BSON>) async throws -> Set<BSON> {
         var existing = try await usersHolding(Array(linked))
-        let missing = linked.filter { Self.forms(of: $0).isDisjoint(with: existing) }
-        let otherForms = Set(missing.flatMap(Self.forms(of:))).subtracting(missing)
-        existing.formUnion(try await usersHolding(Array(otherForms)))
-        return existing
+        // An id found as it is needs no look at its forms.
+        func missing(_ ids: Set<BSON>) -> Set<BSON> {
+            ids.filter { !existing.contains($0) && Self.forms(of: $0).isDisjoint(with: existing) }
+        }
+        let notFound = missing(linked)
+        existing.formUnion(try await usersHolding(Array(Set(notFound.flatMap(Self.forms(of:))).subtracting(notFound))))
+        return missing(notFound)
     }
 
     /// Every form of the values the users collections hold among `values`, looked up
