@@ -82,14 +82,15 @@ if [ -n "$lethe" ]; then
     [ -x "$lethe" ] || die "--lethe $lethe is not an executable"
     lethe_desc="the binary $lethe (given with --lethe; HEAD is $commit)"
 else
-    say "building lethe (release) from the working tree"
-    if ! swift build -c release --product lethe --scratch-path "$LETHE_ROOT/.build-bench" >"$BENCH_RUN/build.log" 2>&1; then
+    # As deploy/Dockerfile ships it: the Swift runtime in the binary.
+    say "building lethe (release, --static-swift-stdlib) from the working tree"
+    if ! swift build -c release --product lethe --static-swift-stdlib --scratch-path "$LETHE_ROOT/.build-bench" >"$BENCH_RUN/build.log" 2>&1; then
         grep -E "error" "$BENCH_RUN/build.log" | head -20 >&2; die "the release build failed (log: .run/bench-sweep/build.log)"
     fi
-    lethe="$(swift build -c release --show-bin-path --scratch-path "$LETHE_ROOT/.build-bench")/lethe"
+    lethe="$(swift build -c release --static-swift-stdlib --show-bin-path --scratch-path "$LETHE_ROOT/.build-bench")/lethe"
     dirty=""
     git diff --quiet HEAD -- Sources Package.swift || dirty=" with uncommitted changes"
-    lethe_desc="working tree at $commit$dirty, swift build -c release"
+    lethe_desc="working tree at $commit$dirty, swift build -c release --static-swift-stdlib"
 fi
 say "lethe: $lethe"
 
