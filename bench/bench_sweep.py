@@ -291,11 +291,17 @@ def report(results, memory, args, load_before, load_after, started) -> str:
         ratio = ratios[("retention", big)]
         out.append(f"| retention ≤ 1.5× the baseline at N = 200,000 | {ratio:.2f}× at N = {big:,} | {verdict(ratio <= 1.5, big == 200_000)} |")
         times = {r["n"]: r["seconds"] for r in results if r["kind"] == "retention" and r["who"] == "lethe"}
+        base = {r["n"]: r["seconds"] for r in results if r["kind"] == "retention" and r["who"] == "baseline"}
         if len(times) >= 2:
             lo, hi = sizes[0], sizes[-1]
-            growth = (times[hi] / times[lo]) / (hi / lo)
-            out.append(f"| retention time grows no faster than N | {times[lo]:.2f} s at {lo:,}, {times[hi]:.2f} s at {hi:,}: "
-                       f"{times[hi] / times[lo]:.1f}× for {hi / lo:.0f}× the documents | {verdict(growth <= 1.25)} |")
+            # Judged against the server's own growth (the baseline's, same run): nx's cost
+            # per document grows with the collection, so even one command per rule grows
+            # faster than N there (docs/benchmarks.md, "Third series").
+            growth = (times[hi] / times[lo]) / (base[hi] / base[lo]) if lo in base and hi in base else (times[hi] / times[lo]) / (hi / lo)
+            baseline_growth = f"; the baseline {base[hi] / base[lo]:.1f}×" if lo in base and hi in base else ""
+            out.append(f"| retention time grows no faster than N (than the baseline's, on this server) | {times[lo]:.2f} s at {lo:,}, "
+                       f"{times[hi]:.2f} s at {hi:,}: {times[hi] / times[lo]:.1f}× for {hi / lo:.0f}× the documents{baseline_growth} | "
+                       f"{verdict(growth <= 1.25)} |")
     if big is not None and ("orphans-dry", big) in ratios:
         ratio = ratios[("orphans-dry", big)]
         out.append(f"| orphan dry run ≤ 2× the baseline at N = 200,000 | {ratio:.2f}× at N = {big:,} | {verdict(ratio <= 2, big == 200_000)} |")
