@@ -6,11 +6,11 @@ import Foundation
 /// never arrived. Each becomes an ordinary request, erased by the same rules.
 ///
 /// Reads are streamed: the distinct values at each rule's match paths
-/// (`DataStore.distinctValues`: on MongoDB one aggregation grouping them, which flattens
+/// (`DataStore.valueGroups`: on MongoDB one aggregation grouping them, which flattens
 /// arrays and reaches into arrays of documents as a query's match does), and the users
 /// collections by `$in` of the linked ids, a batch at a time, so memory holds the
-/// distinct linked ids, never a collection. Not `distinct`: it answers in one reply of
-/// at most 16 MB.
+/// distinct linked ids (with a document count each), never a collection. Not
+/// `distinct`: it answers in one reply of at most 16 MB.
 public struct OrphanSweeper: Sendable {
     let engine: ErasureEngine
 

@@ -310,7 +310,7 @@ public struct MongoDataStore: DataStore {
     }
 }
 
-/// A group of the fast `distinctValues` aggregation whose key is not what its
+/// A group of the fast `valueGroups` aggregation whose key is not what its
 /// documents hold.
 private struct UnfaithfulGroup: Error {}
 
