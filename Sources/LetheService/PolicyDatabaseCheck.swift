@@ -10,8 +10,21 @@ public struct RuleDatabaseCheck: Sendable, Hashable {
     public let ruleIndex: Int
     public let namespace: String
     public let collectionExists: Bool
-    /// Match paths that no index starts with.
+    /// Match paths that no index starts with (for string ids: no index under the
+    /// simple collation, since Lethe compares them as bytes).
     public let unindexedPaths: [String]
+    /// The collection's default collation's locale, when it has one other than simple:
+    /// an index created without a collation then inherits it.
+    public let defaultCollation: String?
+
+    public init(policy: String, ruleIndex: Int, namespace: String, collectionExists: Bool, unindexedPaths: [String], defaultCollation: String? = nil) {
+        self.policy = policy
+        self.ruleIndex = ruleIndex
+        self.namespace = namespace
+        self.collectionExists = collectionExists
+        self.unindexedPaths = unindexedPaths
+        self.defaultCollation = defaultCollation
+    }
 
     public var isClean: Bool { collectionExists && unindexedPaths.isEmpty }
 
@@ -21,7 +34,12 @@ public struct RuleDatabaseCheck: Sendable, Hashable {
             return head + " warning: the collection does not exist (yet); the rule will match nothing until it does"
         }
         guard unindexedPaths.isEmpty else {
-            return head + " warning: no index starts with \(unindexedPaths.joined(separator: ", ")): every request scans the whole collection; create one with db.\(namespace.split(separator: ".", maxSplits: 1).last ?? "").createIndex({\(unindexedPaths.map { "\"\($0)\": 1" }.joined(separator: ", "))})"
+            let keys = unindexedPaths.map { "\"\($0)\": 1" }.joined(separator: ", ")
+            let collection = namespace.split(separator: ".", maxSplits: 1).last ?? ""
+            guard let defaultCollation else {
+                return head + " warning: no index starts with \(unindexedPaths.joined(separator: ", ")): every request scans the whole collection; create one with db.\(collection).createIndex({\(keys)})"
+            }
+            return head + " warning: no index under the simple collation starts with \(unindexedPaths.joined(separator: ", ")): the collection's default collation is '\(defaultCollation)', and Lethe compares ids as bytes (an index under another collation does not serve that), so every request scans the whole collection; create one with db.\(collection).createIndex({\(keys)}, {collation: {locale: \"simple\"}})"
         }
         return head + " ok (collection exists, match indexed)"
     }
@@ -73,22 +91,34 @@ public enum PolicyDatabaseCheck {
     /// Reads collection and index lists only; writes nothing.
     public static func run(_ policies: [Policy], pool: MongoClientPool) async throws -> [RuleDatabaseCheck] {
         var checks: [RuleDatabaseCheck] = []
-        var collectionsByDatabase: [String: Set<String>] = [:]
+        // Per database: each collection's default collation's locale ("simple" when none).
+        var collectionsByDatabase: [String: [String: String]] = [:]
         for policy in policies {
             if collectionsByDatabase[policy.database] == nil {
-                collectionsByDatabase[policy.database] = Set(try await pool.database(policy.database).listCollectionNames())
+                var collations: [String: String] = [:]
+                for entry in try await pool.database(policy.database).listCollections() {
+                    guard let name = entry["name"]?.stringValue else { continue }
+                    collations[name] = entry.value(atPath: "options.collation.locale")?.stringValue ?? "simple"
+                }
+                collectionsByDatabase[policy.database] = collations
             }
+            // ObjectIds and binaries compare the same under any collation; strings do not.
+            let stringIds = policy.subject.idType == .string || policy.subject.idType == .any
             for rule in policy.rules {
-                let exists = collectionsByDatabase[policy.database]!.contains(rule.collection)
+                let collation = collectionsByDatabase[policy.database]![rule.collection]
                 var unindexed: [String] = []
-                if exists {
+                if collation != nil {
                     let indexes = try await pool.database(policy.database).collection(rule.collection).listIndexes()
-                    let leading = Set(indexes.compactMap { $0["key"]?.documentValue?.keys.first })
+                    let serving = indexes.filter { index in
+                        !stringIds || (index.value(atPath: "collation.locale")?.stringValue ?? "simple") == "simple"
+                    }
+                    let leading = Set(serving.compactMap { $0["key"]?.documentValue?.keys.first })
                     unindexed = rule.match.filter { !leading.contains($0) }
                 }
                 checks.append(RuleDatabaseCheck(
                     policy: policy.name, ruleIndex: rule.index, namespace: "\(policy.database).\(rule.collection)",
-                    collectionExists: exists, unindexedPaths: unindexed
+                    collectionExists: collation != nil, unindexedPaths: unindexed,
+                    defaultCollation: collation.flatMap { $0 == "simple" ? nil : $0 }
                 ))
             }
         }

@@ -54,6 +54,11 @@ struct CLIValidateTests {
         try await database.collection("indexed").insertOne(["owner": "x"])
         try await database.collection("indexed").createIndex(["owner": 1])
         try await database.collection("scanned").insertOne(["owner": "x"])
+        // A case-insensitive default collation: the index inherits it and cannot serve
+        // comparisons as bytes.
+        _ = try await database.runCommand(["create": "collated", "collation": ["locale": "en", "strength": 2]])
+        try await database.collection("collated").insertOne(["owner": "x"])
+        try await database.collection("collated").createIndex(["owner": 1])
         let dir = try Self.directory(["p.yaml": """
             version: 1
             name: p
@@ -62,6 +67,7 @@ struct CLIValidateTests {
               - { collection: indexed, match: owner, action: delete }
               - { collection: scanned, match: owner, action: delete }
               - { collection: missing, match: owner, action: delete }
+              - { collection: collated, match: owner, action: delete }
             """])
         defer { try? FileManager.default.removeItem(at: dir) }
         let result = try LetheExecutable.run(["validate", "--policies", dir.path, "--check-db"], environment: ["LETHE_MONGODB_URI": TestServer.uri!])
@@ -69,6 +75,11 @@ struct CLIValidateTests {
         #expect(result.stdout.contains("p #1 \(database.name).indexed: ok"))
         #expect(result.stdout.contains("p #2 \(database.name).scanned: warning: no index starts with owner"))
         #expect(result.stdout.contains("p #3 \(database.name).missing: warning: the collection does not exist"))
+        let collatedLine = result.stdout.split(separator: "\n").first { $0.contains("p #4 ") }.map(String.init) ?? ""
+        await KnownDeviation.defaultCollationIgnored.expectOnMongoDB {
+            #expect(collatedLine.contains("no index under the simple collation starts with owner"))
+            #expect(collatedLine.contains(#"createIndex({"owner": 1}, {collation: {locale: "simple"}})"#))
+        }
         try await database.drop()
         await pool.shutdown()
     }

@@ -75,9 +75,9 @@ public enum KnownDeviation: String, CaseIterable, Sendable {
     case distinctThroughArraysOfDocumentsEmpty = "distinct of a path through an array of documents returns nothing"
     /// `$group` by an array field groups by a JSON string of the array (`'["a","b"]'`),
     /// and an expression path through an array of documents (`$authors.id`) is null;
-    /// ObjectIds and documents too come back as JSON text, while the aggregation
-    /// `$type` names the stored type. The orphan sweep checks every group's key against
-    /// those types and reads the documents where one differs.
+    /// ObjectIds and documents too come back as JSON text, while the group's
+    /// `$addToSet` of the field returns the stored values. The orphan sweep checks every
+    /// group's key against them and reads the documents where one differs.
     case groupByArraysAsStrings = "$group by an array field groups by its JSON text"
 
     /// `$group` with a document `_id` (`{m0: "$owner_id"}`) groups by the literal
@@ -104,6 +104,11 @@ public enum KnownDeviation: String, CaseIterable, Sendable {
     /// `arrayFilters` is accepted, matches, and changes nothing. An anonymization of
     /// the user's elements then fails its verification (it is never reported done).
     case arrayFiltersIgnored = "updates with arrayFilters change nothing"
+
+    /// A collection's default collation (`createCollection` with `collation`) is
+    /// accepted and ignored: queries compare strings as bytes whatever it says. Lethe
+    /// states `{locale: "simple"}` on every operation on the application's data.
+    case defaultCollationIgnored = "a collection's default collation is ignored"
 
     /// True when this deviation applies to the server under test.
     public var applies: Bool { TestServer.isNX27017 }

@@ -11,8 +11,12 @@ public struct MongoDataStore: DataStore {
 
     public init(pool: MongoClientPool) { self.pool = pool }
 
+    /// Every read and write of the application's data compares strings as bytes
+    /// (`comparingBytes`): ids are bytes to the database, and a collection created with a
+    /// case-insensitive default collation would otherwise widen `{owner_id: "abc"}` to
+    /// "ABC"'s documents.
     private func collection(_ namespace: Namespace) -> MongoCollection {
-        pool.database(namespace.database).collection(namespace.collection)
+        pool.database(namespace.database).collection(namespace.collection).comparingBytes()
     }
 
     /// One `$in` for the values, as MongoDB matches them everywhere; then one equality
@@ -85,7 +89,7 @@ public struct MongoDataStore: DataStore {
     public func count(_ namespace: Namespace, filter: BSONDocument) async throws -> Int {
         if filter.isEmpty || Self.holdsObjectId(.document(filter)) { return try await collection(namespace).countDocuments(filter) }
         let reply = try await pool.database(namespace.database).runCommand(
-            ["count": .string(namespace.collection), "query": .document(filter)], kind: .read
+            ["count": .string(namespace.collection), "query": .document(filter), "collation": ["locale": "simple"]], kind: .read
         )
         guard let counted = reply["n"]?.intValue else {
             throw MongoError(code: .driverError, operation: "count", namespace: namespace.description, message: "the server's count reply has no number n")

@@ -8,11 +8,35 @@ public struct MongoCollection: Sendable {
     public let pool: MongoClientPool
     public let databaseName: String
     public let name: String
+    /// The collation every operation of this handle states, unless its options name one;
+    /// nil leaves the collection's default collation in force.
+    public let collation: BSONDocument?
 
-    public init(pool: MongoClientPool, databaseName: String, name: String) {
+    public init(pool: MongoClientPool, databaseName: String, name: String, collation: BSONDocument? = nil) {
         self.pool = pool
         self.databaseName = databaseName
         self.name = name
+        self.collation = collation
+    }
+
+    /// The same collection, every operation comparing strings by their bytes
+    /// (`{locale: "simple"}`) whatever default collation the collection was created
+    /// with: under a case-insensitive one, `{owner_id: "abc"}` would also match "ABC".
+    /// MongoDB applies a collection's default collation to every operation that states
+    /// none ("Collation": "If the collation is unspecified but the collection has a
+    /// default collation, the operation uses the collation specified for the
+    /// collection"). An index built under another collation does not serve these
+    /// string comparisons.
+    public func comparingBytes() -> MongoCollection {
+        MongoCollection(pool: pool, databaseName: databaseName, name: name, collation: ["locale": "simple"])
+    }
+
+    /// `opts` with this handle's collation, unless it names one.
+    func stated(_ opts: BSONDocument) -> BSONDocument {
+        guard let collation, opts["collation"] == nil else { return opts }
+        var stated = opts
+        stated.append("collation", .document(collation))
+        return stated
     }
 
     /// `database.collection`, for messages.
@@ -54,7 +78,7 @@ public struct MongoCollection: Sendable {
     public func find(_ filter: BSONDocument = [:], options: FindOptions = FindOptions()) async throws -> MongoCursor {
         let lease = try await pool.lease(operation: "find")
         let (database, name, namespace) = (databaseName, self.name, self.namespace)
-        let opts = options.document
+        let opts = stated(options.document)
         let cursor = try await lease.run(operation: "find") { client in
             let collection = mongoc_client_get_collection(client, database, name)!
             let cursor = withBSON(filter) { filterPointer in
@@ -82,7 +106,7 @@ public struct MongoCollection: Sendable {
     /// How many documents match `filter` (an aggregation on the server, exact).
     public func countDocuments(_ filter: BSONDocument = [:], options: CountOptions = CountOptions()) async throws -> Int {
         let namespace = self.namespace
-        let opts = options.document
+        let opts = stated(options.document)
         return try await withCollection("countDocuments") { collection in
             var error = bson_error_t()
             let count = withBSON(filter) { f in withBSON(opts) { o in lethe_count_documents(collection, f, o, &error) } }
@@ -96,7 +120,7 @@ public struct MongoCollection: Sendable {
         let lease = try await pool.lease(operation: "aggregate")
         let (database, name, namespace) = (databaseName, self.name, self.namespace)
         let wrapped: BSONDocument = ["pipeline": .array(pipeline.map { .document($0) })]
-        let opts = options.document
+        let opts = stated(options.document)
         let cursor = try await lease.run(operation: "aggregate") { client in
             let collection = mongoc_client_get_collection(client, database, name)!
             let cursor = withBSON(wrapped) { p in
@@ -115,13 +139,13 @@ public struct MongoCollection: Sendable {
     private func write(
         _ kind: Int32, operation: String, _ selector: BSONDocument, _ update: BSONDocument?, _ opts: BSONDocument
     ) async throws -> BSONDocument {
-        let namespace = self.namespace
+        let (namespace, collated) = (self.namespace, stated(opts))
         return try await withCollection(operation) { collection in
             var error = bson_error_t()
             var ok = false
             let reply = withBSON(selector) { s in
                 withOptionalBSON(update) { u in
-                    withBSON(opts) { o in lethe_collection_write(collection, kind, s, u, o, &error, &ok) }
+                    withBSON(collated) { o in lethe_collection_write(collection, kind, s, u, o, &error, &ok) }
                 }
             }
             return try Self.finish(reply: reply, ok: ok, error: error, operation: operation, namespace: namespace)
@@ -185,6 +209,8 @@ public struct MongoCollection: Sendable {
     private func bulkWrite(_ models: [WriteModel], ordered: Bool, operation: String) async throws -> BulkWriteResult {
         guard !models.isEmpty else { return .empty }
         let namespace = self.namespace
+        // Each delete, update and replace states the collation (inserts compare nothing).
+        let collated = stated([:])
         return try await withCollection(operation) { collection in
             let bulk = withBSON(["ordered": .bool(ordered)]) { mongoc_collection_create_bulk_operation_with_opts(collection, $0)! }
             defer { mongoc_bulk_operation_destroy(bulk) }
@@ -195,19 +221,19 @@ public struct MongoCollection: Sendable {
                 case .insertOne(let document):
                     added = withBSON(document) { mongoc_bulk_operation_insert_with_opts(bulk, $0, nil, &error) }
                 case .deleteOne(let filter):
-                    added = withBSON(filter) { mongoc_bulk_operation_remove_one_with_opts(bulk, $0, nil, &error) }
+                    added = withBSON(filter) { f in withBSON(collated) { o in mongoc_bulk_operation_remove_one_with_opts(bulk, f, o, &error) } }
                 case .deleteMany(let filter):
-                    added = withBSON(filter) { mongoc_bulk_operation_remove_many_with_opts(bulk, $0, nil, &error) }
+                    added = withBSON(filter) { f in withBSON(collated) { o in mongoc_bulk_operation_remove_many_with_opts(bulk, f, o, &error) } }
                 case .updateOne(let filter, let update, let options):
-                    added = withBSON(filter) { f in withBSON(update) { u in withBSON(options.document) { o in
+                    added = withBSON(filter) { f in withBSON(update) { u in withBSON(stated(options.document)) { o in
                         mongoc_bulk_operation_update_one_with_opts(bulk, f, u, o, &error)
                     } } }
                 case .updateMany(let filter, let update, let options):
-                    added = withBSON(filter) { f in withBSON(update) { u in withBSON(options.document) { o in
+                    added = withBSON(filter) { f in withBSON(update) { u in withBSON(stated(options.document)) { o in
                         mongoc_bulk_operation_update_many_with_opts(bulk, f, u, o, &error)
                     } } }
                 case .replaceOne(let filter, let replacement, let upsert):
-                    let opts: BSONDocument = upsert ? ["upsert": true] : [:]
+                    let opts = stated(upsert ? ["upsert": true] : [:])
                     added = withBSON(filter) { f in withBSON(replacement) { r in withBSON(opts) { o in
                         mongoc_bulk_operation_replace_one_with_opts(bulk, f, r, o, &error)
                     } } }
@@ -239,10 +265,11 @@ public struct MongoCollection: Sendable {
     public func findOneAndUpdate(
         _ filter: BSONDocument, _ update: BSONDocument, options: FindOneAndUpdateOptions = FindOneAndUpdateOptions()
     ) async throws -> BSONDocument? {
-        let namespace = self.namespace
+        let (namespace, extra) = (self.namespace, stated([:]))
         return try await withCollection("findOneAndUpdate") { collection in
             let opts = mongoc_find_and_modify_opts_new()!
             defer { mongoc_find_and_modify_opts_destroy(opts) }
+            if !extra.isEmpty { _ = withBSON(extra) { mongoc_find_and_modify_opts_append(opts, $0) } }
             _ = withBSON(update) { mongoc_find_and_modify_opts_set_update(opts, $0) }
             if let sort = options.sort { _ = withBSON(sort) { mongoc_find_and_modify_opts_set_sort(opts, $0) } }
             if let projection = options.projection { _ = withBSON(projection) { mongoc_find_and_modify_opts_set_fields(opts, $0) } }

@@ -1,0 +1,20 @@
+import LetheService
+import Testing
+
+/// What `validate --check-db` says of a rule's index (no server needed).
+@Suite("Rule database check: messages")
+struct RuleDatabaseCheckTests {
+    @Test("an unindexed match names the index to create; under a default collation, one with the simple collation")
+    func messages() {
+        let plain = RuleDatabaseCheck(policy: "p", ruleIndex: 0, namespace: "app.notes", collectionExists: true, unindexedPaths: ["owner"])
+        #expect(plain.description.hasSuffix(#"db.notes.createIndex({"owner": 1})"#))
+        #expect(!plain.isClean)
+        let collated = RuleDatabaseCheck(policy: "p", ruleIndex: 0, namespace: "app.notes", collectionExists: true,
+                                         unindexedPaths: ["owner"], defaultCollation: "en")
+        #expect(collated.description.contains("default collation is 'en'"))
+        #expect(collated.description.hasSuffix(#"db.notes.createIndex({"owner": 1}, {collation: {locale: "simple"}})"#))
+        let clean = RuleDatabaseCheck(policy: "p", ruleIndex: 0, namespace: "app.notes", collectionExists: true,
+                                      unindexedPaths: [], defaultCollation: "en")
+        #expect(clean.isClean && clean.description.hasSuffix("ok (collection exists, match indexed)"))
+    }
+}
