@@ -30,6 +30,15 @@ public struct ConnectionString: Sendable, Hashable, CustomStringConvertible {
             )
         }
         defer { mongoc_uri_destroy(uri) }
+        // Every write reports what it changed (receipts count documents, verification
+        // compares): with w=0 the server answers nothing, and libmongoc refuses the
+        // collation every write states. Refused here, before anything is sent.
+        if let concern = mongoc_uri_get_write_concern(uri), !mongoc_write_concern_is_acknowledged(concern) {
+            throw MongoError(
+                code: .invalidURI, operation: "connect",
+                message: "the connection string \(Self.redact(trimmed)) asks for unacknowledged writes (w=0): Lethe must know what each write changed; remove w=0 (w=1, w=majority and journal=true are fine)"
+            )
+        }
         var seeds: [String] = []
         if let srv = mongoc_uri_get_srv_hostname(uri) {
             seeds.append(String(cString: srv))

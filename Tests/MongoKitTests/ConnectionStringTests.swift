@@ -32,6 +32,17 @@ struct ConnectionStringTests {
         #expect(!error.debugDescription.contains("hunter2pass"))
     }
 
+    @Test("unacknowledged writes (w=0) are refused, naming the option and never the password; other write concerns pass")
+    func unacknowledged() throws {
+        let error = try #require(throws: MongoError.self) { try ConnectionString("mongodb://app:hunter2pass@db.example/?w=0") }
+        #expect(error.code == .invalidURI)
+        #expect(error.description.contains("w=0"))
+        #expect(!error.description.contains("hunter2pass"))
+        for fine in ["mongodb://db.example/?w=1", "mongodb://db.example/?w=majority&journal=true", "mongodb://db.example/"] {
+            #expect(throws: Never.self) { try ConnectionString(fine) }
+        }
+    }
+
     @Test("redaction hides only the password")
     func redact() {
         #expect(ConnectionString.redact("mongodb+srv://u:p%40ss@cluster0.example.net/db?retryWrites=true")
