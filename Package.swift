@@ -131,7 +131,7 @@ let package = Package(
         .testTarget(
             name: "LetheCLITests",
             // LetheCLI for its pure helpers (the progress bar), tested without a terminal.
-            dependencies: ["LetheCLI", "LetheService", "LetheCore", "MongoKit", "LetheTestSupport"],
+            dependencies: ["LetheCLI", "LetheService", "LetheCore", "MongoKit", "LetheTestSupport", "LetheCoreTestSupport"],
             swiftSettings: strict
         ),
     ]

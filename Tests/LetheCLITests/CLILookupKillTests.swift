@@ -1,5 +1,6 @@
 import BSON
 import Foundation
+import LetheCoreTestSupport
 import LetheTestSupport
 import MongoKit
 import Testing

@@ -12,22 +12,7 @@ import Testing
 struct LinkedDataTests {
     // MARK: sample_analytics
 
-    static let analyticsYAML = """
-        version: 1
-        name: analytics
-        database: sample_analytics
-        subject: { idType: objectId }
-        lookups:
-          accounts: { collection: customers, match: _id, field: accounts }
-        rules:
-          - { collection: customers, match: _id, action: delete }
-          - { collection: accounts, match: account_id, using: accounts, action: delete }
-          - collection: transactions
-            match: account_id
-            using: accounts
-            action: retain
-            reason: Financial records are kept for 10 years
-        """
+    static let analyticsYAML = SamplePolicies.analytics.replacingOccurrences(of: "DATABASE", with: "sample_analytics")
 
     static let customers = Namespace(database: "sample_analytics", collection: "customers")
     static let accounts = Namespace(database: "sample_analytics", collection: "accounts")

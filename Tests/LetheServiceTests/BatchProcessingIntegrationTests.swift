@@ -160,6 +160,7 @@ final class LockedList<Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var items: [Value] = []
     func append(_ value: Value) { lock.withLock { items.append(value) } }
+    func append(contentsOf more: [Value]) { lock.withLock { items += more } }
     var values: [Value] { lock.withLock { items } }
 }
 

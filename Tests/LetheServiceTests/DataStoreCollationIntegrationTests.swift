@@ -1,5 +1,4 @@
 import BSON
-import Foundation
 import LetheCore
 import LetheService
 import LetheTestSupport
@@ -38,8 +37,8 @@ struct DataStoreCollationIntegrationTests {
             #expect(try await data.count(namespace, filter: ["owner": ["$in": ["abc"]]]) == 1)
             #expect(try await data.ids(namespace, filter: ["owner": "abc"], limit: 10) == [1])
             #expect(try await data.idsHolding(namespace, values: ["abc"], atAnyOf: ["owner"], filter: [:], limit: 10) == [1])
-            let groups = Groups()
-            try await data.valueGroups(namespace, filter: [:], path: "owner", batchSize: 10) { groups.add($0) }
+            let groups = LockedList<ValueGroup>()
+            try await data.valueGroups(namespace, filter: [:], path: "owner", batchSize: 10) { groups.append(contentsOf: $0) }
             #expect(Set(groups.values.flatMap(\.values)) == ["abc", "ABC", "Abc"], "three users, not one")
 
             let done = try await fixture.erase(ErasureSubject(userId: "abc"))
@@ -49,12 +48,4 @@ struct DataStoreCollationIntegrationTests {
             #expect(editors == [["ABC"], ["Abc"]])
         }
     }
-}
-
-private final class Groups: @unchecked Sendable {
-    // @unchecked: guarded by the lock.
-    private let lock = NSLock()
-    private var gathered: [ValueGroup] = []
-    func add(_ more: [ValueGroup]) { lock.withLock { gathered += more } }
-    var values: [ValueGroup] { lock.withLock { gathered } }
 }

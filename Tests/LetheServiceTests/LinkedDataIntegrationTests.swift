@@ -2,6 +2,7 @@ import BSON
 import Foundation
 import LetheCore
 import LetheService
+import LetheCoreTestSupport
 import LetheTestSupport
 import MongoKit
 import Testing

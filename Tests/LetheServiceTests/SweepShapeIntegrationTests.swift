@@ -141,12 +141,12 @@ struct SweepShapeIntegrationTests {
             ])
             let namespace = Namespace(database: fixture.database.name, collection: "things")
             func groups(_ path: String, _ filter: BSONDocument = [:]) async throws -> [ValueGroup] {
-                let seen = Gathered()
+                let seen = LockedList<ValueGroup>()
                 try await fixture.runtime.data.valueGroups(namespace, filter: filter, path: path, batchSize: 1) { groups in
                     #expect(groups.count <= 1)
-                    seen.add(groups)
+                    seen.append(contentsOf: groups)
                 }
-                return seen.groups
+                return seen.values
             }
             /// The documents each value is held by, when every group is counted.
             func counts(_ groups: [ValueGroup]) -> [BSON: Int]? {
@@ -176,12 +176,4 @@ private final class Tally: @unchecked Sendable {
     func add(_ count: Int) { lock.withLock { total += count } }
     func raise(to count: Int) { lock.withLock { total = max(total, count) } }
     var value: Int { lock.withLock { total } }
-}
-
-private final class Gathered: @unchecked Sendable {
-    // @unchecked: guarded by the lock.
-    private let lock = NSLock()
-    private var gathered: [ValueGroup] = []
-    func add(_ more: [ValueGroup]) { lock.withLock { gathered += more } }
-    var groups: [ValueGroup] { lock.withLock { gathered } }
 }

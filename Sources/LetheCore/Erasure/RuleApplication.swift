@@ -146,25 +146,13 @@ extension ErasureEngine {
                 try await data.updateMany(ns, filter: filter, update: update).modified
             }
         case .pull(let pulls):
-            var total = 0
-            for pull in pulls {
-                let before = total
-                total += try await inBatches(ns, filter: pull.filter, expected: expected,
-                                             batchDone: batchDone.map { done in { @Sendable written in done(before + written) } }) { filter in
-                    try await data.updateMany(ns, filter: filter, update: pull.update).modified
-                }
+            return try await oneAfterAnother(ns, pulls.map(\.filter), expected: expected, batchDone: batchDone) { index, filter in
+                try await data.updateMany(ns, filter: filter, update: pulls[index].update).modified
             }
-            return total
         case .elements(let writes):
-            var total = 0
-            for element in writes {
-                let before = total
-                total += try await inBatches(ns, filter: element.filter, expected: expected,
-                                             batchDone: batchDone.map { done in { @Sendable written in done(before + written) } }) { filter in
-                    try await data.updateMany(ns, filter: filter, update: element.update, arrayFilters: element.arrayFilters).modified
-                }
+            return try await oneAfterAnother(ns, writes.map(\.filter), expected: expected, batchDone: batchDone) { index, filter in
+                try await data.updateMany(ns, filter: filter, update: writes[index].update, arrayFilters: writes[index].arrayFilters).modified
             }
-            return total
         case .hashEach(let fields, let set, let unset):
             guard let anonymizer else { throw EngineError.keyMissing(policy: statement.policyName) }
             let total = ModifiedCounter()
@@ -190,6 +178,21 @@ extension ErasureEngine {
 
     /// Runs `write` once over `filter` when the set is small; otherwise in batches of
     /// `batchSize` documents picked by `_id`, until none is left.
+    /// Several writes, one after another, each `inBatches` over its own filter;
+    /// `batchDone` hears the documents written by all of them so far.
+    private func oneAfterAnother(_ ns: Namespace, _ filters: [BSONDocument], expected: Int, batchDone: (@Sendable (Int) -> Void)?,
+                                 _ write: (_ index: Int, BSONDocument) async throws -> Int) async throws -> Int {
+        var total = 0
+        for (index, filter) in filters.enumerated() {
+            let before = total
+            total += try await inBatches(ns, filter: filter, expected: expected,
+                                         batchDone: batchDone.map { done in { @Sendable written in done(before + written) } }) { batch in
+                try await write(index, batch)
+            }
+        }
+        return total
+    }
+
     private func inBatches(_ ns: Namespace, filter: BSONDocument, expected: Int, batchDone: (@Sendable (Int) -> Void)?,
                            _ write: (BSONDocument) async throws -> Int) async throws -> Int {
         if expected <= options.batchSize {

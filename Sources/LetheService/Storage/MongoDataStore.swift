@@ -252,10 +252,9 @@ public struct MongoDataStore: DataStore {
             for chunk in seen.insert(values).chunked(into: batch) { try await body(chunk.map { ValueGroup(values: [$0], documents: nil) }) }
         }
         let prefixes = steps.indices.map { steps[...$0].joined(separator: ".") }
-        var arrays = false
-        for prefix in prefixes where !arrays {
-            arrays = try await holdsArray(namespace, at: prefix)
-        }
+        // Arrays at a step on the way, or at the path itself.
+        var arrays = try await runsThroughArrayOfDocuments(namespace, path)
+        if !arrays { arrays = try await holdsArray(namespace, at: path) }
         if arrays || Self.holdsObjectId(.document(filter)) {
             let exact = counted
             try await forEachBatch(namespace, filter: filter, projection: [steps[0]: 1], batchSize: batch) { documents in

@@ -1,5 +1,5 @@
 /// Policies in the published shapes of MongoDB's sample data sets, shared by the
-/// integration and command-line tests; `DATABASE` stands for the test's database.
+/// in-memory, integration and command-line tests; `DATABASE` stands for the test's database.
 public enum SamplePolicies {
     /// `sample_analytics`: a customer's `accounts` lookup, the accounts deleted through
     /// it, their transactions retained.
