@@ -16,6 +16,17 @@ struct OperationsIntegrationTests {
         await pool.shutdown()
     }
 
+    @Test("a handle comparing bytes inserts the document alone: the insert command carries no collation")
+    func insertThroughCollatedHandle() async throws {
+        try await TestServer.withDatabase { db in
+            let collection = db.collection("notes").comparingBytes()
+            try await collection.insertOne(["_id": "one", "owner": "abc"])
+            try await collection.insertMany([["_id": "two", "owner": "abd"]])
+            let stored = try await db.collection("notes").find([:], options: FindOptions(sort: ["_id": 1])).toArray()
+            #expect(stored == [["_id": "one", "owner": "abc"], ["_id": "two", "owner": "abd"]])
+        }
+    }
+
     @Test("insertOne returns the generated _id, findOne reads it back with every type")
     func insertAndFindEveryType() async throws {
         try await TestServer.withDatabase { db in
