@@ -48,7 +48,6 @@ public struct LetheRuntime: Sendable {
 
     public static func start(_ configuration: LetheConfiguration, logger: Logger = Logger(label: "lethe")) async throws -> LetheRuntime {
         let pool = try MongoClientPool(configuration.connectionString, options: .init(maximumSize: configuration.poolSize))
-        let data = MongoDataStore(pool: pool)
         let state = MongoStateStore(pool: pool, options: .init(database: configuration.stateDatabase, subjectKey: configuration.subjectKey))
         do {
             try await state.prepare()
@@ -57,6 +56,8 @@ public struct LetheRuntime: Sendable {
             await pool.shutdown()
             throw error
         }
+        let data = await MongoDataStore.probing(pool: pool, stateDatabase: configuration.stateDatabase)
+        logger.debug("the server's $in probed", metadata: [LogKey.inMatchesArrays: .stringConvertible(data.inMatchesArrays)])
         let engine = ErasureEngine(
             data: data, state: state, policies: configuration.policies,
             anonymizer: configuration.hashKey.map(Anonymizer.init(key:)), options: configuration.engine, logger: logger

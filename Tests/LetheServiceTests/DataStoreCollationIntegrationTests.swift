@@ -30,7 +30,7 @@ struct DataStoreCollationIntegrationTests {
             try await shared.insertMany([["_id": 1, "editors": ["abc", "ABC"]], ["_id": 2, "editors": ["Abc"]]])
             // The premise, on MongoDB: an operation that states no collation matches all three.
             let matchedWithoutCollation = try await notes.find(["owner": "abc"]).toArray().count
-            await KnownDeviation.defaultCollationIgnored.expectOnMongoDB { #expect(matchedWithoutCollation == 3) }
+            KnownDeviation.defaultCollationIgnored.expectOnMongoDB { #expect(matchedWithoutCollation == 3) }
 
             let data = fixture.runtime.data
             let namespace = Namespace(database: fixture.database.name, collection: "notes")

@@ -63,6 +63,10 @@ public enum KnownDeviation: String, CaseIterable, Sendable {
     /// A projection of a nested path (`{"author.ip": 1}`) returns a flat `"author.ip"`
     /// key instead of `{author: {ip}}`. Lethe projects top-level fields, correct on both.
     case nestedProjectionFlattened = "nested-path projections return flat dotted keys"
+    /// `$in` matches neither an ObjectId (or binary) inside an array nor any value at a
+    /// path through an array of documents; equality under `$or` does. Lethe probes the
+    /// server once (`ArrayMatchProbe`) and, where `$in` misses, verifies with equalities too.
+    case inMissesValuesInsideArrays = "$in misses ObjectIds inside arrays and values through arrays of documents"
     /// `$in` (and equality) with an ObjectId also matches a string holding its hex.
     case objectIdMatchesHexString = "an ObjectId in a query also matches its hex string"
 

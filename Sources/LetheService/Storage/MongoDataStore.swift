@@ -8,8 +8,20 @@ extension MongoError: TransientFailure {}
 /// The application's data, in MongoDB.
 public struct MongoDataStore: DataStore {
     public let pool: MongoClientPool
+    /// Whether the server's `$in` matches values inside arrays as MongoDB does
+    /// (`ArrayMatchProbe`). False until shown: `idsHolding` then asks again where it must.
+    public let inMatchesArrays: Bool
 
-    public init(pool: MongoClientPool) { self.pool = pool }
+    public init(pool: MongoClientPool, inMatchesArrays: Bool = false) {
+        self.pool = pool
+        self.inMatchesArrays = inMatchesArrays
+    }
+
+    /// A store for `pool`, with the server's `$in` probed once (`ArrayMatchProbe`, a
+    /// scratch document in `stateDatabase`).
+    public static func probing(pool: MongoClientPool, stateDatabase: String) async -> MongoDataStore {
+        MongoDataStore(pool: pool, inMatchesArrays: await ArrayMatchProbe.inMatchesArrays(pool: pool, stateDatabase: stateDatabase))
+    }
 
     /// Every read and write of the application's data compares strings as bytes
     /// (`comparingBytes`): ids are bytes to the database, and a collection created with a
@@ -19,7 +31,8 @@ public struct MongoDataStore: DataStore {
         pool.database(namespace.database).collection(namespace.collection).comparingBytes()
     }
 
-    /// One `$in` for the values, as MongoDB matches them everywhere; then one equality
+    /// One `$in` for the values, as MongoDB matches them everywhere. Unless the server
+    /// showed its `$in` matches inside arrays (`inMatchesArrays`), then one equality
     /// per value under an `$or` as well, for ObjectIds and binaries, and for every value
     /// on a path that runs through an array of documents in this collection. The second
     /// query is redundant on MongoDB, where `$in` and equality match the same documents;
@@ -44,6 +57,7 @@ public struct MongoDataStore: DataStore {
             return filter.isEmpty ? match : RuleStatement.allOf([match, filter])
         }
         var found = try await ids(namespace, filter: holding(paths.map { [$0: ["$in": .array(values)]] }), limit: limit)
+        guard !inMatchesArrays else { return found }
         var seen = Set(found)
         let typed = values.filter { $0.objectIdValue != nil || { if case .binary = $0 { true } else { false } }($0) }
         for path in paths where found.count < limit {

@@ -1,0 +1,50 @@
+import BSON
+import Foundation
+import LetheCore
+import MongoKit
+
+/// Asks the server once whether its `$in` matches values held inside arrays as MongoDB
+/// documents it: an ObjectId or a binary in an array of them, and a value at a path
+/// through an array of documents ("Query an Array", "Query an Array of Embedded
+/// Documents"). MongoDB does; the test server does not (docs/test-server.md), and
+/// `MongoDataStore.idsHolding` then asks each path again with equalities under `$or`,
+/// after a `findOne {path: {$type: "array"}}` per step of the path to see whether it must.
+/// Those probes read the whole collection on MongoDB as well (no index bounds
+/// `$type: "array"`), so they are asked only where this probe found `$in` unfaithful.
+///
+/// One document in the state database's `serverProbes` (no personal data: a random
+/// marker, a fresh ObjectId, a fixed string and 16 random bytes), one `findOne` per
+/// question, then the document is deleted. Any error or unexpected answer counts as
+/// "does not match": verification then asks more, never less.
+enum ArrayMatchProbe {
+    static let collection = "serverProbes"
+
+    static func inMatchesArrays(pool: MongoClientPool, stateDatabase: String) async -> Bool {
+        let probes = pool.database(stateDatabase).collection(collection).comparingBytes()
+        let marker = UUID().uuidString
+        let objectId = BSON.objectId(BSONObjectId())
+        let binary = BSON.binary(BSONBinary(subtype: BSONBinary.subtypeGeneric, data: (0..<16).map { _ in UInt8.random(in: 0...255) }))
+        let text = BSON.string("lethe-probe")
+        let questions: [(path: String, value: BSON)] = [
+            ("objectIds", objectId), ("binaries", binary), ("documents.id", objectId), ("documents.id", text),
+        ]
+        do {
+            try await probes.insertOne([
+                "_id": .string(marker), "probe": .string(marker), "at": .datetime(BSONDatetime(Date())),
+                "objectIds": [objectId], "binaries": [binary], "documents": [["id": objectId], ["id": text]],
+            ])
+            var faithful = true
+            for question in questions where faithful {
+                // The marker beside the path, as verification puts a rule's `where` beside its match.
+                let found = try await probes.findOne(["probe": .string(marker), question.path: ["$in": [question.value]]],
+                                                     options: FindOptions(projection: ["_id": 1]))
+                faithful = found?["_id"] == .string(marker)
+            }
+            try? await probes.deleteOne(["_id": .string(marker)])
+            return faithful
+        } catch {
+            try? await probes.deleteOne(["_id": .string(marker)])
+            return false
+        }
+    }
+}

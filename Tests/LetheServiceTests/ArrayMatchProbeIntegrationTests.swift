@@ -1,0 +1,49 @@
+import BSON
+import LetheCore
+import LetheService
+import LetheTestSupport
+import MongoKit
+import Testing
+
+/// The data store asks the server once whether its `$in` matches inside arrays, and
+/// verification skips its second, slower question only where it does.
+@Suite("The server's $in probed once (integration)", .enabled(if: TestServer.isConfigured, TestServer.skipReason))
+struct ArrayMatchProbeIntegrationTests {
+    @Test("the probe says what this server's $in does, leaves no document behind, and leftovers inside arrays are found either way")
+    func probeAgreesWithTheServer() async throws {
+        try await TestServer.withDatabase("probe") { database in
+            let pool = try TestServer.pool()
+            defer { Task { await pool.shutdown() } }
+            let data = await MongoDataStore.probing(pool: pool, stateDatabase: database.name)
+            #expect(try await database.collection("serverProbes").countDocuments([:]) == 0)
+
+            let (objectId, inDocument) = (BSONObjectId(), BSONObjectId())
+            let notes = database.collection("notes")
+            try await notes.insertMany([
+                ["_id": 1, "tags": [.objectId(objectId), "other"]],
+                ["_id": 2, "authors": [["id": .objectId(inDocument)], ["id": "plain-id"]]],
+                ["_id": 3, "tags": ["unrelated"], "authors": [["id": "someone-else"]]],
+            ])
+            // What the server itself does with the probe's questions, asked directly.
+            var direct = try await notes.findOne(["tags": ["$in": [.objectId(objectId)]]]) != nil
+            direct = try await notes.findOne(["authors.id": ["$in": [.objectId(inDocument)]]]) != nil && direct
+            direct = try await notes.findOne(["authors.id": ["$in": ["plain-id"]]]) != nil && direct
+            #expect(data.inMatchesArrays == direct)
+            KnownDeviation.inMissesValuesInsideArrays.expectOnMongoDB { #expect(data.inMatchesArrays) }
+
+            let namespace = Namespace(database: database.name, collection: "notes")
+            #expect(try await data.idsHolding(namespace, values: [.objectId(objectId)], atAnyOf: ["tags"], filter: [:], limit: 10) == [1])
+            let throughDocuments = try await data.idsHolding(namespace, values: [.objectId(inDocument), "plain-id"], atAnyOf: ["authors.id"], filter: [:], limit: 10)
+            #expect(throughDocuments == [2])
+        }
+    }
+
+    @Test("a probe that cannot ask (no server) assumes $in misses, so verification asks more, never less")
+    func failedProbeIsUnfaithful() async throws {
+        let pool = try MongoClientPool(uri: "mongodb://127.0.0.1:1/?directConnection=true&serverSelectionTimeoutMS=300&connectTimeoutMS=300",
+                                       options: .init(maximumSize: 1))
+        let data = await MongoDataStore.probing(pool: pool, stateDatabase: "lethe_probe_unreachable")
+        await pool.shutdown()
+        #expect(!data.inMatchesArrays)
+    }
+}
