@@ -1,4 +1,5 @@
 import BSON
+import Foundation
 import LetheCore
 import LetheService
 import LetheTestSupport
@@ -9,11 +10,14 @@ import Testing
 /// verification skips its second, slower question only where it does.
 @Suite("The server's $in probed once (integration)", .enabled(if: TestServer.isConfigured, TestServer.skipReason))
 struct ArrayMatchProbeIntegrationTests {
-    @Test("the probe says what this server's $in does, leaves no document behind, and leftovers inside arrays are found either way")
+    @Test("the probe says what this server's $in does, leaves no probe document behind (a stale one included), and leftovers inside arrays are found either way")
     func probeAgreesWithTheServer() async throws {
         try await TestServer.withDatabase("probe") { database in
             let pool = try TestServer.pool()
             defer { Task { await pool.shutdown() } }
+            // A probe interrupted two hours ago left its document.
+            let stale = BSONDatetime(millisecondsSinceEpoch: BSONDatetime(Date()).millisecondsSinceEpoch - 7_200_000)
+            try await database.collection("serverProbes").insertOne(["_id": "stale", "probe": "stale", "at": .datetime(stale)])
             let data = await MongoDataStore.probing(pool: pool, stateDatabase: database.name)
             #expect(try await database.collection("serverProbes").countDocuments([:]) == 0)
 

@@ -14,8 +14,9 @@ import MongoKit
 ///
 /// One document in the state database's `serverProbes` (no personal data: a random
 /// marker, a fresh ObjectId, a fixed string and 16 random bytes), one `findOne` per
-/// question, then the document is deleted. Any error or unexpected answer counts as
-/// "does not match": verification then asks more, never less.
+/// question, then the document is deleted (and any an interrupted probe left over an
+/// hour ago). Any error or unexpected answer counts as "does not match": verification
+/// then asks more, never less.
 enum ArrayMatchProbe {
     static let collection = "serverProbes"
 
@@ -29,6 +30,8 @@ enum ArrayMatchProbe {
             ("objectIds", objectId), ("binaries", binary), ("documents.id", objectId), ("documents.id", text),
         ]
         do {
+            // What a process that died mid-probe left behind.
+            try await probes.deleteMany(["at": ["$lt": .datetime(BSONDatetime(Date().addingTimeInterval(-3_600)))]])
             try await probes.insertOne([
                 "_id": .string(marker), "probe": .string(marker), "at": .datetime(BSONDatetime(Date())),
                 "objectIds": [objectId], "binaries": [binary], "documents": [["id": objectId], ["id": text]],
@@ -40,10 +43,10 @@ enum ArrayMatchProbe {
                                                      options: FindOptions(projection: ["_id": 1]))
                 faithful = found?["_id"] == .string(marker)
             }
-            try? await probes.deleteOne(["_id": .string(marker)])
+            _ = try? await probes.deleteOne(["_id": .string(marker)])
             return faithful
         } catch {
-            try? await probes.deleteOne(["_id": .string(marker)])
+            _ = try? await probes.deleteOne(["_id": .string(marker)])
             return false
         }
     }
