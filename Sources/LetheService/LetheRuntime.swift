@@ -56,8 +56,7 @@ public struct LetheRuntime: Sendable {
             await pool.shutdown()
             throw error
         }
-        let data = await MongoDataStore.probing(pool: pool, stateDatabase: configuration.stateDatabase)
-        logger.debug("the server's $in probed", metadata: [LogKey.inMatchesArrays: .stringConvertible(data.inMatchesArrays)])
+        let data = MongoDataStore(pool: pool, probingArraysIn: configuration.stateDatabase)
         let engine = ErasureEngine(
             data: data, state: state, policies: configuration.policies,
             anonymizer: configuration.hashKey.map(Anonymizer.init(key:)), options: configuration.engine, logger: logger

@@ -76,7 +76,7 @@ struct CLIValidateTests {
         #expect(result.stdout.contains("p #2 \(database.name).scanned: warning: no index starts with owner"))
         #expect(result.stdout.contains("p #3 \(database.name).missing: warning: the collection does not exist"))
         let collatedLine = result.stdout.split(separator: "\n").first { $0.contains("p #4 ") }.map(String.init) ?? ""
-        await KnownDeviation.defaultCollationIgnored.expectOnMongoDB {
+        KnownDeviation.defaultCollationIgnored.expectOnMongoDB {
             #expect(collatedLine.contains("no index under the simple collation starts with owner"))
             #expect(collatedLine.contains(#"createIndex({"owner": 1}, {collation: {locale: "simple"}})"#))
         }

@@ -34,6 +34,8 @@ struct BatchProcessingIntegrationTests {
             try await TodoFixture.make().use { batched in
                 var received: [ErasureRequest] = []
                 for user in Self.users { received.append(try await batched.runtime.engine.admission.submit(user, source: .cli)) }
+                // The process's one probe of the server's `$in` (ArrayMatchProbe) is not the batch's.
+                _ = await batched.runtime.data.inMatchesArrays()
                 let before = batched.runtime.pool.monitor.snapshot()
                 let done = try await batched.runtime.engine.eraser().run(received)
                 let spent = batched.runtime.pool.monitor.snapshot().subtracting(before)

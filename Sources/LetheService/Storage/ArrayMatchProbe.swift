@@ -3,7 +3,7 @@ import Foundation
 import LetheCore
 import MongoKit
 
-/// Asks the server once whether its `$in` matches values held inside arrays as MongoDB
+/// Asks the server whether its `$in` matches values held inside arrays as MongoDB
 /// documents it: an ObjectId or a binary in an array of them, and a value at a path
 /// through an array of documents ("Query an Array", "Query an Array of Embedded
 /// Documents"). MongoDB does; the test server does not (docs/test-server.md), and
@@ -17,6 +17,9 @@ import MongoKit
 /// question, then the document is deleted (and any an interrupted probe left over an
 /// hour ago). Any error or unexpected answer counts as "does not match": verification
 /// then asks more, never less.
+///
+/// Asked when verification first needs it, and kept for the process (`ArrayMatching`):
+/// a sweep, a report or a dry run never writes the scratch document.
 enum ArrayMatchProbe {
     static let collection = "serverProbes"
 
@@ -49,5 +52,33 @@ enum ArrayMatchProbe {
             _ = try? await probes.deleteOne(["_id": .string(marker)])
             return false
         }
+    }
+}
+
+/// What the data store knows of its server's `$in`: given, or probed when first asked.
+final class ArrayMatching: @unchecked Sendable {
+    // @unchecked: `answer` is guarded by the lock.
+    private let lock = NSLock()
+    private var answer: Bool?
+    private let stateDatabase: String?
+
+    /// Known already (tests, and tools that never verify).
+    init(known: Bool) {
+        answer = known
+        stateDatabase = nil
+    }
+
+    /// To be probed in `stateDatabase` when first asked.
+    init(probingIn stateDatabase: String) {
+        self.stateDatabase = stateDatabase
+    }
+
+    /// The answer; the first call probes (two calls at once may both probe: the same answer).
+    func inMatchesArrays(pool: MongoClientPool) async -> Bool {
+        if let known = lock.withLock({ answer }) { return known }
+        guard let stateDatabase else { return false }
+        let probed = await ArrayMatchProbe.inMatchesArrays(pool: pool, stateDatabase: stateDatabase)
+        lock.withLock { answer = probed }
+        return probed
     }
 }

@@ -8,20 +8,25 @@ extension MongoError: TransientFailure {}
 /// The application's data, in MongoDB.
 public struct MongoDataStore: DataStore {
     public let pool: MongoClientPool
-    /// Whether the server's `$in` matches values inside arrays as MongoDB does
-    /// (`ArrayMatchProbe`). False until shown: `idsHolding` then asks again where it must.
-    public let inMatchesArrays: Bool
+    /// Whether the server's `$in` matches values inside arrays as MongoDB does.
+    private let arrayMatching: ArrayMatching
 
+    /// A store that takes the server's `$in` to miss values inside arrays, unless
+    /// `inMatchesArrays` says otherwise: `idsHolding` then asks again where it must.
     public init(pool: MongoClientPool, inMatchesArrays: Bool = false) {
         self.pool = pool
-        self.inMatchesArrays = inMatchesArrays
+        self.arrayMatching = ArrayMatching(known: inMatchesArrays)
     }
 
-    /// A store for `pool`, with the server's `$in` probed once (`ArrayMatchProbe`, a
-    /// scratch document in `stateDatabase`).
-    public static func probing(pool: MongoClientPool, stateDatabase: String) async -> MongoDataStore {
-        MongoDataStore(pool: pool, inMatchesArrays: await ArrayMatchProbe.inMatchesArrays(pool: pool, stateDatabase: stateDatabase))
+    /// A store that asks the server once, when verification first needs it, whether its
+    /// `$in` matches inside arrays (`ArrayMatchProbe`, a scratch document in `stateDatabase`).
+    public init(pool: MongoClientPool, probingArraysIn stateDatabase: String) {
+        self.pool = pool
+        self.arrayMatching = ArrayMatching(probingIn: stateDatabase)
     }
+
+    /// Whether the server's `$in` matches values inside arrays (probed on the first call).
+    public func inMatchesArrays() async -> Bool { await arrayMatching.inMatchesArrays(pool: pool) }
 
     /// Every read and write of the application's data compares strings as bytes
     /// (`comparingBytes`): ids are bytes to the database, and a collection created with a
@@ -32,7 +37,7 @@ public struct MongoDataStore: DataStore {
     }
 
     /// One `$in` for the values, as MongoDB matches them everywhere. Unless the server
-    /// showed its `$in` matches inside arrays (`inMatchesArrays`), then one equality
+    /// showed its `$in` matches inside arrays (`inMatchesArrays()`), then one equality
     /// per value under an `$or` as well, for ObjectIds and binaries, and for every value
     /// on a path that runs through an array of documents in this collection. The second
     /// query is redundant on MongoDB, where `$in` and equality match the same documents;
@@ -57,7 +62,7 @@ public struct MongoDataStore: DataStore {
             return filter.isEmpty ? match : RuleStatement.allOf([match, filter])
         }
         var found = try await ids(namespace, filter: holding(paths.map { [$0: ["$in": .array(values)]] }), limit: limit)
-        guard !inMatchesArrays else { return found }
+        guard await !inMatchesArrays() else { return found }
         var seen = Set(found)
         let typed = values.filter { $0.objectIdValue != nil || { if case .binary = $0 { true } else { false } }($0) }
         for path in paths where found.count < limit {
