@@ -56,7 +56,7 @@ public struct LetheRuntime: Sendable {
             await pool.shutdown()
             throw error
         }
-        let data = MongoDataStore(pool: pool, probingArraysIn: configuration.stateDatabase)
+        let data = MongoDataStore(pool: pool, probingArraysIn: configuration.stateDatabase, logger: logger)
         let engine = ErasureEngine(
             data: data, state: state, policies: configuration.policies,
             anonymizer: configuration.hashKey.map(Anonymizer.init(key:)), options: configuration.engine, logger: logger

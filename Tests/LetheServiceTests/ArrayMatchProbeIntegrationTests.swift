@@ -45,13 +45,19 @@ struct ArrayMatchProbeIntegrationTests {
         }
     }
 
-    @Test("a probe that cannot ask (no server) assumes $in misses, so verification asks more, never less")
+    @Test("a probe that cannot ask (no server) assumes $in misses, so verification asks more, never less; the operator is told once")
     func failedProbeIsUnfaithful() async throws {
         let pool = try MongoClientPool(uri: "mongodb://127.0.0.1:1/?directConnection=true&serverSelectionTimeoutMS=300&connectTimeoutMS=300",
                                        options: .init(maximumSize: 1))
-        let data = MongoDataStore(pool: pool, probingArraysIn: "lethe_probe_unreachable")
+        let log = RecordingLogHandler()
+        let data = MongoDataStore(pool: pool, probingArraysIn: "lethe_probe_unreachable", logger: log.logger)
         let inMatchesArrays = await data.inMatchesArrays()
+        let again = await data.inMatchesArrays()
         await pool.shutdown()
-        #expect(!inMatchesArrays)
+        #expect(!inMatchesArrays && !again)
+        let lines = log.lines.withLockedValue { $0 }
+        #expect(lines.count == 1, "said once: \(lines.map(\.message))")
+        #expect(lines.first?.level == .warning)
+        #expect(lines.first?.message.contains("lethe_probe_unreachable.serverProbes") == true)
     }
 }

@@ -15,6 +15,8 @@ public enum LogKey {
     public static let retryIn = "lethe.retry-in"
     /// A refusal code.
     public static let code = "lethe.code"
+    /// Whether the server's `$in` matches inside arrays (the data store's probe).
+    public static let inMatchesArrays = "lethe.in-matches-arrays"
     /// Counts.
     public static let requests = "lethe.requests"
     public static let done = "lethe.done"

@@ -1,6 +1,7 @@
 import BSON
 import Foundation
 import LetheCore
+import Logging
 import MongoKit
 
 /// Asks the server whether its `$in` matches values held inside arrays as MongoDB
@@ -23,7 +24,8 @@ import MongoKit
 enum ArrayMatchProbe {
     static let collection = "serverProbes"
 
-    static func inMatchesArrays(pool: MongoClientPool, stateDatabase: String) async -> Bool {
+    /// Throws when it could not ask; its scratch document is removed either way.
+    static func inMatchesArrays(pool: MongoClientPool, stateDatabase: String) async throws -> Bool {
         let probes = pool.database(stateDatabase).collection(collection).comparingBytes()
         let marker = UUID().uuidString
         let objectId = BSON.objectId(BSONObjectId())
@@ -50,7 +52,7 @@ enum ArrayMatchProbe {
             return faithful
         } catch {
             _ = try? await probes.deleteOne(["_id": .string(marker)])
-            return false
+            throw error
         }
     }
 }
@@ -61,23 +63,35 @@ final class ArrayMatching: @unchecked Sendable {
     private let lock = NSLock()
     private var answer: Bool?
     private let stateDatabase: String?
+    private let logger: Logger
 
     /// Known already (tests, and tools that never verify).
     init(known: Bool) {
         answer = known
         stateDatabase = nil
+        logger = Logger(label: "lethe.data")
     }
 
     /// To be probed in `stateDatabase` when first asked.
-    init(probingIn stateDatabase: String) {
+    init(probingIn stateDatabase: String, logger: Logger) {
         self.stateDatabase = stateDatabase
+        self.logger = logger
     }
 
-    /// The answer; the first call probes (two calls at once may both probe: the same answer).
+    /// The answer; the first call probes (two calls at once may both probe: the same
+    /// answer). A probe that could not ask is taken as "does not match", and said once.
     func inMatchesArrays(pool: MongoClientPool) async -> Bool {
         if let known = lock.withLock({ answer }) { return known }
         guard let stateDatabase else { return false }
-        let probed = await ArrayMatchProbe.inMatchesArrays(pool: pool, stateDatabase: stateDatabase)
+        let probed: Bool
+        do {
+            probed = try await ArrayMatchProbe.inMatchesArrays(pool: pool, stateDatabase: stateDatabase)
+            logger.debug("the server's $in probed", metadata: [LogKey.inMatchesArrays: .stringConvertible(probed)])
+        } catch {
+            probed = false
+            logger.warning("could not ask the server how its $in matches inside arrays (\(stateDatabase).\(ArrayMatchProbe.collection)); verification asks each id again by equality, which is slower",
+                           metadata: [LogKey.reason: .string("\(error)")])
+        }
         lock.withLock { answer = probed }
         return probed
     }

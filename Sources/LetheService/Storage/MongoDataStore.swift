@@ -1,6 +1,7 @@
 import BSON
 import Foundation
 import LetheCore
+import Logging
 import MongoKit
 
 extension MongoError: TransientFailure {}
@@ -20,9 +21,9 @@ public struct MongoDataStore: DataStore {
 
     /// A store that asks the server once, when verification first needs it, whether its
     /// `$in` matches inside arrays (`ArrayMatchProbe`, a scratch document in `stateDatabase`).
-    public init(pool: MongoClientPool, probingArraysIn stateDatabase: String) {
+    public init(pool: MongoClientPool, probingArraysIn stateDatabase: String, logger: Logger = Logger(label: "lethe.data")) {
         self.pool = pool
-        self.arrayMatching = ArrayMatching(probingIn: stateDatabase)
+        self.arrayMatching = ArrayMatching(probingIn: stateDatabase, logger: logger)
     }
 
     /// Whether the server's `$in` matches values inside arrays (probed on the first call).
