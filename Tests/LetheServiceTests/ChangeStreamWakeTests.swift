@@ -123,13 +123,13 @@ struct ChangeStreamWakerTests {
         }
         let signal = WakeSignal()
         let task = Task { await waker.run(waking: signal) }
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         while attempts.withLockedValue({ $0 }) < 4, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         #expect(attempts.withLockedValue { $0 } == 4)
         // Openings and events woke the worker (wakes coalesce, so one is pending).
-        #expect(try await finishes(within: .seconds(10)) { try await signal.wait(timeout: .seconds(30)); return true } == true)
+        #expect(try await finishes(within: .seconds(30)) { try await signal.wait(timeout: .seconds(30)); return true } == true)
         task.cancel()
-        #expect(try await finishes(within: .seconds(10)) { await task.value; return true } == true)
+        #expect(try await finishes(within: .seconds(30)) { await task.value; return true } == true)
         let warnings = log.lines.withLockedValue { $0 }.filter { $0.level == .warning }
         #expect(warnings.count == 3)
         #expect(warnings.map { $0.metadata["lethe.retry-in"] } == ["0.02 seconds", "0.04 seconds", "0.02 seconds"],
