@@ -17,7 +17,7 @@ struct ArrayMatchProbeIntegrationTests {
             defer { Task { await pool.shutdown() } }
             // A probe interrupted two hours ago left its document.
             let stale = BSONDatetime(millisecondsSinceEpoch: BSONDatetime(Date()).millisecondsSinceEpoch - 7_200_000)
-            try await database.collection("serverProbes").insertOne(["_id": "stale", "probe": "stale", "at": .datetime(stale)])
+            try await database.collection("serverProbes").insertOne(["_id": "stale", "at": .datetime(stale)])
             let data = MongoDataStore(pool: pool, probingArraysIn: database.name)
             // Nothing is written until verification first asks.
             #expect(try await database.collection("serverProbes").find([:]).toArray().compactMap { $0["_id"] } == ["stale"])
