@@ -4,10 +4,13 @@ import MongoKit
 
 /// What `lethe validate --check-db` finds for one rule: whether its collection exists
 /// and whether each match path leads an index. An unindexed match means a collection
-/// scan for every request.
+/// scan for every request. For a retention rule (`isRetention`), the path is its date
+/// field: unindexed, every sweep scans the collection to find what is due.
 public struct RuleDatabaseCheck: Sendable, Hashable {
     public let policy: String
+    /// The rule's place in the policy's `rules`, or in its `retention` when `isRetention`.
     public let ruleIndex: Int
+    public let isRetention: Bool
     public let namespace: String
     public let collectionExists: Bool
     /// Match paths that no index starts with (for string ids: no index under the
@@ -17,9 +20,11 @@ public struct RuleDatabaseCheck: Sendable, Hashable {
     /// an index created without a collation then inherits it.
     public let defaultCollation: String?
 
-    public init(policy: String, ruleIndex: Int, namespace: String, collectionExists: Bool, unindexedPaths: [String], defaultCollation: String? = nil) {
+    public init(policy: String, ruleIndex: Int, isRetention: Bool = false, namespace: String, collectionExists: Bool, unindexedPaths: [String],
+                defaultCollation: String? = nil) {
         self.policy = policy
         self.ruleIndex = ruleIndex
+        self.isRetention = isRetention
         self.namespace = namespace
         self.collectionExists = collectionExists
         self.unindexedPaths = unindexedPaths
@@ -29,19 +34,22 @@ public struct RuleDatabaseCheck: Sendable, Hashable {
     public var isClean: Bool { collectionExists && unindexedPaths.isEmpty }
 
     public var description: String {
-        let head = "\(policy) #\(ruleIndex + 1) \(namespace):"
+        let head = isRetention ? "\(policy) retention[\(ruleIndex)] \(namespace):" : "\(policy) #\(ruleIndex + 1) \(namespace):"
         guard collectionExists else {
             return head + " warning: the collection does not exist (yet); the rule will match nothing until it does"
         }
         guard unindexedPaths.isEmpty else {
             let keys = unindexedPaths.map { "\"\($0)\": 1" }.joined(separator: ", ")
             let collection = namespace.split(separator: ".", maxSplits: 1).last ?? ""
+            if isRetention {
+                return head + " warning: no index starts with \(unindexedPaths.joined(separator: ", ")): every sweep scans the whole collection to find what is due (each count and each write); create one with db.\(collection).createIndex({\(keys)})"
+            }
             guard let defaultCollation else {
                 return head + " warning: no index starts with \(unindexedPaths.joined(separator: ", ")): every request scans the whole collection; create one with db.\(collection).createIndex({\(keys)})"
             }
             return head + " warning: no index under the simple collation starts with \(unindexedPaths.joined(separator: ", ")): the collection's default collation is '\(defaultCollation)', and Lethe compares ids as bytes (an index under another collation does not serve that), so every request scans the whole collection; create one with db.\(collection).createIndex({\(keys)}, {collation: {locale: \"simple\"}})"
         }
-        return head + " ok (collection exists, match indexed)"
+        return head + (isRetention ? " ok (collection exists, date field indexed)" : " ok (collection exists, match indexed)")
     }
 }
 
@@ -88,7 +96,8 @@ public enum PolicyDatabaseCheck {
         return try await PolicyPathCheck(data: store, sampler: store, sampleSize: sampleSize).run(policies)
     }
 
-    /// Reads collection and index lists only; writes nothing.
+    /// Each rule's and each retention rule's collection and index. Reads collection and
+    /// index lists only; writes nothing.
     public static func run(_ policies: [Policy], pool: MongoClientPool) async throws -> [RuleDatabaseCheck] {
         var checks: [RuleDatabaseCheck] = []
         // Per database: each collection's default collation's locale ("simple" when none).
@@ -119,6 +128,19 @@ public enum PolicyDatabaseCheck {
                     policy: policy.name, ruleIndex: rule.index, namespace: "\(policy.database).\(rule.collection)",
                     collectionExists: collation != nil, unindexedPaths: unindexed,
                     defaultCollation: collation.flatMap { $0 == "simple" ? nil : $0 }
+                ))
+            }
+            // Dates compare the same under every collation: any index leading with the field serves.
+            for rule in policy.retention {
+                let exists = collectionsByDatabase[policy.database]![rule.collection] != nil
+                var unindexed: [String] = []
+                if exists {
+                    let indexes = try await pool.database(policy.database).collection(rule.collection).listIndexes()
+                    if !indexes.contains(where: { $0["key"]?.documentValue?.keys.first == rule.field }) { unindexed = [rule.field] }
+                }
+                checks.append(RuleDatabaseCheck(
+                    policy: policy.name, ruleIndex: rule.index, isRetention: true, namespace: "\(policy.database).\(rule.collection)",
+                    collectionExists: exists, unindexedPaths: unindexed
                 ))
             }
         }

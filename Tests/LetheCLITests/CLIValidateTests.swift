@@ -47,13 +47,14 @@ struct CLIValidateTests {
         #expect(result.stderr.contains("/nonexistent/policies"))
     }
 
-    @Test("--check-db reports a missing collection and an unindexed match", .enabled(if: TestServer.isConfigured, TestServer.skipReason))
+    @Test("--check-db reports a missing collection, an unindexed match, an unindexed retention date and a date stored as text", .enabled(if: TestServer.isConfigured, TestServer.skipReason))
     func checkDB() async throws {
         let pool = try TestServer.pool()
         let database = pool.database(TestServer.uniqueDatabaseName("chk"))
-        try await database.collection("indexed").insertOne(["owner": "x"])
+        try await database.collection("indexed").insertOne(["owner": "x", "seen": .datetime(BSONDatetime(Date()))])
         try await database.collection("indexed").createIndex(["owner": 1])
-        try await database.collection("scanned").insertOne(["owner": "x"])
+        try await database.collection("indexed").createIndex(["seen": 1])
+        try await database.collection("scanned").insertOne(["owner": "x", "seen": "2020-01-01"])
         // A case-insensitive default collation: the index inherits it and cannot serve
         // comparisons as bytes.
         _ = try await database.runCommand(["create": "collated", "collation": ["locale": "en", "strength": 2]])
@@ -68,6 +69,9 @@ struct CLIValidateTests {
               - { collection: scanned, match: owner, action: delete }
               - { collection: missing, match: owner, action: delete }
               - { collection: collated, match: owner, action: delete }
+            retention:
+              - { collection: scanned, field: seen, olderThan: 30d, action: delete }
+              - { collection: indexed, field: seen, olderThan: 30d, action: delete }
             """])
         defer { try? FileManager.default.removeItem(at: dir) }
         let result = try LetheExecutable.run(["validate", "--policies", dir.path, "--check-db"], environment: ["LETHE_MONGODB_URI": TestServer.uri!])
@@ -75,6 +79,11 @@ struct CLIValidateTests {
         #expect(result.stdout.contains("p #1 \(database.name).indexed: ok"))
         #expect(result.stdout.contains("p #2 \(database.name).scanned: warning: no index starts with owner"))
         #expect(result.stdout.contains("p #3 \(database.name).missing: warning: the collection does not exist"))
+        #expect(result.stdout.contains("p retention[0] \(database.name).scanned: warning: no index starts with seen: every sweep scans"))
+        #expect(result.stdout.contains("p retention[1] \(database.name).indexed: ok (collection exists, date field indexed)"))
+        // The scanned collection's `seen` holds text: never due.
+        #expect(result.stderr.contains("warning: p retention[0] field \(database.name).scanned 'seen': none of its values is a date (string 1"),
+                "\(result.output)")
         let collatedLine = result.stdout.split(separator: "\n").first { $0.contains("p #4 ") }.map(String.init) ?? ""
         KnownDeviation.defaultCollationIgnored.expectOnMongoDB {
             #expect(collatedLine.contains("no index under the simple collation starts with owner"))

@@ -1,4 +1,5 @@
 import BSON
+import Foundation
 import LetheCore
 import LetheCoreTestSupport
 import Testing
@@ -126,5 +127,49 @@ struct PathCheckTests {
         let all = try await PolicyPathCheck(data: store, sampler: store, sampleSize: 6).run([policy])
         #expect(all.map(\.level) == [.ok])
         #expect(!(findings + all).contains { $0.description.contains("ada@") })
+    }
+
+    @Test("dates compared with a cut-off: text or numbers there are a warning (never due), a misspelt date field an error, dates pass")
+    func datesComparedWithCutOff() async throws {
+        let policy = try #require(PolicyTestSupport.load("""
+            version: 1
+            name: shop
+            database: shop
+            rules:
+              - collection: orders
+                match: customer_id
+                action: retain
+                reason: Commercial records
+                until: { field: created_at, after: 10y }
+                then: { action: delete }
+            retention:
+              - { collection: sessions, field: last_seen, olderThan: 180d, action: delete }
+              - { collection: events, field: at, olderThan: 90d, action: delete }
+              - { collection: logs, field: created, olderThan: 30d, action: delete }
+            """).policies.first)
+        let store = InMemoryDataStore()
+        func ns(_ name: String) -> Namespace { Namespace(database: "shop", collection: name) }
+        let now = BSON.datetime(BSONDatetime(Date()))
+        await store.insert((0..<3).map { ["_id": .int32(Int32($0)), "customer_id": .string("c-\($0)"), "created_at": now] }, into: ns("orders"))
+        // Sessions written by an older app version kept their date as ISO text.
+        await store.insert([["_id": 1, "last_seen": now], ["_id": 2, "last_seen": "2019-01-01T00:00:00Z"], ["_id": 3, "last_seen": "2019-02-01T00:00:00Z"]],
+                           into: ns("sessions"))
+        await store.insert([["_id": 1, "at": .int64(1_546_300_800_000)]], into: ns("events"))
+        await store.insert([["_id": 1, "createdAt": now]], into: ns("logs"))
+        let findings = try await PolicyPathCheck(data: store, sampler: store).run([policy])
+
+        #expect(try Self.finding(findings, "created_at", owner: "rules[0] until.field").level == .ok)
+        let sessions = try Self.finding(findings, "last_seen", owner: "retention[0] field")
+        #expect(sessions.level == .warning)
+        #expect(sessions.message.contains("2 of its 3 values are not dates (string 2"), "\(sessions.message)")
+        #expect(sessions.message.contains("never due"))
+        let events = try Self.finding(findings, "at", owner: "retention[1] field")
+        #expect(events.level == .warning)
+        #expect(events.message.contains("none of its values is a date (long 1"), "\(events.message)")
+        let logs = try Self.finding(findings, "created", owner: "retention[2] field")
+        #expect(logs.level == .error)
+        #expect(logs.message.contains("no document is ever due"))
+        #expect(logs.message.contains("Did you mean 'createdAt'?"), "\(logs.message)")
+        #expect(!findings.contains { $0.description.contains("2019-") }, "no values in findings")
     }
 }

@@ -17,4 +17,14 @@ struct RuleDatabaseCheckTests {
                                       unindexedPaths: [], defaultCollation: "en")
         #expect(clean.isClean && clean.description.hasSuffix("ok (collection exists, match indexed)"))
     }
+
+    @Test("an unindexed retention date field says every sweep scans, and names the index; an indexed one is ok")
+    func retentionMessages() {
+        let unindexed = RuleDatabaseCheck(policy: "p", ruleIndex: 0, isRetention: true, namespace: "app.sessions", collectionExists: true,
+                                          unindexedPaths: ["last_seen"])
+        #expect(unindexed.description.hasPrefix("p retention[0] app.sessions: warning: no index starts with last_seen: every sweep scans"))
+        #expect(unindexed.description.hasSuffix(#"db.sessions.createIndex({"last_seen": 1})"#))
+        let indexed = RuleDatabaseCheck(policy: "p", ruleIndex: 1, isRetention: true, namespace: "app.events", collectionExists: true, unindexedPaths: [])
+        #expect(indexed.isClean && indexed.description == "p retention[1] app.events: ok (collection exists, date field indexed)")
+    }
 }

@@ -4,7 +4,9 @@ import BSON
 /// of its collection holds there, and whether that can work. A path no document has
 /// is an error (the rule would match nothing and say so only as "0 matched"); a path
 /// that ends at sub-documents, or holds values of another type than the ids bound to
-/// it, is a warning. Names, counts and type names only.
+/// it, is a warning. A date a cut-off is compared with (a retention rule's `field`, a
+/// `retain` rule's `until.field`) that holds anything but dates is a warning: those
+/// documents are never due. Names, counts and type names only.
 public struct PathFinding: Sendable, Hashable, CustomStringConvertible {
     public enum Level: String, Sendable, Hashable, Comparable {
         case error, warning, ok
@@ -51,6 +53,8 @@ public struct PolicyPathCheck: Sendable {
         /// The BSON type names a value must have to match, or nil when any may
         /// (lookup values keep their stored type; `idType: any`).
         let expectedTypes: Set<String>?
+        /// A date compared with a cut-off, not a match.
+        var isDate = false
     }
 
     public func run(_ policies: [Policy]) async throws -> [PathFinding] {
@@ -70,7 +74,8 @@ public struct PolicyPathCheck: Sendable {
         return findings
     }
 
-    /// Every path the policy's erasure rules match on and its lookups read.
+    /// Every path the policy's erasure rules match on and its lookups read, and every
+    /// date its retention compares with a cut-off.
     static func targets(of policy: Policy) -> [Target] {
         let lookupNames = Set(policy.lookups.map(\.name))
         func expected(_ using: [String]) -> Set<String>? {
@@ -105,6 +110,15 @@ public struct PolicyPathCheck: Sendable {
             targets.append(Target(policy: policy, location: lookup.location, owner: "lookups.\(lookup.name) field",
                                   collection: lookup.collection, path: lookup.field, expectedTypes: nil))
         }
+        for rule in policy.rules {
+            guard case .retain(let retention) = rule.action, let until = retention.until else { continue }
+            targets.append(Target(policy: policy, location: rule.location, owner: "rules[\(rule.index)] until.field",
+                                  collection: rule.collection, path: until.field, expectedTypes: ["date"], isDate: true))
+        }
+        for rule in policy.retention {
+            targets.append(Target(policy: policy, location: rule.location, owner: "retention[\(rule.index)] field",
+                                  collection: rule.collection, path: rule.field, expectedTypes: ["date"], isDate: true))
+        }
         return targets
     }
 
@@ -118,8 +132,10 @@ public struct PolicyPathCheck: Sendable {
             if existsOutsideSample {
                 return make(.warning, "none of \(sampled) has it, though some document does: it is rare here; check that it is the field the app writes")
             }
-            return make(.error, "no document has this path, so it matches nothing. " + whyMissing(survey, target: target))
+            let nothing = target.isDate ? "no document is ever due. " : "it matches nothing. "
+            return make(.error, "no document has this path, so " + nothing + whyMissing(survey, target: target))
         }
+        if target.isDate { return dateFinding(survey, sampled: sampled, make: make) }
         let onlyDocuments = survey.documents == survey.holding && survey.scalars == 0 && survey.arraysOfValues == 0
         if onlyDocuments {
             let keys = survey.documentKeys.sorted().prefix(8).map { "\(target.path).\($0)" }
@@ -139,6 +155,21 @@ public struct PolicyPathCheck: Sendable {
             message += "; a match selects array elements: pull removes them, anonymize changes only them"
         }
         return make(.ok, message)
+    }
+
+    /// A date compared with a cut-off: MongoDB compares a date only with dates (BSON
+    /// comparison order), so a document holding text or a number there is never due:
+    /// never swept, or retained for ever.
+    static func dateFinding(_ survey: PathSurvey, sampled: String, make: (PathFinding.Level, String) -> PathFinding) -> PathFinding {
+        let total = survey.valueTypes.values.reduce(0, +)
+        let dates = survey.valueTypes["date"] ?? 0
+        let others = survey.valueTypes.filter { $0.key != "date" }
+            .sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.key) \($0.value)" }
+        guard dates < total || total == 0 else { return make(.ok, "holds \(survey.shapeDescription) (of \(sampled), \(survey.holding) have it)") }
+        let which = dates == 0 ? "none of its values is a date" : "\(total - dates) of its \(total) values are not dates"
+        return make(.warning, "\(which) (\(others.isEmpty ? "sub-documents" : others.joined(separator: ", ")), in \(sampled)): "
+            + "the cut-off is a date, and MongoDB compares dates only with dates, so those documents are never due; "
+            + "have the app store a date (BSON date, `new Date()`), not text or a number")
     }
 
     /// Why a path no document has is missing: a prefix holding ids rather than
