@@ -61,9 +61,10 @@ enum ArrayMatchProbe {
 
 /// What the data store knows of its server's `$in`: given, or probed when first asked.
 final class ArrayMatching: @unchecked Sendable {
-    // @unchecked: `answer` is guarded by the lock.
+    // @unchecked: `answer` and `warned` are guarded by the lock.
     private let lock = NSLock()
     private var answer: Bool?
+    private var warned = false
     private let stateDatabase: String?
     private let logger: Logger
 
@@ -81,20 +82,23 @@ final class ArrayMatching: @unchecked Sendable {
     }
 
     /// The answer; the first call probes (two calls at once may both probe: the same
-    /// answer). A probe that could not ask is taken as "does not match", and said once.
+    /// answer). A probe that could not ask counts as "does not match" for this call
+    /// only: the next verification asks again, so an outage at the first one does not
+    /// slow a long-running worker for good. The operator is told once.
     func inMatchesArrays(pool: MongoClientPool) async -> Bool {
         if let known = lock.withLock({ answer }) { return known }
         guard let stateDatabase else { return false }
-        let probed: Bool
         do {
-            probed = try await ArrayMatchProbe.inMatchesArrays(pool: pool, stateDatabase: stateDatabase)
+            let probed = try await ArrayMatchProbe.inMatchesArrays(pool: pool, stateDatabase: stateDatabase)
+            lock.withLock { answer = probed }
             logger.debug("the server's $in probed", metadata: [LogKey.inMatchesArrays: .stringConvertible(probed)])
+            return probed
         } catch {
-            probed = false
-            logger.warning("could not ask the server how its $in matches inside arrays (\(stateDatabase).\(ArrayMatchProbe.collection)); verification asks each id again by equality, which is slower",
-                           metadata: [LogKey.reason: .string("\(error)")])
+            if lock.withLock({ let first = !warned; warned = true; return first }) {
+                logger.warning("could not ask the server how its $in matches inside arrays (\(stateDatabase).\(ArrayMatchProbe.collection)); verification asks each id again by equality, which is slower, and asks the server again next time",
+                               metadata: [LogKey.reason: .string("\(error)")])
+            }
+            return false
         }
-        lock.withLock { answer = probed }
-        return probed
     }
 }
