@@ -102,6 +102,21 @@ public enum PolicyDatabaseCheck {
         var checks: [RuleDatabaseCheck] = []
         // Per database: each collection's default collation's locale ("simple" when none).
         var collectionsByDatabase: [String: [String: String]] = [:]
+        // Each collection's indexes, listed once however many rules read it.
+        var indexesByNamespace: [String: [BSONDocument]] = [:]
+        /// The first key of each index of `collection`; with `simpleCollationOnly`, of
+        /// the indexes under the simple collation only (those that serve comparing strings
+        /// as bytes; ObjectIds, binaries and dates compare the same under any collation).
+        func leadingKeys(_ database: String, _ collection: String, simpleCollationOnly: Bool) async throws -> Set<String> {
+            let namespace = "\(database).\(collection)"
+            if indexesByNamespace[namespace] == nil {
+                indexesByNamespace[namespace] = try await pool.database(database).collection(collection).listIndexes()
+            }
+            let serving = indexesByNamespace[namespace]!.filter { index in
+                !simpleCollationOnly || (index.value(atPath: "collation.locale")?.stringValue ?? "simple") == "simple"
+            }
+            return Set(serving.compactMap { $0["key"]?.documentValue?.keys.first })
+        }
         for policy in policies {
             if collectionsByDatabase[policy.database] == nil {
                 var collations: [String: String] = [:]
@@ -111,17 +126,12 @@ public enum PolicyDatabaseCheck {
                 }
                 collectionsByDatabase[policy.database] = collations
             }
-            // ObjectIds and binaries compare the same under any collation; strings do not.
             let stringIds = policy.subject.idType == .string || policy.subject.idType == .any
             for rule in policy.rules {
                 let collation = collectionsByDatabase[policy.database]![rule.collection]
                 var unindexed: [String] = []
                 if collation != nil {
-                    let indexes = try await pool.database(policy.database).collection(rule.collection).listIndexes()
-                    let serving = indexes.filter { index in
-                        !stringIds || (index.value(atPath: "collation.locale")?.stringValue ?? "simple") == "simple"
-                    }
-                    let leading = Set(serving.compactMap { $0["key"]?.documentValue?.keys.first })
+                    let leading = try await leadingKeys(policy.database, rule.collection, simpleCollationOnly: stringIds)
                     unindexed = rule.match.filter { !leading.contains($0) }
                 }
                 checks.append(RuleDatabaseCheck(
@@ -130,13 +140,11 @@ public enum PolicyDatabaseCheck {
                     defaultCollation: collation.flatMap { $0 == "simple" ? nil : $0 }
                 ))
             }
-            // Dates compare the same under every collation: any index leading with the field serves.
             for rule in policy.retention {
                 let exists = collectionsByDatabase[policy.database]![rule.collection] != nil
                 var unindexed: [String] = []
-                if exists {
-                    let indexes = try await pool.database(policy.database).collection(rule.collection).listIndexes()
-                    if !indexes.contains(where: { $0["key"]?.documentValue?.keys.first == rule.field }) { unindexed = [rule.field] }
+                if exists, !(try await leadingKeys(policy.database, rule.collection, simpleCollationOnly: false)).contains(rule.field) {
+                    unindexed = [rule.field]
                 }
                 checks.append(RuleDatabaseCheck(
                     policy: policy.name, ruleIndex: rule.index, isRetention: true, namespace: "\(policy.database).\(rule.collection)",

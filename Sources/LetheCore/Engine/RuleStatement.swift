@@ -121,11 +121,11 @@ public struct RuleStatement: Sendable {
         elements = elementRule
     }
 
-    /// A `retention` rule made concrete for a sweep at `now`: every document whose
-    /// `field` is older than `olderThan` (and matches the rule's `where`), whoever it
-    /// belongs to. `rule` carries the retention rule's collection, action and `where`,
-    /// with its date field as the single match path.
-    public init(policy: Policy, retention: RetentionRule, now: Date) {
+    /// A `retention` rule made concrete for a sweep: every document whose `field` is
+    /// before `cutoff` (`olderThan` before the sweep's start) and
+    /// matches the rule's `where`, whoever it belongs to. `rule` carries the retention
+    /// rule's collection, action and `where`, with its date field as the single match path.
+    public init(policy: Policy, retention: RetentionRule, cutoff: BSONDatetime) {
         policyName = policy.name
         rule = ErasureRule(
             index: retention.index, collection: retention.collection, match: [retention.field],
@@ -133,8 +133,7 @@ public struct RuleStatement: Sendable {
         )
         namespace = Namespace(database: policy.database, collection: retention.collection)
         ids = []
-        let cutoff = BSON.datetime(BSONDatetime(retention.olderThan.subtracted(from: now)))
-        let old: BSONDocument = [retention.field: ["$lt": cutoff]]
+        let old: BSONDocument = [retention.field: ["$lt": .datetime(cutoff)]]
         if let scope = retention.scope, !scope.isEmpty {
             matchFilter = Self.allOf([old, scope])
         } else {

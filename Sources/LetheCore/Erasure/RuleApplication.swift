@@ -176,8 +176,6 @@ extension ErasureEngine {
         }
     }
 
-    /// Runs `write` once over `filter` when the set is small; otherwise in batches of
-    /// `batchSize` documents picked by `_id`, until none is left.
     /// Several writes, one after another, each `inBatches` over its own filter;
     /// `batchDone` hears the documents written by all of them so far.
     private func oneAfterAnother(_ ns: Namespace, _ filters: [BSONDocument], expected: Int, batchDone: (@Sendable (Int) -> Void)?,
@@ -193,6 +191,8 @@ extension ErasureEngine {
         return total
     }
 
+    /// Runs `write` once over `filter` when the set is small; otherwise in batches of
+    /// `batchSize` documents picked by `_id`, until none is left.
     private func inBatches(_ ns: Namespace, filter: BSONDocument, expected: Int, batchDone: (@Sendable (Int) -> Void)?,
                            _ write: (BSONDocument) async throws -> Int) async throws -> Int {
         if expected <= options.batchSize {

@@ -18,7 +18,7 @@ public struct RetentionSweeper: Sendable {
         for policy in engine.policies {
             for retention in policy.retention {
                 let cutoff = BSONDatetime(retention.olderThan.subtracted(from: started))
-                let line = try await sweep(RuleStatement(policy: policy, retention: retention, now: started), cutoff: cutoff,
+                let line = try await sweep(RuleStatement(policy: policy, retention: retention, cutoff: cutoff), cutoff: cutoff,
                                            dryRun: dryRun, batchDone: batchDone)
                 report.rules.append(line)
                 progress(line)

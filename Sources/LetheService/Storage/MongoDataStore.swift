@@ -107,10 +107,12 @@ public struct MongoDataStore: DataStore {
     /// 0.03 s for `count`), and refuses a `count` whose query holds an ObjectId
     /// (error 17), so those go as `countDocuments` too (docs/test-server.md).
     public func count(_ namespace: Namespace, filter: BSONDocument) async throws -> Int {
-        if filter.isEmpty || Self.holdsObjectId(.document(filter)) { return try await collection(namespace).countDocuments(filter) }
-        let reply = try await pool.database(namespace.database).runCommand(
-            ["count": .string(namespace.collection), "query": .document(filter), "collation": ["locale": "simple"]], kind: .read
-        )
+        let collection = collection(namespace)
+        if filter.isEmpty || Self.holdsObjectId(.document(filter)) { return try await collection.countDocuments(filter) }
+        var command: BSONDocument = ["count": .string(namespace.collection), "query": .document(filter)]
+        // The command goes around the handle: it states the handle's collation itself.
+        if let collation = collection.collation { command["collation"] = .document(collation) }
+        let reply = try await pool.database(namespace.database).runCommand(command, kind: .read)
         guard let counted = reply["n"]?.intValue else {
             throw MongoError(code: .driverError, operation: "count", namespace: namespace.description, message: "the server's count reply has no number n")
         }

@@ -140,7 +140,7 @@ public struct MongoCollection: Sendable {
         _ kind: Int32, operation: String, _ selector: BSONDocument, _ update: BSONDocument?, _ opts: BSONDocument
     ) async throws -> BSONDocument {
         // Inserts compare nothing, and an `insert` command takes no collation: MongoDB
-        // refuses the unknown field, and the test server inserts it as a document.
+        // refuses the unknown field.
         let (namespace, collated) = (self.namespace, kind == Int32(LETHE_INSERT_ONE) ? opts : stated(opts))
         return try await withCollection(operation) { collection in
             var error = bson_error_t()
